@@ -1,0 +1,10 @@
+"""Update rules, objectives and the kernels that run them.
+
+Importing this package does not import numba: :mod:`kernels.rules` and
+:mod:`kernels.objectives` are plain Python, and only :mod:`kernels.compile`
+compiles them.
+"""
+from .objectives import OBJECTIVES, Objective, Problem, problem
+from .rules import AXES, OPTIMIZERS, Optimizer
+
+__all__ = ["AXES", "OBJECTIVES", "OPTIMIZERS", "Objective", "Optimizer", "Problem", "problem"]

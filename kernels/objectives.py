@@ -1,0 +1,295 @@
+"""The built-in objectives of ``UPDATE_RULES.md``: value and analytic gradient, written once.
+
+Every objective has the signature ``value_and_grad(x, grad, t, key) -> float``:
+``x`` and ``grad`` are 1-D float arrays of the problem's dimension, the
+gradient is written into ``grad`` and the value is returned; ``t`` is the
+1-based step and ``key`` identifies (seed, cell, step) for stochastic
+objectives (the built-ins ignore both). Plain Python, so the same function
+compiles for the CPU and the GPU in :mod:`kernels.compile` and runs uncompiled
+in tests. Objectives with parameters (``kappa``) are built by a factory.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+TWO_PI = 2.0 * math.pi
+
+
+def rosenbrock(x, grad, t, key):
+    """(1 − x)² + 100 (y − x²)²; minimum 0 at (1, 1)."""
+    a, b = x[0], x[1]
+    valley = b - a * a
+    grad[0] = -2.0 * (1.0 - a) - 400.0 * a * valley
+    grad[1] = 200.0 * valley
+    return (1.0 - a) ** 2 + 100.0 * valley * valley
+
+
+def rosenbrock_nd(x, grad, t, key):
+    """Σ_{i<n−1} 100 (x_{i+1} − x_i²)² + (1 − x_i)²; minimum 0 at (1, …, 1)."""
+    n = x.shape[0]
+    for i in range(n):
+        grad[i] = 0.0
+    value = 0.0
+    for i in range(n - 1):
+        valley = x[i + 1] - x[i] * x[i]
+        value += 100.0 * valley * valley + (1.0 - x[i]) ** 2
+        grad[i] += -400.0 * x[i] * valley - 2.0 * (1.0 - x[i])
+        grad[i + 1] += 200.0 * valley
+    return value
+
+
+def beale(x, grad, t, key):
+    """(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²; minimum 0 at (3, 0.5)."""
+    a, b = x[0], x[1]
+    r1 = 1.5 - a + a * b
+    r2 = 2.25 - a + a * b * b
+    r3 = 2.625 - a + a * b * b * b
+    grad[0] = 2.0 * (r1 * (b - 1.0) + r2 * (b * b - 1.0) + r3 * (b * b * b - 1.0))
+    grad[1] = 2.0 * a * (r1 + 2.0 * b * r2 + 3.0 * b * b * r3)
+    return r1 * r1 + r2 * r2 + r3 * r3
+
+
+def himmelblau(x, grad, t, key):
+    """(x² + y − 11)² + (x + y² − 7)²; four minima, value 0."""
+    a, b = x[0], x[1]
+    r1 = a * a + b - 11.0
+    r2 = a + b * b - 7.0
+    grad[0] = 4.0 * a * r1 + 2.0 * r2
+    grad[1] = 2.0 * r1 + 4.0 * b * r2
+    return r1 * r1 + r2 * r2
+
+
+def booth(x, grad, t, key):
+    """(x + 2y − 7)² + (2x + y − 5)²; minimum 0 at (1, 3)."""
+    r1 = x[0] + 2.0 * x[1] - 7.0
+    r2 = 2.0 * x[0] + x[1] - 5.0
+    grad[0] = 2.0 * r1 + 4.0 * r2
+    grad[1] = 4.0 * r1 + 2.0 * r2
+    return r1 * r1 + r2 * r2
+
+
+def saddle(x, grad, t, key):
+    """x² − y²: a saddle at the origin, unbounded below."""
+    grad[0] = 2.0 * x[0]
+    grad[1] = -2.0 * x[1]
+    return x[0] * x[0] - x[1] * x[1]
+
+
+def monkey_saddle(x, grad, t, key):
+    """x³ − 3xy²: a monkey saddle at the origin, unbounded below."""
+    a, b = x[0], x[1]
+    grad[0] = 3.0 * a * a - 3.0 * b * b
+    grad[1] = -6.0 * a * b
+    return a * a * a - 3.0 * a * b * b
+
+
+def rastrigin(x, grad, t, key):
+    """10 n + Σ x_i² − 10 cos(2π x_i); minimum 0 at the origin."""
+    value = 10.0 * x.shape[0]
+    for i in range(x.shape[0]):
+        value += x[i] * x[i] - 10.0 * math.cos(TWO_PI * x[i])
+        grad[i] = 2.0 * x[i] + 10.0 * TWO_PI * math.sin(TWO_PI * x[i])
+    return value
+
+
+def ackley(x, grad, t, key):
+    """−20 exp(−0.2 √(½(x² + y²))) − exp(½(cos 2πx + cos 2πy)) + e + 20; minimum 0 at the origin.
+
+    The first term's gradient is 0/0 at the origin; it is taken as 0 there.
+    """
+    a, b = x[0], x[1]
+    radius = math.sqrt(0.5 * (a * a + b * b))
+    envelope = math.exp(-0.2 * radius)
+    ripple = math.exp(0.5 * (math.cos(TWO_PI * a) + math.cos(TWO_PI * b)))
+    scale = 2.0 * envelope / radius if radius > 0.0 else 0.0
+    grad[0] = scale * a + math.pi * math.sin(TWO_PI * a) * ripple
+    grad[1] = scale * b + math.pi * math.sin(TWO_PI * b) * ripple
+    return -20.0 * envelope - ripple + math.e + 20.0
+
+
+def styblinski_tang(x, grad, t, key):
+    """½ Σ x_i⁴ − 16 x_i² + 5 x_i; minimum −39.16617 n at x_i = −2.903534."""
+    value = 0.0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        value += 0.5 * (xi**4 - 16.0 * xi * xi + 5.0 * xi)
+        grad[i] = 2.0 * xi**3 - 16.0 * xi + 2.5
+    return value
+
+
+def six_hump_camel(x, grad, t, key):
+    """(4 − 2.1x² + x⁴/3) x² + xy + (−4 + 4y²) y²; two minima, value −1.0316."""
+    a, b = x[0], x[1]
+    grad[0] = 8.0 * a - 8.4 * a**3 + 2.0 * a**5 + b
+    grad[1] = a - 8.0 * b + 16.0 * b**3
+    return (4.0 - 2.1 * a * a + a**4 / 3.0) * a * a + a * b + (-4.0 + 4.0 * b * b) * b * b
+
+
+def goldstein_price(x, grad, t, key):
+    """[1 + (x+y+1)² P] · [30 + (2x−3y)² Q]; minimum 3 at (0, −1)."""
+    a, b = x[0], x[1]
+    s = a + b + 1.0
+    p = 19.0 - 14.0 * a + 3.0 * a * a - 14.0 * b + 6.0 * a * b + 3.0 * b * b
+    first = 1.0 + s * s * p
+    d = 2.0 * a - 3.0 * b
+    q = 18.0 - 32.0 * a + 12.0 * a * a + 48.0 * b - 36.0 * a * b + 27.0 * b * b
+    second = 30.0 + d * d * q
+    # ∂P/∂x = ∂P/∂y = −14 + 6x + 6y, and ∂s/∂x = ∂s/∂y = 1.
+    dfirst = 2.0 * s * p + s * s * (-14.0 + 6.0 * a + 6.0 * b)
+    dsecond_dx = 4.0 * d * q + d * d * (-32.0 + 24.0 * a - 36.0 * b)
+    dsecond_dy = -6.0 * d * q + d * d * (48.0 - 36.0 * a + 54.0 * b)
+    grad[0] = dfirst * second + first * dsecond_dx
+    grad[1] = dfirst * second + first * dsecond_dy
+    return first * second
+
+
+def quadratic_eigenvalue(i, n, kappa):
+    """λ_i of :func:`make_quadratic`, log-spaced from 1 to κ as ``numpy.logspace(0, log10 κ, n)``."""
+    if n == 1:
+        return 1.0
+    if i == n - 1:
+        return 10.0 ** math.log10(kappa)
+    return 10.0 ** (i * (math.log10(kappa) / (n - 1)))
+
+
+def make_quadratic(kappa):
+    """½ Σ λ_i x_i², λ_i log-spaced from 1 to ``kappa``: the condition number is κ."""
+
+    def quadratic(x, grad, t, key):
+        n = x.shape[0]
+        value = 0.0
+        for i in range(n):
+            eigenvalue = quadratic_eigenvalue(i, n, kappa)
+            grad[i] = eigenvalue * x[i]
+            value += 0.5 * eigenvalue * x[i] * x[i]
+        return value
+
+    return quadratic
+
+
+# --- metadata ---------------------------------------------------------------
+
+STYBLINSKI_TANG_ARGMIN = -2.903534027771177  # root of 2x³ − 16x + 2.5 = 0, 40-digit Newton
+STYBLINSKI_TANG_MIN = -39.16616570377141  # per dimension
+SIX_HUMP_ARGMIN = (0.08984201310031806, -0.7126564030207396)
+SIX_HUMP_MIN = -1.0316284534898774
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One objective made concrete: a dimension and parameters fixed.
+
+    Attributes:
+        name: registry name.
+        dim: number of coordinates.
+        value_and_grad: ``(x, grad, t, key) -> float`` (plain Python).
+        minimizers: known global minimizers, a tuple of ``dim``-tuples (empty if none).
+        minimum: f* (NaN if unknown or unbounded).
+        starts: customary start points, a tuple of ``dim``-tuples.
+        box: plotting box ``((xmin, xmax), (ymin, ymax))`` over the first two coordinates.
+        bound: a trajectory with some |θ_i| > bound has diverged.
+        params: the objective's parameters (``dim``, ``kappa``) as given.
+    """
+
+    name: str
+    dim: int
+    value_and_grad: Callable
+    minimizers: tuple
+    minimum: float
+    starts: tuple
+    box: tuple
+    bound: float
+    params: tuple = ()
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A registry entry. ``fixed_dim`` is None for the n-dimensional objectives,
+    which take ``dim`` (at least ``min_dim``); ``params`` names what a grid file may set."""
+
+    name: str
+    fixed_dim: int | None
+    build: Callable  # (dim, **params) -> Problem
+    params: tuple[str, ...] = ()
+    min_dim: int = 1
+    defaults: tuple = ()  # ((param, value), ...)
+
+
+def _fixed(name, function, minimizers, minimum, starts, box, bound=1e6):
+    def build(dim):
+        return Problem(name, 2, function, tuple(minimizers), minimum, tuple(starts), box, bound)
+
+    return Objective(name, 2, build)
+
+
+def _repeat(pattern, dim):
+    return tuple(pattern[i % len(pattern)] for i in range(dim))
+
+
+def _build_rosenbrock_nd(dim):
+    return Problem("rosenbrock_nd", dim, rosenbrock_nd, ((1.0,) * dim,), 0.0,
+                   (_repeat((-1.2, 1.0), dim),), ((-2.0, 2.0), (-1.0, 3.0)), 1e6, (("dim", dim),))
+
+
+def _build_rastrigin(dim):
+    return Problem("rastrigin", dim, rastrigin, ((0.0,) * dim,), 0.0,
+                   (_repeat((-2.0, 3.5), dim),), ((-5.12, 5.12), (-5.12, 5.12)), 1e6, (("dim", dim),))
+
+
+def _build_styblinski_tang(dim):
+    return Problem("styblinski_tang", dim, styblinski_tang, ((STYBLINSKI_TANG_ARGMIN,) * dim,),
+                   STYBLINSKI_TANG_MIN * dim, ((0.0,) * dim,), ((-5.0, 5.0), (-5.0, 5.0)), 1e6,
+                   (("dim", dim),))
+
+
+_QUADRATICS: dict[float, Callable] = {}
+
+
+def _build_quadratic(dim, kappa=10.0):
+    # One function object per κ, so the compiled kernels can be cached by identity.
+    function = _QUADRATICS.setdefault(float(kappa), make_quadratic(float(kappa)))
+    return Problem("quadratic", dim, function, ((0.0,) * dim,), 0.0, ((1.0,) * dim,),
+                   ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("kappa", float(kappa))))
+
+
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in (
+        _fixed("rosenbrock", rosenbrock, [(1.0, 1.0)], 0.0, [(-2.0, 2.0), (-1.2, 1.0)],
+               ((-2.0, 2.0), (-1.0, 3.0))),
+        Objective("rosenbrock_nd", None, _build_rosenbrock_nd, ("dim",), 2, (("dim", 2),)),
+        _fixed("beale", beale, [(3.0, 0.5)], 0.0, [(1.0, 1.0), (1.0, 4.0), (3.0, 4.0)],
+               ((-4.5, 4.5), (-4.5, 4.5))),
+        _fixed("himmelblau", himmelblau,
+               [(3.0, 2.0), (-2.805118086952745, 3.131312518250573),
+                (-3.779310253377747, -3.2831859912861696), (3.5844283403304917, -1.8481265269644036)],
+               0.0, [(0.0, 0.0)], ((-5.0, 5.0), (-5.0, 5.0))),
+        _fixed("booth", booth, [(1.0, 3.0)], 0.0, [(0.0, 0.0)], ((-10.0, 10.0), (-10.0, 10.0))),
+        _fixed("saddle", saddle, [], math.nan, [(-1.0, 1e-3)], ((-1.5, 1.5), (-1.5, 1.5)), bound=1e4),
+        _fixed("monkey_saddle", monkey_saddle, [], math.nan, [(-1.0, 1e-3)],
+               ((-1.5, 1.5), (-1.5, 1.5)), bound=1e4),
+        Objective("rastrigin", None, _build_rastrigin, ("dim",), 1, (("dim", 2),)),
+        _fixed("ackley", ackley, [(0.0, 0.0)], 0.0, [(-4.0, 3.0)], ((-5.0, 5.0), (-5.0, 5.0))),
+        Objective("styblinski_tang", None, _build_styblinski_tang, ("dim",), 1, (("dim", 2),)),
+        _fixed("six_hump_camel", six_hump_camel,
+               [SIX_HUMP_ARGMIN, (-SIX_HUMP_ARGMIN[0], -SIX_HUMP_ARGMIN[1])], SIX_HUMP_MIN,
+               [(-1.5, -1.0)], ((-3.0, 3.0), (-2.0, 2.0))),
+        _fixed("goldstein_price", goldstein_price, [(0.0, -1.0)], 3.0, [(0.5, 0.5)],
+               ((-2.0, 2.0), (-2.0, 2.0))),
+        Objective("quadratic", None, _build_quadratic, ("dim", "kappa"), 1,
+                  (("dim", 2), ("kappa", 10.0))),
+    )
+}
+
+
+def problem(name: str, **params) -> Problem:
+    """The concrete :class:`Problem` for registry ``name`` with ``params`` (``dim``, ``kappa``)."""
+    entry = OBJECTIVES[name]
+    merged = dict(entry.defaults)
+    merged.update(params)
+    if entry.fixed_dim is not None:
+        merged.pop("dim", None)
+        return entry.build(entry.fixed_dim)
+    return entry.build(**merged)

@@ -1,0 +1,83 @@
+"""``sweep.run``: config → plan → execute → assemble → store."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import config as config_module
+from .config import SweepConfig
+from .plan import make_plan
+
+
+def load_config(config: str | Path | dict | SweepConfig) -> SweepConfig:
+    """A validated :class:`SweepConfig` from a path, a dict shaped like the TOML, or itself."""
+    if isinstance(config, SweepConfig):
+        return config
+    if isinstance(config, dict):
+        return config_module.validate(config)
+    return config_module.load(config)
+
+
+def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = None,
+        n_jobs: int | None = None, block_cells: int | None = None,
+        progress: bool = False) -> xr.Dataset:
+    """Run a sweep and return its dataset.
+
+    Args:
+        config: a grid file's path, a dict shaped like it, or a :class:`SweepConfig`.
+        output: where to write (``.zarr`` or ``.nc``); overrides ``sweep.output``.
+            Nothing is written when neither names an output.
+        n_jobs: joblib workers; None for every core. Results do not depend on it.
+        block_cells: cells per block (default: sized by :mod:`sweep.tuning`).
+            Results do not depend on it either.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        the dataset described in the README (dims ``optimizer, start, alpha,
+        beta1, beta2, eps``, plus ``dim`` and ``step``).
+    """
+    # Validate everything (output included) before numba is imported.
+    sweep_config = load_config(config)
+    if output is not None:
+        config_module.check_output(str(output), "-o")
+    from .execute import compile_kernels, execute, resolve_jobs  # imports numba
+
+    plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells)
+    started = time.perf_counter()
+    compile_kernels(plan)
+    compiled = time.perf_counter()
+    results = execute(plan, n_jobs=n_jobs, progress=progress)
+    finished = time.perf_counter()
+    from .assemble import Timing, assemble
+
+    dataset = assemble(plan, results, Timing(compiled - started, finished - compiled))
+    destination = output if output is not None else sweep_config.output
+    if destination is not None:
+        from .store import write
+
+        write(dataset, destination)
+        dataset.attrs["output"] = str(destination)
+    return dataset
+
+
+def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,
+               beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+               options: dict | None = None, objective_options: dict | None = None) -> np.ndarray:
+    """One trajectory θ_0 … θ_steps, shape (steps + 1, dim): a one-cell sweep.
+
+    ``options`` are the rule's fixed options (``{"weight_decay": 0.1}``),
+    ``objective_options`` the objective's (``{"dim": 4, "kappa": 100}``).
+    The divergence bound is lifted, so the trajectory is the rule's whole path.
+    """
+    table = {
+        "sweep": {"optimizers": [optimizer], "steps": steps, "record_every": 1},
+        "objective": {"name": objective, "start": [list(map(float, start))], "bound": 1e300,
+                      **(objective_options or {})},
+        "grid": {"alpha": [alpha], "beta1": [beta1], "beta2": [beta2], "eps": [eps]},
+        "options": {optimizer: dict(options or {})},
+    }
+    dataset = run(table, n_jobs=1)
+    return dataset["trajectory"].values.reshape(steps + 1, -1)

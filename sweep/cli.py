@@ -1,0 +1,69 @@
+"""``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--quiet] [--debug]``.
+
+Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
+while running, 130 when interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(
+        prog="python -m sweep",
+        description="Run a grid of gradient-descent optimizers over (α, β₁, β₂, ε) and write "
+                    "an xarray dataset.")
+    command.add_argument("grid", help="the grid file (TOML)")
+    command.add_argument("-o", "--output",
+                         help="write the dataset here (.zarr or .nc); overrides sweep.output; "
+                              "default: the grid file's name with .zarr, in the current directory")
+    command.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                         help="parallel workers (default: every core); results do not depend on it")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # usage errors exit 2 here
+    try:
+        return _run(args)
+    except ConfigError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    except Exception as error:  # a failure while running
+        if args.debug:
+            raise
+        print(f"error while running: {type(error).__name__}: {error}\n"
+              f"  (run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    from .api import load_config, run
+
+    config = load_config(args.grid)
+    output = args.output or config.output or f"{Path(args.grid).stem}.zarr"
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise ConfigError(f"--n-jobs = {args.n_jobs}: must be >= 1")
+    started = time.perf_counter()
+    dataset = run(config, output=output, n_jobs=args.n_jobs,
+                  progress=not args.quiet and sys.stderr.isatty())
+    elapsed = time.perf_counter() - started
+    attrs = dataset.attrs
+    cells, computed = attrs["cells"], attrs["computed_cells"]
+    shared = f" ({computed:,} computed, unused axes broadcast)" if computed != cells else ""
+    print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps in {elapsed:.2f} s "
+          f"({attrs['compile_time_s']:.1f} s compiling; "
+          f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {output}")
+    return 0

@@ -1,0 +1,102 @@
+"""Run the planned blocks on the CPU kernels, spread over joblib workers.
+
+The kernels are serial and release the GIL, so the default joblib backend is
+threads: one compiled kernel, no pickling, and never more busy threads than
+``n_jobs`` (numba's own thread pool is not used). Under
+``joblib.parallel_config(backend="dask")`` or ``"loky"`` the same blocks run
+in other processes; :func:`run_block` takes and returns only arrays.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics
+from kernels.objectives import problem
+from kernels.rules import OPTIMIZERS
+
+from .plan import Block, Plan
+
+
+def kernel_for(optimizer: str, objective: str, params: tuple):
+    """The compiled CPU kernel of one rule on one objective (cached per process)."""
+    rule = OPTIMIZERS[optimizer]
+    return cpu_kernel(rule.update, rule.init, problem(objective, **dict(params)).value_and_grad)
+
+
+def settings_for(plan: Plan, optimizer: str) -> Settings:
+    config = plan.config
+    return Settings(config.steps, config.record_every, config.tol, plan.problem.minimum,
+                    plan.bound, config.option(optimizer))
+
+
+def run_block(optimizer: str, objective: str, params: tuple, x0: np.ndarray,
+              hyper: np.ndarray, settings: Settings, records: int) -> Metrics:
+    """Advance ``x0.shape[0]`` cells; returns their :class:`Metrics`."""
+    out = empty_metrics(x0.shape[0], x0.shape[1], records)
+    kernel_for(optimizer, objective, params)(x0, hyper, settings, out)
+    return out
+
+
+def resolve_jobs(n_jobs: int | None) -> int:
+    """``None`` or a value ≤ 0 means every core (joblib's -1)."""
+    if n_jobs is None or n_jobs <= 0:
+        return os.cpu_count() or 1
+    return n_jobs
+
+
+def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False) -> dict[str, Metrics]:
+    """Compute every block of ``plan``.
+
+    Returns:
+        per optimizer, the :class:`Metrics` of its computed grid, cells in C
+        order over ``plan.shapes[optimizer]``.
+    """
+    config = plan.config
+    records = len(plan.record_steps)
+    params = config.objective_params
+    results = {name: empty_metrics(int(np.prod(shape)), config.dim, records)
+               for name, shape in plan.shapes.items()}
+    compile_kernels(plan)
+
+    def tasks():
+        for block in plan.blocks:
+            x0, hyper = plan.hyperparameters(block)
+            yield delayed(run_block)(block.optimizer, config.objective, params, x0, hyper,
+                                     settings_for(plan, block.optimizer), records)
+
+    bar = tqdm(total=plan.computed_cells, unit="cell", disable=not progress, dynamic_ncols=True,
+               smoothing=0.1)
+    started = time.perf_counter()
+    with bar:
+        # Ordered results: blocks arrive as they were planned; joblib still
+        # runs up to n_jobs of them at once.
+        parallel = Parallel(n_jobs=resolve_jobs(n_jobs), prefer="threads", return_as="generator")
+        for block, metrics in zip(plan.blocks, parallel(tasks())):
+            _store(results[block.optimizer], block, metrics)
+            bar.update(block.cells)
+            elapsed = time.perf_counter() - started
+            bar.set_postfix_str(f"{bar.n * config.steps / max(elapsed, 1e-9) / 1e6:.1f} M steps/s",
+                                refresh=False)
+    return results
+
+
+def _store(result: Metrics, block: Block, metrics: Metrics) -> None:
+    for whole, part in zip(result, metrics):
+        whole[block.start:block.stop] = part
+
+
+def compile_kernels(plan: Plan) -> None:
+    """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it."""
+    for name in plan.shapes:
+        kernel = kernel_for(name, plan.config.objective, plan.config.objective_params)
+        if kernel.signatures:
+            continue
+        block = Block(name, 0, 1)
+        x0, hyper = plan.hyperparameters(block)
+        out = empty_metrics(1, plan.config.dim, len(plan.record_steps))
+        kernel(x0, hyper, settings_for(plan, name)._replace(steps=1), out)

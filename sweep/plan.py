@@ -1,0 +1,157 @@
+"""Plan a sweep: which cells are computed, in which blocks, and how big the result is.
+
+An axis a rule does not read (β₂ for momentum, say) is planned with one
+placeholder value (NaN, so that a rule that read it by mistake would fail
+loudly) and broadcast when the dataset is assembled. Still no numba here.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernels.objectives import Problem, problem
+from kernels.rules import AXES, OPTIMIZERS
+
+from . import tuning
+from .config import SweepConfig
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Block:
+    """Cells ``[start, stop)`` of one optimizer's computed grid (C order over
+    ``(start, alpha, beta1, beta2, eps)``)."""
+
+    optimizer: str
+    start: int
+    stop: int
+
+    @property
+    def cells(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to compute.
+
+    Attributes:
+        config: the validated grid file.
+        problem: the objective made concrete.
+        shapes: per optimizer, the computed grid's shape ``(start, alpha, beta1, beta2, eps)``,
+            1 on the axes the rule does not read.
+        blocks: the work units, in a fixed order.
+        record_steps: the steps at which trajectories are recorded (empty if none).
+        bound: the divergence bound in force.
+    """
+
+    config: SweepConfig
+    problem: Problem
+    shapes: dict[str, tuple[int, ...]]
+    blocks: tuple[Block, ...]
+    record_steps: tuple[int, ...]
+    bound: float
+
+    @property
+    def computed_cells(self) -> int:
+        return sum(math.prod(shape) for shape in self.shapes.values())
+
+    @property
+    def full_cells(self) -> int:
+        """Cells of the dataset, unused axes broadcast."""
+        axes = math.prod(len(axis.values) for axis in self.config.axes)
+        return len(self.config.optimizers) * len(self.config.starts) * axes
+
+    def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        """Start points (cells, dim) and hyperparameters (cells, 4) of a block's cells."""
+        shape = self.shapes[block.optimizer]
+        index = np.unravel_index(np.arange(block.start, block.stop), shape)
+        x0 = np.asarray(self.config.starts, dtype=np.float64)[index[0]]
+        hyper = np.empty((block.cells, len(AXES)))
+        for column, axis in enumerate(self.config.axes):
+            values = np.asarray(axis.values, dtype=np.float64)
+            if shape[column + 1] == 1 and axis.name not in OPTIMIZERS[block.optimizer].axes:
+                hyper[:, column] = np.nan
+            else:
+                hyper[:, column] = values[index[column + 1]]
+        return x0, hyper
+
+
+def record_steps(steps: int, record_every: int) -> tuple[int, ...]:
+    """0, k, 2k, … and always the last step; empty when ``record_every`` is 0."""
+    if record_every <= 0:
+        return ()
+    recorded = list(range(0, steps + 1, record_every))
+    if recorded[-1] != steps:
+        recorded.append(steps)
+    return tuple(recorded)
+
+
+def result_bytes(config: SweepConfig, records: int) -> int:
+    """Bytes of the assembled dataset: per cell four float64 metrics, a bool,
+    ``final_x`` and, when recording, the trajectory and its loss."""
+    cells = len(config.optimizers) * len(config.starts) * math.prod(len(a.values) for a in config.axes)
+    per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * (config.dim + 1)
+    return cells * per_cell
+
+
+def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = None) -> Plan:
+    """Split the grid into blocks; refuse a result that would not fit in memory.
+
+    Args:
+        config: the validated grid file.
+        n_jobs: workers that will run the blocks (only sizes the blocks).
+        block_cells: cells per block; by default about
+            :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block.
+    """
+    the_problem = problem(config.objective, **dict(config.objective_params))
+    recorded = record_steps(config.steps, config.record_every)
+    _check_memory(config, len(recorded))
+    shapes = {}
+    for name in config.optimizers:
+        used = OPTIMIZERS[name].axes
+        shapes[name] = (len(config.starts),) + tuple(
+            len(axis.values) if axis.name in used else 1 for axis in config.axes)
+    total = sum(math.prod(s) for s in shapes.values())
+    if block_cells is None:
+        block_cells = max(1, tuning.BLOCK_TRAJECTORY_STEPS // config.steps)
+        block_cells = min(block_cells, max(1, -(-total // (n_jobs * tuning.BLOCKS_PER_WORKER))))
+    blocks = tuple(
+        Block(name, lo, min(lo + block_cells, math.prod(shape)))
+        for name, shape in shapes.items()
+        for lo in range(0, math.prod(shape), block_cells)
+    )
+    bound = config.bound if config.bound is not None else the_problem.bound
+    return Plan(config, the_problem, shapes, blocks, recorded, bound)
+
+
+def _check_memory(config: SweepConfig, records: int) -> None:
+    needed = result_bytes(config, records)
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: do not guess
+        return
+    limit = tuning.MAX_MEMORY_FRACTION * available
+    if needed > limit:
+        what = "trajectories" if records else "metrics"
+        raise ConfigError(
+            f"{config.source}: the results would take {_bytes(needed)} ({what} of "
+            f"{_cells(config)} cells), more than "
+            f"{_bytes(limit)} ({tuning.MAX_MEMORY_FRACTION:.0%} of this machine's memory)\n"
+            f"  Make the grid smaller" + (", or raise sweep.record_every." if records else "."))
+
+
+def _cells(config: SweepConfig) -> str:
+    cells = len(config.optimizers) * len(config.starts) * math.prod(len(a.values) for a in config.axes)
+    return f"{cells:,}"
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} PiB"
