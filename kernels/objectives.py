@@ -275,7 +275,7 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("styblinski_tang", None, _build_styblinski_tang, ("dim",), 1, (("dim", 2),)),
         _fixed("six_hump_camel", six_hump_camel,
                [SIX_HUMP_ARGMIN, (-SIX_HUMP_ARGMIN[0], -SIX_HUMP_ARGMIN[1])], SIX_HUMP_MIN,
-               [(-1.5, -1.0)], ((-3.0, 3.0), (-2.0, 2.0))),
+               [(-0.5, 1.0)], ((-3.0, 3.0), (-2.0, 2.0))),
         _fixed("goldstein_price", goldstein_price, [(0.0, -1.0)], 3.0, [(0.5, 0.5)],
                ((-2.0, 2.0), (-2.0, 2.0))),
         Objective("quadratic", None, _build_quadratic, ("dim", "kappa"), 1,

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from . import config as config_module
 from .config import SweepConfig
 from .plan import make_plan
+
+if TYPE_CHECKING:  # xarray takes half a second to import: not before validation
+    import numpy as np
+    import xarray as xr
 
 
 def load_config(config: str | Path | dict | SweepConfig) -> SweepConfig:
@@ -41,8 +43,11 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
     """
     # Validate everything (output included) before numba is imported.
     sweep_config = load_config(config)
+    destination = output if output is not None else sweep_config.output
     if output is not None:
         config_module.check_output(str(output), "-o")
+    elif destination is not None:
+        config_module.check_output(destination, sweep_config.source, "sweep.output")
     from .execute import compile_kernels, execute, resolve_jobs  # imports numba
 
     plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells)
@@ -54,7 +59,6 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
     from .assemble import Timing, assemble
 
     dataset = assemble(plan, results, Timing(compiled - started, finished - compiled))
-    destination = output if output is not None else sweep_config.output
     if destination is not None:
         from .store import write
 

@@ -53,7 +53,8 @@ def _run(args) -> int:
     from .api import load_config, run
 
     config = load_config(args.grid)
-    output = args.output or config.output or f"{Path(args.grid).stem}.zarr"
+    # -o, else sweep.output (checked by run), else the grid file's name here.
+    output = args.output or (None if config.output else f"{Path(args.grid).stem}.zarr")
     if args.n_jobs is not None and args.n_jobs < 1:
         raise ConfigError(f"--n-jobs = {args.n_jobs}: must be >= 1")
     started = time.perf_counter()
@@ -65,5 +66,5 @@ def _run(args) -> int:
     shared = f" ({computed:,} computed, unused axes broadcast)" if computed != cells else ""
     print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps in {elapsed:.2f} s "
           f"({attrs['compile_time_s']:.1f} s compiling; "
-          f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {output}")
+          f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {attrs['output']}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,12 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
     check.known_keys(table, SECTIONS, "")
     for section, keys in REQUIRED.items():
         body = check.table(table.get(section), section, required=True)
+        check.known_keys(body, SECTIONS[section], section)  # a typo before a "missing" key
         for key in keys:
             if key not in body:
                 check.fail(f"{section}.{key}", None, "is required")
     sweep = table["sweep"]
     objective = table["objective"]
-    check.known_keys(sweep, SECTIONS["sweep"], "sweep")
-    check.known_keys(objective, SECTIONS["objective"], "objective")
 
     optimizers = _optimizers(check, sweep["optimizers"])
     steps = check.integer(sweep["steps"], "sweep.steps", minimum=1)
@@ -173,9 +173,21 @@ def _output(check, value, key="sweep.output"):
     return value
 
 
-def check_output(path: str, source: str) -> str:
-    """Check an output path given outside the file (``-o``); ``source`` names where it came from."""
-    return _output(_Checker(source), path, "output")
+def check_output(path: str, source: str, key: str = "output") -> str:
+    """Check that ``path`` names a .zarr or .nc file that can be created.
+
+    ``source`` and ``key`` name where the path came from (``-o``, or the grid file).
+    """
+    check = _Checker(source)
+    _output(check, path, key)
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        check.fail(key, path, f"cannot be created: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        check.fail(key, path, f"cannot be created: no permission to write in {ancestor}")
+    return path
 
 
 def _objective(check, objective):
