@@ -14,6 +14,9 @@ Conventions, shared by all rules (they follow ``torch.optim``, float64):
 * ``state = (s0, s1, s2)``: three floats of per-coordinate state; a rule that
   needs fewer leaves the rest at 0. ``init(option)`` gives the state at t = 0.
 * The rule returns ``(theta_t, state_t)``.
+
+Operations are grouped as torch groups them (``addcmul``: ``(1 − β) · (g · g)``),
+so that rounding matches torch.optim's as closely as a scalar loop can.
 """
 from __future__ import annotations
 
@@ -79,9 +82,9 @@ def adadelta(theta, grad, t, hyper, state):
     Zeiler (2012). ``state = (v, u, 0)``.
     """
     alpha, rho, eps = hyper[0], hyper[2], hyper[3]
-    square_avg = rho * state[0] + (1.0 - rho) * grad * grad
+    square_avg = rho * state[0] + (1.0 - rho) * (grad * grad)
     delta = math.sqrt(state[1] + eps) / math.sqrt(square_avg + eps) * grad
-    delta_avg = rho * state[1] + (1.0 - rho) * delta * delta
+    delta_avg = rho * state[1] + (1.0 - rho) * (delta * delta)
     return theta - alpha * delta, (square_avg, delta_avg, 0.0)
 
 
@@ -95,7 +98,7 @@ def rmsprop(theta, grad, t, hyper, state):
     Tieleman & Hinton (2012). ``state = (v, b, a)``.
     """
     alpha, mu, decay, eps, centered = hyper
-    square_avg = decay * state[0] + (1.0 - decay) * grad * grad
+    square_avg = decay * state[0] + (1.0 - decay) * (grad * grad)
     grad_avg = state[2]
     if centered != 0.0:
         grad_avg = decay * grad_avg + (1.0 - decay) * grad
@@ -118,7 +121,7 @@ def adam(theta, grad, t, hyper, state):
     """
     alpha, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
     m = beta1 * state[0] + (1.0 - beta1) * grad
-    v = beta2 * state[1] + (1.0 - beta2) * grad * grad
+    v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
     m_hat = m / (1.0 - beta1**t)
     v_hat = v / (1.0 - beta2**t)
     return theta - alpha * m_hat / (math.sqrt(v_hat) + eps), (m, v, 0.0)
@@ -133,7 +136,7 @@ def amsgrad(theta, grad, t, hyper, state):
     """
     alpha, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
     m = beta1 * state[0] + (1.0 - beta1) * grad
-    v = beta2 * state[1] + (1.0 - beta2) * grad * grad
+    v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
     v_max = max(state[2], v)
     m_hat = m / (1.0 - beta1**t)
     return theta - alpha * m_hat / (math.sqrt(v_max / (1.0 - beta2**t)) + eps), (m, v, v_max)
@@ -165,7 +168,7 @@ def nadam(theta, grad, t, hyper, state):
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     mu_product = state[2] * mu
     m = beta1 * state[0] + (1.0 - beta1) * grad
-    v = beta2 * state[1] + (1.0 - beta2) * grad * grad
+    v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
     denom = math.sqrt(v / (1.0 - beta2**t)) + eps
     theta = theta - alpha * (1.0 - mu) / (1.0 - mu_product) * grad / denom
     theta = theta - alpha * mu_next / (1.0 - mu_product * mu_next) * m / denom
