@@ -20,11 +20,12 @@ from .plan import Plan
 OPTIMIZER, START, STEP, DIM = "optimizer", "start", "step", "dim"
 GRID_DIMS = (OPTIMIZER, START, *AXES)
 
-AXIS_NAMES = {
-    "alpha": "step size α",
-    "beta1": "β₁ (first-moment decay; momentum μ for momentum, nesterov, rmsprop)",
-    "beta2": "β₂ (second-moment decay; ρ for adadelta, decay for rmsprop)",
-    "eps": "ε (numerical stabiliser)",
+AXIS_NAMES = {"alpha": "step size α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
+AXIS_DESCRIPTIONS = {
+    "alpha": "step size (torch's lr)",
+    "beta1": "first-moment decay; the momentum μ of momentum, nesterov and rmsprop",
+    "beta2": "second-moment decay; ρ of adadelta; the decay of rmsprop (torch's alpha)",
+    "eps": "numerical stabiliser added to the denominator",
 }
 VARIABLES = {
     "final_loss": "f(θ) after the last step (NaN where diverged)",
@@ -113,7 +114,8 @@ def _coords(plan: Plan) -> dict:
         "axis": ("axis", list(AXES)),
     }
     for axis in config.axes:
-        attrs = {"long_name": AXIS_NAMES[axis.name], "scale": axis.scale}
+        attrs = {"long_name": AXIS_NAMES[axis.name], "description": AXIS_DESCRIPTIONS[axis.name],
+                 "scale": axis.scale}
         coords[axis.name] = (axis.name, np.asarray(axis.values, dtype=np.float64), attrs)
     if plan.record_steps:
         coords[STEP] = (STEP, np.asarray(plan.record_steps), {"long_name": "step t (0 is the start)"})

@@ -21,9 +21,18 @@ import numpy as np
 from kernels.objectives import OBJECTIVES
 from kernels.rules import AXES, OPTIMIZERS
 
+from . import tuning
 from .errors import ConfigError
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
+# Sizes past these are mistakes, not grids: refuse them before building anything.
+MAX_STEPS = 10**12
+MAX_DIM = 100_000
+MAX_AXIS_VALUES = 10_000_000
+# Names from other libraries, for the "Perhaps you meant" hint.
+ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momentum": "beta1",
+           "mu": "beta1", "rho": "beta2", "decay": "beta2", "epsilon": "eps", "b1": "beta1",
+           "b2": "beta2"}
 DEFAULT_TOL = 1e-6
 # An axis left out of [grid] takes torch's default for Adam.
 DEFAULT_AXES = {"alpha": (1e-3,), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8,)}
@@ -104,13 +113,16 @@ def load(path: str | Path) -> SweepConfig:
     except OSError as error:
         raise ConfigError(f"{source}: cannot read: {error.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark is no error
         table = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise ConfigError(f"{source}: not UTF-8 text (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
-        # tomllib's message carries the line and column: keep it whole.
-        raise ConfigError(f"{source}: invalid TOML: {error}") from None
+        # tomllib's message carries the line and column: keep it whole. At the
+        # end of the file it gives neither, so say which line that is.
+        message = str(error).replace("(at end of document)",
+                                     f"(at end of document, line {text.count(chr(10)) + 1})")
+        raise ConfigError(f"{source}: invalid TOML: {message}") from None
     return validate(table, source=source, text=text)
 
 
@@ -130,9 +142,10 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
     objective = table["objective"]
 
     optimizers = _optimizers(check, sweep["optimizers"])
-    steps = check.integer(sweep["steps"], "sweep.steps", minimum=1)
+    steps = check.integer(sweep["steps"], "sweep.steps", minimum=1, maximum=MAX_STEPS)
     tol = check.number(sweep.get("tol", DEFAULT_TOL), "sweep.tol", lambda v: v > 0, "must be > 0")
-    record_every = check.integer(sweep.get("record_every", 0), "sweep.record_every", minimum=0)
+    record_every = check.integer(sweep.get("record_every", 0), "sweep.record_every", minimum=0,
+                                 maximum=MAX_STEPS)
     output = _output(check, sweep.get("output"))
 
     name, params, starts, bound = _objective(check, objective)
@@ -143,8 +156,10 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
 
     if text is None:
         text = repr(table)
-    return SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
-                       params, starts, bound, axes, options)
+    config = SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
+                         params, starts, bound, axes, options)
+    _check_memory(config)
+    return config
 
 
 # --- sections ---------------------------------------------------------------
@@ -200,17 +215,18 @@ def _objective(check, objective):
             takes = f"takes only {', '.join(entry.params)}" if entry.params else "takes no parameters"
             check.fail(f"objective.{key}", objective[key], f"{name} {takes}")
 
-    starts = None
+    starts, start_keys = None, ()
     if "start" in objective:
-        starts = _starts(check, objective["start"])
+        starts, start_keys = _starts(check, objective["start"])
     params = dict(entry.defaults)
     if entry.fixed_dim is None:
         if "dim" in objective:
-            params["dim"] = check.integer(objective["dim"], "objective.dim", minimum=entry.min_dim)
+            params["dim"] = check.integer(objective["dim"], "objective.dim", minimum=entry.min_dim,
+                                          maximum=MAX_DIM)
         elif starts is not None:
             params["dim"] = len(starts[0])  # the start points say how many coordinates
             if params["dim"] < entry.min_dim:
-                check.fail("objective.start[0]", list(starts[0]),
+                check.fail(start_keys[0], list(starts[0]),
                            f"{name} needs at least {entry.min_dim} coordinates")
     if "kappa" in objective:
         params["kappa"] = check.number(objective["kappa"], "objective.kappa",
@@ -219,9 +235,10 @@ def _objective(check, objective):
     if starts is None:
         from kernels.objectives import problem
         starts = problem(name, **params).starts
-    for i, point in enumerate(starts):
+        start_keys = tuple(f"objective.start[{i}]" for i in range(len(starts)))
+    for key, point in zip(start_keys, starts):
         if len(point) != dim:
-            check.fail(f"objective.start[{i}]", list(point),
+            check.fail(key, list(point),
                        f"has {len(point)} coordinates but {name} has dim = {dim}")
     bound = None
     if "bound" in objective:
@@ -243,7 +260,7 @@ def _starts(check, value):
         points.append(tuple(check.number(c, f"{key}[{j}]") for j, c in enumerate(coordinates)))
     if len(set(points)) != len(points):
         check.fail("objective.start", value, "lists the same start point twice")
-    return tuple(points)
+    return tuple(points), tuple(keys)
 
 
 def _axis(check, name, value):
@@ -276,7 +293,7 @@ def _range_axis(check, name, spec):
             check.fail(f"{key}.{part}", None, "is required in a range {min, max, num, scale}")
     low = check.number(spec["min"], f"{key}.min", rule, broken)
     high = check.number(spec["max"], f"{key}.max", rule, broken)
-    num = check.integer(spec["num"], f"{key}.num", minimum=1)
+    num = check.integer(spec["num"], f"{key}.num", minimum=1, maximum=MAX_AXIS_VALUES)
     scale = spec.get("scale", "linear")
     if scale not in ("linear", "log"):
         check.fail(f"{key}.scale", scale, 'must be "linear" or "log"')
@@ -290,7 +307,11 @@ def _range_axis(check, name, spec):
         values = np.geomspace(low, high, num)
     else:
         values = np.linspace(low, high, num)
-    return Axis(name, tuple(float(v) for v in values), scale)
+    values = tuple(float(v) for v in values)
+    if len(set(values)) != num:
+        repeated = next(v for v in values if values.count(v) > 1)
+        check.fail(key, spec, f"gives {repeated!r} twice: min and max are too close for num values")
+    return Axis(name, values, scale)
 
 
 def _infer_scale(values):
@@ -307,7 +328,7 @@ def _infer_scale(values):
 def _options(check, options):
     resolved = {}
     for optimizer in options:
-        check.known_name(optimizer, OPTIMIZERS, f"options.{optimizer}", "optimizer")
+        check.known_name(optimizer, OPTIMIZERS, f"options.{optimizer}", "optimizer", show=False)
     for name, rule in OPTIMIZERS.items():
         if rule.option is None:
             if name in options:
@@ -329,6 +350,54 @@ def _options(check, options):
     return tuple(resolved.items())
 
 
+# --- size --------------------------------------------------------------------
+
+def recorded_count(steps: int, record_every: int) -> int:
+    """How many steps are recorded: 0, k, 2k, … and always the last (0 when k = 0)."""
+    if record_every <= 0:
+        return 0
+    return steps // record_every + 1 + (steps % record_every != 0)
+
+
+def result_bytes(config: SweepConfig) -> int:
+    """Bytes of the assembled dataset: per cell four float64 metrics, a bool,
+    ``final_x`` and, when recording, the trajectory and its loss."""
+    records = recorded_count(config.steps, config.record_every)
+    per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * (config.dim + 1)
+    return _cells(config) * per_cell
+
+
+def _cells(config: SweepConfig) -> int:
+    axes = 1
+    for axis in config.axes:
+        axes *= len(axis.values)
+    return len(config.optimizers) * len(config.starts) * axes
+
+
+def _check_memory(config: SweepConfig) -> None:
+    needed = result_bytes(config)
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: do not guess
+        return
+    limit = tuning.MAX_MEMORY_FRACTION * available
+    if needed > limit:
+        recording = config.record_every > 0
+        raise ConfigError(
+            f"{config.source}: the results would take {_bytes(needed)} "
+            f"({'trajectories' if recording else 'metrics'} of {_cells(config):,} cells), more than "
+            f"{_bytes(limit)} ({tuning.MAX_MEMORY_FRACTION:.0%} of this machine's memory)\n"
+            f"  Make the grid smaller" + (", or raise sweep.record_every." if recording else "."))
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024:
+            return f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} PiB"
+
+
 # --- checking primitives -----------------------------------------------------
 
 def _show(value) -> str:
@@ -347,6 +416,8 @@ def _show(value) -> str:
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
+    if hasattr(value, "isoformat"):  # TOML dates and times
+        return value.isoformat()
     return repr(value)
 
 
@@ -385,26 +456,29 @@ class _Checker:
             self.fail(key, value, broken)
         return float(value)
 
-    def integer(self, value, key, minimum=None) -> int:
+    def integer(self, value, key, minimum=None, maximum=None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(key, value, "must be an integer")
         if minimum is not None and value < minimum:
             self.fail(key, value, f"must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(key, value, f"must be <= {maximum:,}")
         return value
 
-    def known_name(self, name, registry, key, what):
+    def known_name(self, name, registry, key, what, show=True):
         if name not in registry:
             close = difflib.get_close_matches(str(name), list(registry), n=1)
             hint = f"Perhaps you meant {_show(close[0])}?" if close else \
                 f"Known {what}s: {', '.join(registry)}."
-            self.fail(key, name, f"unknown {what}", hint)
+            self.fail(key, name if show else None, f"unknown {what}", hint)
         return registry[name]
 
     def known_keys(self, table, allowed, prefix):
         for key in table:
             if key not in allowed:
                 path = f"{prefix}.{key}" if prefix else key
-                close = difflib.get_close_matches(key, list(allowed), n=1)
+                close = [ALIASES[key]] if ALIASES.get(key) in allowed else \
+                    difflib.get_close_matches(key, list(allowed), n=1)
                 hint = f"Perhaps you meant {_show(close[0])}?" if close else \
                     f"Allowed: {', '.join(allowed)}."
                 self.fail(path, None, "unknown key", hint)

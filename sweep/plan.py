@@ -1,4 +1,4 @@
-"""Plan a sweep: which cells are computed, in which blocks, and how big the result is.
+"""Plan a sweep: which cells are computed, and in which blocks.
 
 An axis a rule does not read (β₂ for momentum, say) is planned with one
 placeholder value (NaN, so that a rule that read it by mistake would fail
@@ -7,7 +7,6 @@ loudly) and broadcast when the dataset is assembled. Still no numba here.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,6 @@ from kernels.rules import AXES, OPTIMIZERS
 
 from . import tuning
 from .config import SweepConfig
-from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -90,16 +88,8 @@ def record_steps(steps: int, record_every: int) -> tuple[int, ...]:
     return tuple(recorded)
 
 
-def result_bytes(config: SweepConfig, records: int) -> int:
-    """Bytes of the assembled dataset: per cell four float64 metrics, a bool,
-    ``final_x`` and, when recording, the trajectory and its loss."""
-    cells = len(config.optimizers) * len(config.starts) * math.prod(len(a.values) for a in config.axes)
-    per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * (config.dim + 1)
-    return cells * per_cell
-
-
 def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = None) -> Plan:
-    """Split the grid into blocks; refuse a result that would not fit in memory.
+    """Split the grid into blocks (its size was checked with the config).
 
     Args:
         config: the validated grid file.
@@ -109,7 +99,6 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     """
     the_problem = problem(config.objective, **dict(config.objective_params))
     recorded = record_steps(config.steps, config.record_every)
-    _check_memory(config, len(recorded))
     shapes = {}
     for name in config.optimizers:
         used = OPTIMIZERS[name].axes
@@ -126,32 +115,3 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     )
     bound = config.bound if config.bound is not None else the_problem.bound
     return Plan(config, the_problem, shapes, blocks, recorded, bound)
-
-
-def _check_memory(config: SweepConfig, records: int) -> None:
-    needed = result_bytes(config, records)
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: do not guess
-        return
-    limit = tuning.MAX_MEMORY_FRACTION * available
-    if needed > limit:
-        what = "trajectories" if records else "metrics"
-        raise ConfigError(
-            f"{config.source}: the results would take {_bytes(needed)} ({what} of "
-            f"{_cells(config)} cells), more than "
-            f"{_bytes(limit)} ({tuning.MAX_MEMORY_FRACTION:.0%} of this machine's memory)\n"
-            f"  Make the grid smaller" + (", or raise sweep.record_every." if records else "."))
-
-
-def _cells(config: SweepConfig) -> str:
-    cells = len(config.optimizers) * len(config.starts) * math.prod(len(a.values) for a in config.axes)
-    return f"{cells:,}"
-
-
-def _bytes(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if count < 1024 or unit == "PiB":
-            return f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} PiB"
