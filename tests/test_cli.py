@@ -117,3 +117,15 @@ def test_an_output_that_cannot_be_written_is_refused_before_work(tmp_path, capsy
     code = cli.main([str(grid), "-o", str(tmp_path / "file" / "r.zarr"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "not a directory" in err
+
+
+def test_n_jobs_1_and_2_write_the_same_bits(tmp_path):
+    grid = tmp_path / "g.toml"
+    grid.write_text(SMALL.replace("steps = 200", "steps = 300"))
+    for jobs in ("1", "2"):
+        result = run_cli(grid, "-o", f"r{jobs}.nc", "--n-jobs", jobs, "--quiet", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    with xr.open_dataset(tmp_path / "r1.nc", engine="h5netcdf") as one, \
+            xr.open_dataset(tmp_path / "r2.nc", engine="h5netcdf") as two:
+        for name in one.data_vars:
+            assert np.array_equal(one[name].values, two[name].values, equal_nan=True), name

@@ -89,3 +89,17 @@ def test_options_change_the_path():
         varied = sweep.trajectory(optimizer, "booth", (0.0, 0.0), 20, alpha=0.1,
                                   options={option: value})
         assert not np.allclose(plain, varied), optimizer
+
+
+def test_kernel_matches_torch_optim_live():
+    """Re-record a few cases with the torch that is installed (skipped without torch)."""
+    pytest.importorskip("torch")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_torch_fixture",
+                                                  FIXTURE.parent / "make_torch_fixture.py")
+    recorder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recorder)
+    for case in CASES:
+        np.testing.assert_allclose(engine_trajectory(case), recorder.torch_trajectory(case),
+                                   rtol=1e-10, atol=1e-12, err_msg=case_id(case))
