@@ -5,6 +5,8 @@ Importing this package does not import numba: :mod:`kernels.rules` and
 compiles them.
 """
 from .objectives import OBJECTIVES, Objective, Problem, problem
+from .random import normal, uniform
 from .rules import AXES, OPTIMIZERS, Optimizer
 
-__all__ = ["AXES", "OBJECTIVES", "OPTIMIZERS", "Objective", "Optimizer", "Problem", "problem"]
+__all__ = ["AXES", "OBJECTIVES", "OPTIMIZERS", "Objective", "Optimizer", "Problem", "normal",
+           "problem", "uniform"]

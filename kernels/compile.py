@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -17,13 +18,21 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from . import objectives, rules
+from . import objectives, random, rules, schedules
+from .random import counter_key, normal
+from .schedules import schedule_scale
+
+def _functions_of(module):
+    return [f for f in vars(module).values()
+            if inspect.isfunction(f) and f.__module__ == module.__name__]
+
 
 # Everything a kernel may call. A rule may call another (adamw calls adam),
 # which is why they are registered rather than wrapped.
 for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
                   *(o.init for o in rules.OPTIMIZERS.values()),
-                  objectives.quadratic_eigenvalue,
+                  objectives.quadratic_eigenvalue, schedules.schedule_scale,
+                  *_functions_of(random),
                   *(getattr(objectives, name) for name in (
                       "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
                       "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
@@ -35,11 +44,12 @@ for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
 # the rules and objectives it calls: put their source's hash in the closure so
 # an edited rule never runs from a stale cache.
 SOURCE_FINGERPRINT = hashlib.sha256(
-    b"".join(Path(module.__file__).read_bytes() for module in (rules, objectives))).hexdigest()
+    b"".join(Path(module.__file__).read_bytes()
+             for module in (rules, objectives, random, schedules))).hexdigest()
 
 
 class Settings(NamedTuple):
-    """Scalars shared by every cell of a kernel call.
+    """Scalars and small arrays shared by every cell of a kernel call.
 
     Attributes:
         steps: number of update steps (≥ 1).
@@ -48,6 +58,9 @@ class Settings(NamedTuple):
         minimum: f* (NaN if unknown: ``steps_to_tol`` stays NaN).
         bound: |θ_i| > bound, or a non-finite θ_i or f, marks a cell diverged.
         option: the rule's fixed option (see :class:`kernels.rules.Optimizer`).
+        noise: σ of the Gaussian noise added to each gradient component (0: none).
+        warmup, step_every, step_factor: schedule parameters (see :mod:`kernels.schedules`).
+        lower, upper: (dim,) box to project θ onto after every step (±inf: none).
     """
 
     steps: int
@@ -56,6 +69,18 @@ class Settings(NamedTuple):
     minimum: float
     bound: float
     option: float
+    noise: float
+    warmup: float
+    step_every: float
+    step_factor: float
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+# Columns of a kernel's integer per-cell array ``ids``.
+SEED, STREAM, SCHEDULE = 0, 1, 2
+# Random streams: the objective's own draws, and the engine's gradient noise.
+OBJECTIVE_STREAM, NOISE_STREAM = 0, 1
 
 
 class Metrics(NamedTuple):
@@ -93,20 +118,38 @@ def empty_metrics(cells: int, dim: int, records: int) -> Metrics:
     )
 
 
+def check_objective(value_and_grad):
+    """Compile an objective alone, as kernels call it: ``(x, grad, t, key)`` with x and grad
+    float64[::1], t float64 and key int64. Returns the numba type it returns; raises
+    numba's error (which points at the user's line) if it does not compile."""
+    from numba import float64, int64
+
+    alone = njit(error_model="numpy")(value_and_grad)
+    alone.compile((float64[::1], float64[::1], float64, int64))
+    return alone.nopython_signatures[0].return_type
+
+
 @functools.cache
 def cpu_kernel(update, init, value_and_grad):
-    """A compiled ``kernel(x0, hyper, settings, out)`` for one rule and one objective.
+    """A compiled ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
 
     Args (of the returned kernel):
         x0: (n, dim) float64 start points, one row per cell.
         hyper: (n, 4) float64 (alpha, beta1, beta2, eps) per cell.
+        ids: (n, 3) int64 (seed, stream, schedule code) per cell. The random
+            draws of step t are a pure function of (seed, stream, t), so they
+            do not depend on the block a cell is in; ``stream`` is the start
+            point's index: every cell from one start sees the same draws
+            (common random numbers across optimizers and hyperparameters).
         settings: a :class:`Settings`.
         out: a :class:`Metrics` of arrays for n cells, filled in place.
 
-    The cells are independent and each runs the same instructions whatever
-    block it is in, so results do not depend on how the grid is chunked.
-    Hyperparameters are data, so a new grid never recompiles. The kernel
-    releases the GIL: joblib's threads run blocks side by side.
+    Each step t: f and g at θ_{t-1} (with ``t`` and the step's random key),
+    gradient noise if any, α_t = α·s(t), the rule, then the projection onto
+    the box. The cells are independent and run the same instructions
+    whatever block they are in, so results do not depend on the chunking.
+    Hyperparameters are data: a new grid never recompiles. The kernel
+    releases the GIL, so joblib's threads run blocks side by side.
     """
     register_jitable(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
@@ -114,7 +157,7 @@ def cpu_kernel(update, init, value_and_grad):
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),
     # not a ZeroDivisionError that would stop the whole sweep.
     @njit(nogil=True, cache=True, error_model="numpy")
-    def kernel(x0, hyper, settings, out):
+    def kernel(x0, hyper, ids, settings, out):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
         cells, dim = x0.shape
@@ -126,7 +169,8 @@ def cpu_kernel(update, init, value_and_grad):
         steps = settings.steps
         record_every = settings.record_every
         for cell in range(cells):
-            hp = (hyper[cell, 0], hyper[cell, 1], hyper[cell, 2], hyper[cell, 3], settings.option)
+            seed, stream, schedule = ids[cell, SEED], ids[cell, STREAM], ids[cell, SCHEDULE]
+            alpha = hyper[cell, 0]
             for i in range(dim):
                 theta[i] = x0[cell, i]
                 state0[i], state1[i], state2[i] = init(settings.option)
@@ -136,8 +180,10 @@ def cpu_kernel(update, init, value_and_grad):
             record = 0
             value = math.nan
             for step in range(steps + 1):
-                # f and ∇f at θ_step; the gradient is g_{step+1}, so its t is step + 1.
-                value = value_and_grad(theta, grad, float(step + 1), 0)
+                # f and ∇f at θ_step are those of step t = step + 1.
+                t = float(step + 1)
+                key = counter_key(seed, stream, step + 1, OBJECTIVE_STREAM)
+                value = value_and_grad(theta, grad, t, key)
                 if not math.isfinite(value):
                     diverged = True
                     break
@@ -151,10 +197,21 @@ def cpu_kernel(update, init, value_and_grad):
                     record += 1
                 if step == steps:
                     break
-                t = float(step + 1)
+                if settings.noise > 0.0:
+                    noise_key = counter_key(seed, stream, step + 1, NOISE_STREAM)
+                    for i in range(dim):
+                        grad[i] += settings.noise * normal(noise_key, i)
+                scale = schedule_scale(schedule, t, float(steps), settings.warmup,
+                                       settings.step_every, settings.step_factor)
+                hp = (alpha * scale, hyper[cell, 1], hyper[cell, 2], hyper[cell, 3], settings.option)
                 for i in range(dim):
                     theta[i], state = update(theta[i], grad[i], t, hp, (state0[i], state1[i], state2[i]))
                     state0[i], state1[i], state2[i] = state
+                    # Projected gradient: back into the box (NaN stays NaN).
+                    if theta[i] < settings.lower[i]:
+                        theta[i] = settings.lower[i]
+                    elif theta[i] > settings.upper[i]:
+                        theta[i] = settings.upper[i]
                     # Written so that NaN fails the test too.
                     if not abs(theta[i]) <= settings.bound:
                         diverged = True

@@ -1,12 +1,14 @@
 """``sweep.run``: config → plan → execute → assemble → store."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config as config_module
 from .config import SweepConfig
+from .errors import ConfigError
 from .plan import make_plan
 
 if TYPE_CHECKING:  # xarray takes half a second to import: not before validation
@@ -52,7 +54,7 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
 
     plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells)
     started = time.perf_counter()
-    compile_kernels(plan)
+    _compile(plan, compile_kernels)
     compiled = time.perf_counter()
     results = execute(plan, n_jobs=n_jobs, progress=progress)
     finished = time.perf_counter()
@@ -65,6 +67,43 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         write(dataset, destination)
         dataset.attrs["output"] = str(destination)
     return dataset
+
+
+def _compile(plan, compile_kernels) -> None:
+    """Compile the kernels; a user objective numba cannot compile is a configuration error."""
+    from numba import types
+    from numba.core.errors import NumbaError
+
+    from kernels.compile import check_objective
+
+    spec = plan.config.spec
+    if spec.kind != "builtin":
+        key = "objective.function" if spec.kind == "python" else "objective.expr"
+        prefix = f'{plan.config.source}: {key} = "{spec.function or spec.name}": '
+        try:
+            returns = check_objective(plan.problem.value_and_grad)
+        except NumbaError as error:
+            raise ConfigError(f"{prefix}numba cannot compile it: "
+                              f"{_numba_reason(error, spec, plan.problem.value_and_grad)}") from None
+        if not isinstance(returns, (types.Float, types.Integer)):
+            raise ConfigError(f"{prefix}must return the loss as a float, not {returns}")
+    compile_kernels(plan)
+
+
+def _numba_reason(error: Exception, spec, function) -> str:
+    """The first line of numba's message, and the user's file and line it points at."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # numba's first line names its pipeline stage; the next says what is wrong.
+    reasons = [line for line in lines if not line.startswith(("Failed in", "During:", "File"))]
+    reason = reasons[0] if reasons else lines[0]
+    where = ""
+    if spec.file is not None:
+        found = re.findall(r'File "([^"]+)", line (\d+)', text)
+        mine = [(path, line) for path, line in found if Path(path).resolve() == Path(spec.file)]
+        line = mine[-1][1] if mine else f"{function.__code__.co_firstlineno} (the def)"
+        where = f" ({Path(spec.file).name}, line {line})"
+    return reason + where
 
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,

@@ -15,10 +15,9 @@ import xarray as xr
 from kernels.compile import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
-from .plan import Plan
+from .plan import PLAN_DIMS, Plan
 
-OPTIMIZER, START, STEP, DIM = "optimizer", "start", "step", "dim"
-GRID_DIMS = (OPTIMIZER, START, *AXES)
+OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM = "optimizer", "schedule", "start", "seed", "step", "dim"
 
 AXIS_NAMES = {"alpha": "step size α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
 AXIS_DESCRIPTIONS = {
@@ -56,32 +55,38 @@ def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Data
         timing: how long compiling and running took.
 
     Returns:
-        dims ``optimizer, start, alpha, beta1, beta2, eps`` (+ ``dim``, ``step``).
+        dims ``optimizer, [schedule,] start, [seed,] alpha, beta1, beta2, eps``
+        (+ ``dim``, ``step``); ``schedule`` and ``seed`` only when the grid
+        file lists several.
     """
     config = plan.config
-    full_shape = (len(config.optimizers), len(config.starts), *(len(a.values) for a in config.axes))
+    # Dimensions of length 1 that the grid file did not ask for are dropped.
+    keep = (True, config.schedule_axis, True, config.seed_axis) + (True,) * len(AXES)
+    grid_dims = (OPTIMIZER,) + tuple(d for d, k in zip(PLAN_DIMS, keep[1:]) if k)
 
     def stack(field: str, extra: tuple[int, ...] = ()) -> np.ndarray:
         parts = []
         for name in config.optimizers:
             computed = getattr(results[name], field).reshape(plan.shapes[name] + extra)
-            parts.append(np.broadcast_to(computed, full_shape[1:] + extra))
-        return np.stack(parts)
+            parts.append(np.broadcast_to(computed, plan.full_shape + extra))
+        stacked = np.stack(parts)
+        dropped = tuple(i + 1 for i, k in enumerate(keep[1:]) if not k)
+        return stacked.squeeze(axis=dropped) if dropped else stacked
 
     dim = config.dim
     final_x = stack("final_x", (dim,))
     data = {
-        "final_loss": (GRID_DIMS, stack("final_loss")),
-        "best_loss": (GRID_DIMS, stack("best_loss")),
-        "final_x": (GRID_DIMS + (DIM,), final_x),
-        "distance": (GRID_DIMS, _distance(final_x, plan.problem.minimizers)),
-        "steps_to_tol": (GRID_DIMS, stack("steps_to_tol")),
-        "diverged": (GRID_DIMS, stack("diverged")),
+        "final_loss": (grid_dims, stack("final_loss")),
+        "best_loss": (grid_dims, stack("best_loss")),
+        "final_x": (grid_dims + (DIM,), final_x),
+        "distance": (grid_dims, _distance(final_x, plan.problem.minimizers)),
+        "steps_to_tol": (grid_dims, stack("steps_to_tol")),
+        "diverged": (grid_dims, stack("diverged")),
     }
     if plan.record_steps:
         records = len(plan.record_steps)
-        data["trajectory"] = (GRID_DIMS + (STEP, DIM), stack("trajectory", (records, dim)))
-        data["loss"] = (GRID_DIMS + (STEP,), stack("loss", (records,)))
+        data["trajectory"] = (grid_dims + (STEP, DIM), stack("trajectory", (records, dim)))
+        data["loss"] = (grid_dims + (STEP,), stack("loss", (records,)))
     dataset = xr.Dataset(data, coords=_coords(plan), attrs=_attrs(plan, timing))
     for name, description in VARIABLES.items():
         if name in dataset:
@@ -101,7 +106,13 @@ def _distance(final_x: np.ndarray, minimizers: tuple) -> np.ndarray:
 
 def _coords(plan: Plan) -> dict:
     config = plan.config
-    coords = {
+    coords = {}
+    if config.schedule_axis:
+        coords[SCHEDULE] = (SCHEDULE, list(config.schedules), {"long_name": "step-size schedule"})
+    if config.seed_axis:
+        coords[SEED] = (SEED, np.asarray(config.seeds, dtype=np.int64),
+                        {"long_name": "random seed"})
+    coords |= {
         OPTIMIZER: (OPTIMIZER, list(config.optimizers), {"long_name": "update rule"}),
         START: (START, np.arange(len(config.starts)), {"long_name": "start point index"}),
         "x0": ((START, DIM), np.asarray(config.starts, dtype=np.float64),
@@ -130,6 +141,13 @@ def _attrs(plan: Plan, timing: Timing) -> dict:
         "grid_file": config.source,
         "grid_toml": config.text,
         "objective": config.objective,
+        "objective_kind": config.spec.kind,
+        "noise": config.noise,
+        "seeds": ", ".join(map(str, config.seeds)),
+        "schedule": ", ".join(config.schedules),
+        "schedule_params": f"warmup = {config.warmup}, every = {config.step_every}, "
+                           f"factor = {config.step_factor}",
+        "bounds": "none" if config.bounds is None else str([list(b) for b in config.bounds]),
         "objective_params": ", ".join(f"{k} = {v}" for k, v in config.objective_params),
         "minimum": plan.problem.minimum,
         "steps": config.steps,

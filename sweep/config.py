@@ -20,9 +20,11 @@ import numpy as np
 
 from kernels.objectives import OBJECTIVES
 from kernels.rules import AXES, OPTIMIZERS
+from kernels.schedules import SCHEDULES
 
 from . import tuning
 from .errors import ConfigError
+from .objectives import ObjectiveError, ObjectiveSpec, load_function
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
 # Sizes past these are mistakes, not grids: refuse them before building anything.
@@ -32,7 +34,8 @@ MAX_AXIS_VALUES = 10_000_000
 # Names from other libraries, for the "Perhaps you meant" hint.
 ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momentum": "beta1",
            "mu": "beta1", "rho": "beta2", "decay": "beta2", "epsilon": "eps", "b1": "beta1",
-           "b2": "beta2"}
+           "b2": "beta2", "dimension": "dim", "ndim": "dim", "n": "dim", "formula": "expr",
+           "bound_box": "bounds", "seed": "seeds"}
 DEFAULT_TOL = 1e-6
 # An axis left out of [grid] takes torch's default for Adam.
 DEFAULT_AXES = {"alpha": (1e-3,), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8,)}
@@ -42,13 +45,17 @@ AXIS_RULES = {
     "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "eps": (lambda v: v >= 0, "must be >= 0"),
 }
+BUILTIN_PARAMS = ("dim", "kappa")
 SECTIONS = {
-    "sweep": ("optimizers", "steps", "tol", "record_every", "output"),
-    "objective": ("name", "start", "dim", "kappa", "bound"),
+    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule"),
+    "objective": ("name", "file", "function", "expr", "start", *BUILTIN_PARAMS, "bound", "bounds",
+                  "noise", "seeds", "minimizers", "minimum", "box"),
     "grid": AXES,
     "options": tuple(OPTIMIZERS),
+    "schedule": ("warmup", "every", "factor"),
 }
-REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ("name",)}
+REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
+OBJECTIVE_KINDS = ("name", "file", "expr")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,12 @@ class SweepConfig:
         bound: divergence bound on |θ_i|, or None for the objective's own.
         axes: the four grid axes, in the order of :data:`kernels.rules.AXES`.
         options: the fixed option of every rule that has one, ``((name, value), ...)``.
+        spec: how to build the objective in any process.
+        noise: σ of the Gaussian noise added to every gradient component (0: none).
+        seeds: the random seeds; ``seed_axis`` says whether they form a dataset dimension.
+        bounds: per coordinate ``(lo, hi)`` to project onto after every step, or None.
+        schedules: step-size schedule names; ``schedule_axis`` as for seeds.
+        warmup, step_every, step_factor: the schedules' parameters.
     """
 
     source: str
@@ -93,6 +106,16 @@ class SweepConfig:
     bound: float | None
     axes: tuple[Axis, ...]
     options: tuple[tuple[str, float], ...]
+    spec: ObjectiveSpec
+    noise: float = 0.0
+    seeds: tuple[int, ...] = (0,)
+    seed_axis: bool = False
+    bounds: tuple[tuple[float, float], ...] | None = None
+    schedules: tuple[str, ...] = ("constant",)
+    schedule_axis: bool = False
+    warmup: int = 0
+    step_every: int = 1
+    step_factor: float = 1.0
 
     @property
     def dim(self) -> int:
@@ -148,7 +171,23 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
                                  maximum=MAX_STEPS)
     output = _output(check, sweep.get("output"))
 
-    name, params, starts, bound = _objective(check, objective)
+    name, params, starts, bound, spec = _objective(check, objective)
+    noise = check.number(objective.get("noise", 0.0), "objective.noise", lambda v: v >= 0,
+                         "must be >= 0")
+    seeds, seed_axis = _seeds(check, objective.get("seeds"))
+    bounds = _bounds(check, objective.get("bounds"), len(starts[0]), starts)
+    schedules, schedule_axis = _schedules(check, sweep.get("schedule", "constant"))
+    schedule = check.table(table.get("schedule", {}), "schedule")
+    check.known_keys(schedule, SECTIONS["schedule"], "schedule")
+    warmup = check.integer(schedule.get("warmup", 0), "schedule.warmup", minimum=0,
+                           maximum=MAX_STEPS)
+    if "step" in schedules and "every" not in schedule:
+        check.fail("schedule.every", None, 'is required with sweep.schedule = "step" '
+                   "(multiply α by schedule.factor every this many steps)")
+    step_every = check.integer(schedule.get("every", 1), "schedule.every", minimum=1,
+                               maximum=MAX_STEPS)
+    step_factor = check.number(schedule.get("factor", 0.1), "schedule.factor", lambda v: v > 0,
+                               "must be > 0")
     grid = check.table(table.get("grid", {}), "grid")
     check.known_keys(grid, AXES, "grid")
     axes = tuple(_axis(check, axis, grid.get(axis)) for axis in AXES)
@@ -157,7 +196,8 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
     if text is None:
         text = repr(table)
     config = SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
-                         params, starts, bound, axes, options)
+                         params, starts, bound, axes, options, spec, noise, seeds, seed_axis,
+                         bounds, schedules, schedule_axis, warmup, step_every, step_factor)
     _check_memory(config)
     return config
 
@@ -206,6 +246,16 @@ def check_output(path: str, source: str, key: str = "output") -> str:
 
 
 def _objective(check, objective):
+    kinds = [key for key in OBJECTIVE_KINDS if key in objective]
+    if len(kinds) != 1:
+        check.fail("[objective]", None, "needs exactly one of name (a built-in), file (with "
+                   "function) or expr (a formula)" + (f", not {' and '.join(kinds)}" if kinds else ""))
+    for key in ("minimizers", "minimum", "box"):
+        if key in objective and kinds[0] == "name":
+            check.fail(f"objective.{key}", objective[key],
+                       "is for objectives you write (file or expr); built-ins know their own")
+    if kinds[0] != "name":
+        return _user_objective(check, objective, kinds[0])
     name = objective["name"]
     if not isinstance(name, str):
         check.fail("objective.name", name, "must be an objective name (a string)")
@@ -244,22 +294,155 @@ def _objective(check, objective):
     if "bound" in objective:
         bound = check.number(objective["bound"], "objective.bound", lambda v: v > 0, "must be > 0")
     ordered = tuple((key, params[key]) for key in entry.params)
-    return name, ordered, starts, bound
+    return name, ordered, starts, bound, ObjectiveSpec("builtin", name, ordered)
 
 
-def _starts(check, value):
-    rows = check.sequence(value, "objective.start", nonempty=True)
+def _user_objective(check, objective, kind):
+    """An objective from the user's Python file or formula; ``start`` gives its dimension."""
+    for key in ("function",) if kind == "expr" else ():
+        if key in objective:
+            check.fail(f"objective.{key}", objective[key], "goes with objective.file, not expr")
+    for key in BUILTIN_PARAMS:
+        if key in objective:
+            check.fail(f"objective.{key}", objective[key],
+                       "is for built-ins: the start points give the dimension")
+    if "start" not in objective:
+        check.fail("objective.start", None, f"is required with objective.{kind}: it gives the "
+                   "dimension and there is no customary start")
+    starts, start_keys = _starts(check, objective["start"])
+    dim = len(starts[0])
+    for key, point in zip(start_keys, starts):
+        if len(point) != dim:
+            check.fail(key, list(point), f"has {len(point)} coordinates but the first start has {dim}")
+    if kind == "file":
+        path = objective["file"]
+        if not isinstance(path, str) or not path.endswith(".py"):
+            check.fail("objective.file", path, "must name a Python file (.py)")
+        if "function" not in objective:
+            check.fail("objective.function", None, "is required with objective.file")
+        function = objective["function"]
+        if not isinstance(function, str) or not function.isidentifier():
+            check.fail("objective.function", function, "must be a function name")
+        # Relative to the grid file, so a grid and its objectives travel together.
+        base = Path(check.source).parent if check.source != "<config>" else Path.cwd()
+        resolved = (base / path).resolve()
+        if not resolved.is_file():
+            check.fail("objective.file", path, f"no such file ({resolved})")
+        try:
+            load_function(str(resolved), function)
+        except ObjectiveError as error:
+            check.fail("objective.function" if "no function" in str(error) else "objective.file",
+                       function if "no function" in str(error) else path, str(error))
+        name = f"{path}:{function}"
+        spec_args = dict(kind="python", name=name, file=str(resolved), function=function)
+    else:
+        name = objective["expr"]
+        if not isinstance(name, str) or not name.strip():
+            check.fail("objective.expr", name, "must be a formula in x, y (or x0 … xn) and t")
+        from kernels.formula import FormulaError, formula_objective
+
+        try:
+            _, _, formula_dim = formula_objective(name, dim)
+        except FormulaError as error:
+            check.fail("objective.expr", name, str(error))
+        if formula_dim != dim:
+            check.fail("objective.start[0]", list(starts[0]),
+                       f"has {dim} coordinates but the formula has {formula_dim} variables")
+        spec_args = dict(kind="expr", name=name)
+    minimizers = None
+    if "minimizers" in objective:
+        minimizers, _ = _starts(check, objective["minimizers"], "objective.minimizers")
+        for i, point in enumerate(minimizers):
+            if len(point) != dim:
+                check.fail(f"objective.minimizers[{i}]", list(point), f"must have {dim} coordinates")
+    minimum = None
+    if "minimum" in objective:
+        minimum = check.number(objective["minimum"], "objective.minimum")
+    box = None
+    if "box" in objective:
+        rows = check.sequence(objective["box"], "objective.box", nonempty=True)
+        box = tuple(_interval(check, row, f"objective.box[{i}]") for i, row in enumerate(rows))
+        if len(box) > 2 or len(box) > dim:
+            check.fail("objective.box", objective["box"], "gives the plotting box of the first "
+                       "one or two coordinates: [[xmin, xmax], [ymin, ymax]]")
+    bound = None
+    if "bound" in objective:
+        bound = check.number(objective["bound"], "objective.bound", lambda v: v > 0, "must be > 0")
+    spec = ObjectiveSpec(dim=dim, minimizers=minimizers, minimum=minimum, box=box, **spec_args)
+    return name, (), starts, bound, spec
+
+
+def _interval(check, value, key):
+    pair = check.sequence(value, key)
+    if len(pair) != 2:
+        check.fail(key, value, "must be [lo, hi]")
+    low = check.number(pair[0], f"{key}[0]")
+    high = check.number(pair[1], f"{key}[1]")
+    if not low < high:
+        check.fail(f"{key}[1]", high, f"must be > {key}[0] = {low!r}")
+    return low, high
+
+
+def _bounds(check, value, dim, starts):
+    """``[[lo, hi], …]`` per coordinate, or one ``[lo, hi]`` for all."""
+    if value is None:
+        return None
+    rows = check.sequence(value, "objective.bounds", nonempty=True)
+    if all(not isinstance(row, list) for row in rows):
+        bounds = (_interval(check, rows, "objective.bounds"),) * dim
+    else:
+        if len(rows) != dim:
+            check.fail("objective.bounds", value, f"needs one [lo, hi] per coordinate ({dim})")
+        bounds = tuple(_interval(check, row, f"objective.bounds[{i}]") for i, row in enumerate(rows))
+    for i, point in enumerate(starts):
+        if any(not low <= x <= high for x, (low, high) in zip(point, bounds)):
+            check.fail(f"objective.start[{i}]", list(point), "is outside objective.bounds")
+    return bounds
+
+
+def _seeds(check, value):
+    """``seeds = N`` (seeds 0 … N−1) or a list of distinct seeds: a ``seed`` dimension."""
+    if value is None:
+        return (0,), False
+    if isinstance(value, list):
+        if not value:
+            check.fail("objective.seeds", value, "must not be empty")
+        seeds = tuple(check.integer(v, f"objective.seeds[{i}]", minimum=0, maximum=2**63 - 1)
+                      for i, v in enumerate(value))
+        if len(set(seeds)) != len(seeds):
+            check.fail("objective.seeds", value, "lists a seed twice")
+        return seeds, True
+    count = check.integer(value, "objective.seeds", minimum=1, maximum=MAX_AXIS_VALUES)
+    return tuple(range(count)), True
+
+
+def _schedules(check, value):
+    """One schedule name, or a list of them (a ``schedule`` dimension)."""
+    names = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        check.fail("sweep.schedule", value, "must not be empty")
+    for i, name in enumerate(names):
+        key = f"sweep.schedule[{i}]" if isinstance(value, list) else "sweep.schedule"
+        if not isinstance(name, str):
+            check.fail(key, name, "must be a schedule name (a string)")
+        check.known_name(name, SCHEDULES, key, "schedule")
+    if len(set(names)) != len(names):
+        check.fail("sweep.schedule", value, "lists a schedule twice")
+    return tuple(names), isinstance(value, list)
+
+def _starts(check, value, key="objective.start"):
+    rows = check.sequence(value, key, nonempty=True)
     if all(not isinstance(row, list) for row in rows):
         rows = [rows]  # one point written as a flat list
-        keys = ["objective.start"]
+        keys = [key]
     else:
-        keys = [f"objective.start[{i}]" for i in range(len(rows))]
+        keys = [f"{key}[{i}]" for i in range(len(rows))]
     points = []
-    for key, row in zip(keys, rows):
-        coordinates = check.sequence(row, key, nonempty=True)
-        points.append(tuple(check.number(c, f"{key}[{j}]") for j, c in enumerate(coordinates)))
+    for row_key, row in zip(keys, rows):
+        coordinates = check.sequence(row, row_key, nonempty=True)
+        points.append(tuple(check.number(c, f"{row_key}[{j}]") for j, c in enumerate(coordinates)))
     if len(set(points)) != len(points):
-        check.fail("objective.start", value, "lists the same start point twice")
+        check.fail(key, value, "lists the same point twice")
     return tuple(points), tuple(keys)
 
 
@@ -368,7 +551,7 @@ def result_bytes(config: SweepConfig) -> int:
 
 
 def _cells(config: SweepConfig) -> int:
-    axes = 1
+    axes = len(config.seeds) * len(config.schedules)
     for axis in config.axes:
         axes *= len(axis.values)
     return len(config.optimizers) * len(config.starts) * axes

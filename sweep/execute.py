@@ -16,29 +16,34 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics
-from kernels.objectives import problem
 from kernels.rules import OPTIMIZERS
 
+from .objectives import ObjectiveSpec, resolve
 from .plan import Block, Plan
 
 
-def kernel_for(optimizer: str, objective: str, params: tuple):
+def kernel_for(optimizer: str, spec: ObjectiveSpec):
     """The compiled CPU kernel of one rule on one objective (cached per process)."""
     rule = OPTIMIZERS[optimizer]
-    return cpu_kernel(rule.update, rule.init, problem(objective, **dict(params)).value_and_grad)
+    return cpu_kernel(rule.update, rule.init, resolve(spec).value_and_grad)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
     config = plan.config
+    lower = np.full(config.dim, -np.inf)
+    upper = np.full(config.dim, np.inf)
+    if config.bounds is not None:
+        lower[:], upper[:] = np.asarray(config.bounds, dtype=np.float64).T
     return Settings(config.steps, config.record_every, config.tol, plan.problem.minimum,
-                    plan.bound, config.option(optimizer))
+                    plan.bound, config.option(optimizer), config.noise, float(config.warmup),
+                    float(config.step_every), config.step_factor, lower, upper)
 
 
-def run_block(optimizer: str, objective: str, params: tuple, x0: np.ndarray,
-              hyper: np.ndarray, settings: Settings, records: int) -> Metrics:
+def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,
+              ids: np.ndarray, settings: Settings, records: int) -> Metrics:
     """Advance ``x0.shape[0]`` cells; returns their :class:`Metrics`."""
     out = empty_metrics(x0.shape[0], x0.shape[1], records)
-    kernel_for(optimizer, objective, params)(x0, hyper, settings, out)
+    kernel_for(optimizer, spec)(x0, hyper, ids, settings, out)
     return out
 
 
@@ -58,15 +63,14 @@ def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False) -> di
     """
     config = plan.config
     records = len(plan.record_steps)
-    params = config.objective_params
     results = {name: empty_metrics(int(np.prod(shape)), config.dim, records)
                for name, shape in plan.shapes.items()}
     compile_kernels(plan)
 
     def tasks():
         for block in plan.blocks:
-            x0, hyper = plan.hyperparameters(block)
-            yield delayed(run_block)(block.optimizer, config.objective, params, x0, hyper,
+            x0, hyper, ids = plan.hyperparameters(block)
+            yield delayed(run_block)(block.optimizer, config.spec, x0, hyper, ids,
                                      settings_for(plan, block.optimizer), records)
 
     bar = tqdm(total=plan.computed_cells, unit="cell", disable=not progress, dynamic_ncols=True,
@@ -93,10 +97,9 @@ def _store(result: Metrics, block: Block, metrics: Metrics) -> None:
 def compile_kernels(plan: Plan) -> None:
     """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it."""
     for name in plan.shapes:
-        kernel = kernel_for(name, plan.config.objective, plan.config.objective_params)
+        kernel = kernel_for(name, plan.config.spec)
         if kernel.signatures:
             continue
-        block = Block(name, 0, 1)
-        x0, hyper = plan.hyperparameters(block)
+        x0, hyper, ids = plan.hyperparameters(Block(name, 0, 1))
         out = empty_metrics(1, plan.config.dim, len(plan.record_steps))
-        kernel(x0, hyper, settings_for(plan, name)._replace(steps=1), out)
+        kernel(x0, hyper, ids, settings_for(plan, name)._replace(steps=1), out)

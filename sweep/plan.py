@@ -11,17 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.objectives import Problem, problem
+from kernels.objectives import Problem
 from kernels.rules import AXES, OPTIMIZERS
+from kernels.schedules import SCHEDULES
 
 from . import tuning
 from .config import SweepConfig
+from .objectives import resolve
+
+
+# The computed grid of each optimizer, in C order. ``schedule`` and ``seed``
+# have length 1 when the grid file does not list several.
+PLAN_DIMS = ("schedule", "start", "seed", *AXES)
 
 
 @dataclass(frozen=True)
 class Block:
     """Cells ``[start, stop)`` of one optimizer's computed grid (C order over
-    ``(start, alpha, beta1, beta2, eps)``)."""
+    :data:`PLAN_DIMS`)."""
 
     optimizer: str
     start: int
@@ -39,7 +46,7 @@ class Plan:
     Attributes:
         config: the validated grid file.
         problem: the objective made concrete.
-        shapes: per optimizer, the computed grid's shape ``(start, alpha, beta1, beta2, eps)``,
+        shapes: per optimizer, the computed grid's shape over :data:`PLAN_DIMS`,
             1 on the axes the rule does not read.
         blocks: the work units, in a fixed order.
         record_steps: the steps at which trajectories are recorded (empty if none).
@@ -58,24 +65,34 @@ class Plan:
         return sum(math.prod(shape) for shape in self.shapes.values())
 
     @property
+    def full_shape(self) -> tuple[int, ...]:
+        """The grid over :data:`PLAN_DIMS` with every axis at full length."""
+        config = self.config
+        return (len(config.schedules), len(config.starts), len(config.seeds),
+                *(len(axis.values) for axis in config.axes))
+
+    @property
     def full_cells(self) -> int:
         """Cells of the dataset, unused axes broadcast."""
-        axes = math.prod(len(axis.values) for axis in self.config.axes)
-        return len(self.config.optimizers) * len(self.config.starts) * axes
+        return len(self.config.optimizers) * math.prod(self.full_shape)
 
-    def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
-        """Start points (cells, dim) and hyperparameters (cells, 4) of a block's cells."""
+    def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A block's start points (cells, dim), hyperparameters (cells, 4) and
+        ids (cells, 3): seed, random stream (the start's index), schedule code."""
+        config = self.config
         shape = self.shapes[block.optimizer]
-        index = np.unravel_index(np.arange(block.start, block.stop), shape)
-        x0 = np.asarray(self.config.starts, dtype=np.float64)[index[0]]
+        schedule, start, seed, *axes = np.unravel_index(np.arange(block.start, block.stop), shape)
+        x0 = np.asarray(config.starts, dtype=np.float64)[start]
         hyper = np.empty((block.cells, len(AXES)))
-        for column, axis in enumerate(self.config.axes):
-            values = np.asarray(axis.values, dtype=np.float64)
-            if shape[column + 1] == 1 and axis.name not in OPTIMIZERS[block.optimizer].axes:
-                hyper[:, column] = np.nan
-            else:
-                hyper[:, column] = values[index[column + 1]]
-        return x0, hyper
+        used = OPTIMIZERS[block.optimizer].axes
+        for column, (axis, index) in enumerate(zip(config.axes, axes)):
+            # An axis the rule does not read gets NaN: a rule that read it by mistake would show.
+            hyper[:, column] = np.asarray(axis.values)[index] if axis.name in used else np.nan
+        ids = np.empty((block.cells, 3), dtype=np.int64)
+        ids[:, 0] = np.asarray(config.seeds, dtype=np.int64)[seed]
+        ids[:, 1] = start
+        ids[:, 2] = np.asarray([SCHEDULES[name] for name in config.schedules])[schedule]
+        return x0, hyper, ids
 
 
 def record_steps(steps: int, record_every: int) -> tuple[int, ...]:
@@ -97,12 +114,12 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
         block_cells: cells per block; by default about
             :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block.
     """
-    the_problem = problem(config.objective, **dict(config.objective_params))
+    the_problem = resolve(config.spec)
     recorded = record_steps(config.steps, config.record_every)
     shapes = {}
     for name in config.optimizers:
         used = OPTIMIZERS[name].axes
-        shapes[name] = (len(config.starts),) + tuple(
+        shapes[name] = (len(config.schedules), len(config.starts), len(config.seeds)) + tuple(
             len(axis.values) if axis.name in used else 1 for axis in config.axes)
     total = sum(math.prod(s) for s in shapes.values())
     if block_cells is None:

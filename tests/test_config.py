@@ -167,7 +167,11 @@ SWEEP = [
 ]
 
 OBJECTIVE = [
-    case("name-missing", {"objective.name": DELETE}, "objective.name", "is required"),
+    case("name-missing", {"objective.name": DELETE}, "[objective]",
+         "needs exactly one of name (a built-in), file (with function) or expr (a formula)"),
+    case("name-and-expr", {"objective.expr": "x**2 + y**2"}, "[objective]",
+         "needs exactly one of name (a built-in), file (with function) or expr (a formula), "
+         "not name and expr"),
     case("name-typo", {"objective.name": "rosenbrok"}, 'objective.name = "rosenbrok"',
          "unknown objective", 'Perhaps you meant "rosenbrock"?'),
     case("name-typo-himmelblau", {"objective.name": "himmelblaw"},
@@ -197,7 +201,7 @@ OBJECTIVE = [
     case("start-mixed-point-and-number", {"objective.start": [[0.0, 0.0], 1.0]},
          "objective.start[1] = 1.0", "must be a list"),
     case("start-duplicated", {"objective.start": [[1.0, 2.0], [1, 2]]},
-         "objective.start = [[1.0, 2.0], [1, 2]]", "lists the same start point twice"),
+         "objective.start = [[1.0, 2.0], [1, 2]]", "lists the same point twice"),
     case("dim-for-fixed-objective", {"objective.dim": 3}, "objective.dim = 3",
          "booth takes no parameters"),
     case("kappa-for-fixed-objective", {"objective.name": "rosenbrock", "objective.kappa": 10},
@@ -245,7 +249,10 @@ OBJECTIVE = [
     case("objective-key-typo", {"objective.starts": [[0.0, 0.0]]}, "objective.starts",
          "unknown key", 'Perhaps you meant "start"?'),
     case("objective-key-unknown", {"objective.dimension": 2}, "objective.dimension",
-         "unknown key", "Allowed: name, start, dim, kappa, bound."),
+         "unknown key", 'Perhaps you meant "dim"?'),
+    case("objective-key-unknown-far", {"objective.zzz": 2}, "objective.zzz",
+         "unknown key", "Allowed: name, file, function, expr, start, dim, kappa, bound, bounds, "
+         "noise, seeds, minimizers, minimum, box."),
 ]
 
 GRID_AXES = [
@@ -401,7 +408,7 @@ SECTIONS = [
     case("section-typo-option", _renamed("options", "option"), "option", "unknown key",
          'Perhaps you meant "options"?'),
     case("section-unknown", {"metadata": {"author": "me"}}, "metadata", "unknown key",
-         "Allowed: sweep, objective, grid, options."),
+         "Allowed: sweep, objective, grid, options, schedule."),
     case("section-sweep-missing", {"sweep": DELETE}, "[sweep]", "section is required"),
     case("section-objective-missing", {"objective": DELETE}, "[objective]",
          "section is required"),

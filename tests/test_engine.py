@@ -72,10 +72,11 @@ def test_unused_axes_are_computed_once_and_broadcast():
     from sweep.plan import make_plan
 
     plan = make_plan(load_config(table))
-    assert plan.shapes["sgd"] == (2, 7, 1, 1, 1)
-    assert plan.shapes["momentum"] == (2, 7, 3, 1, 1)
-    assert plan.shapes["adadelta"] == (2, 7, 1, 2, 2)
-    assert plan.shapes["adam"] == (2, 7, 3, 2, 2)
+    # (schedule, start, seed, alpha, beta1, beta2, eps)
+    assert plan.shapes["sgd"] == (1, 2, 1, 7, 1, 1, 1)
+    assert plan.shapes["momentum"] == (1, 2, 1, 7, 3, 1, 1)
+    assert plan.shapes["adadelta"] == (1, 2, 1, 7, 1, 2, 2)
+    assert plan.shapes["adam"] == (1, 2, 1, 7, 3, 2, 2)
     ds = sweep.run(table)
     assert ds.attrs["computed_cells"] == plan.computed_cells < ds.attrs["cells"]
     sgd = ds["final_loss"].sel(optimizer="sgd")
@@ -93,7 +94,9 @@ def test_a_second_grid_does_not_recompile():
     from sweep.execute import kernel_for
 
     sweep.run(grid_table(optimizers=["adam"], steps=20, alpha=[0.1, 0.2]))
-    kernel = kernel_for("adam", "booth", ())
+    from sweep.objectives import ObjectiveSpec
+
+    kernel = kernel_for("adam", ObjectiveSpec("builtin", "booth"))
     assert len(kernel.signatures) == 1
     sweep.run(grid_table(optimizers=["adam"], steps=50, record_every=3, tol=1e-3,
                          start=[[1.0, 1.0], [3.0, -2.0]], alpha=[0.3, 0.01, 0.02],

@@ -1,0 +1,135 @@
+"""Which objective a sweep runs: a built-in, a user's Python function, or a formula.
+
+An :class:`ObjectiveSpec` is small and picklable, so that a worker process
+(loky, dask) can rebuild the same :class:`~kernels.objectives.Problem` from it.
+Loading a user's file runs the user's code, but never imports numba: the
+function is compiled later, with the kernels.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import inspect
+import math
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernels.objectives import Problem, problem
+
+# Box and divergence bound of an objective the user wrote, unless given.
+DEFAULT_BOX = ((-5.0, 5.0), (-5.0, 5.0))
+DEFAULT_BOUND = 1e6
+
+
+class ObjectiveError(ValueError):
+    """A user objective that cannot be loaded; the message says why (file and line)."""
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """Everything needed to rebuild an objective in any process.
+
+    Attributes:
+        kind: ``"builtin"``, ``"python"`` (a function in a file) or ``"expr"`` (a formula).
+        name: the built-in's name, ``FILE:FUNCTION``, or the formula.
+        params: the built-in's parameters, ``((key, value), ...)``.
+        file: absolute path of the user's file (kind ``"python"``).
+        function: the function's name in that file.
+        dim: the dimension (user objectives; built-ins know theirs).
+        minimizers, minimum, box: metadata a user may give (None: unknown / default).
+    """
+
+    kind: str
+    name: str
+    params: tuple = ()
+    file: str | None = None
+    function: str | None = None
+    dim: int | None = None
+    minimizers: tuple | None = None
+    minimum: float | None = None
+    box: tuple | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+def resolve(spec: ObjectiveSpec) -> Problem:
+    """The :class:`Problem` of ``spec``: the same object while the user's file is unchanged
+    (compiled kernels are cached by function), a new one once it is edited."""
+    digest = _digest(spec.file) if spec.kind == "python" else ""
+    return _resolve(spec, digest)
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+@functools.cache
+def _resolve(spec: ObjectiveSpec, digest: str) -> Problem:
+    if spec.kind == "builtin":
+        return problem(spec.name, **dict(spec.params))
+    if spec.kind == "python":
+        function = load_function(spec.file, spec.function)
+    elif spec.kind == "expr":
+        from kernels.formula import formula_objective
+
+        function, _, _ = formula_objective(spec.name, spec.dim)
+    else:
+        raise ValueError(f"unknown objective kind {spec.kind!r}")
+    return Problem(
+        name=spec.name, dim=spec.dim, value_and_grad=function,
+        minimizers=spec.minimizers or (),
+        minimum=math.nan if spec.minimum is None else spec.minimum,
+        starts=(), box=spec.box or DEFAULT_BOX, bound=DEFAULT_BOUND, params=spec.params)
+
+
+def load_function(path: str, name: str):
+    """Import ``name`` from the Python file at ``path``.
+
+    The module is registered under a name that includes a hash of the file's
+    text, so an edited file is a new module (and numba's kernel cache, which
+    refers to the function by module and name, never serves a stale one).
+    """
+    return _load(path, _digest(path), name)
+
+
+@functools.cache
+def _load(path: str, digest: str, name: str):
+    module_name = f"sweep_user_{Path(path).stem}_{digest}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as error:
+            raise ObjectiveError(f"{error.msg} ({Path(path).name}, line {error.lineno})") from None
+        except Exception as error:  # the user's module failed while importing
+            raise ObjectiveError(f"importing it raised {type(error).__name__}: {error}"
+                                 f"{_where(error, path)}") from None
+        sys.modules[module_name] = module
+    function = getattr(module, name, None)
+    if function is None or not inspect.isfunction(function):
+        import difflib
+
+        candidates = [n for n, v in vars(module).items()
+                      if inspect.isfunction(v) and v.__module__ == module_name]
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f"; perhaps {close[0]!r}?" if close else \
+            (f"; it defines {', '.join(candidates)}" if candidates else "")
+        raise ObjectiveError(f"{Path(path).name} has no function {name!r}{hint}")
+    parameters = list(inspect.signature(function).parameters)
+    if len(parameters) != 4:
+        raise ObjectiveError(
+            f"{name}({', '.join(parameters)}) must take exactly (x, grad, t, key) "
+            f"({Path(path).name}, line {function.__code__.co_firstlineno})")
+    return function
+
+
+def _where(error: BaseException, path: str) -> str:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
+    return f" ({Path(path).name}, line {frames[-1].lineno})" if frames else ""
