@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from . import objectives, random, rules, schedules
+from . import logistic, objectives, random, rules, schedules
 from .random import counter_key, normal
 from .schedules import schedule_scale
 
@@ -32,7 +32,7 @@ def _functions_of(module):
 for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
                   *(o.init for o in rules.OPTIMIZERS.values()),
                   objectives.quadratic_eigenvalue, schedules.schedule_scale,
-                  *_functions_of(random),
+                  *_functions_of(random), logistic.softplus, logistic.sigmoid,
                   *(getattr(objectives, name) for name in (
                       "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
                       "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
@@ -45,7 +45,7 @@ for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
 # an edited rule never runs from a stale cache.
 SOURCE_FINGERPRINT = hashlib.sha256(
     b"".join(Path(module.__file__).read_bytes()
-             for module in (rules, objectives, random, schedules))).hexdigest()
+             for module in (rules, objectives, random, schedules, logistic))).hexdigest()
 
 
 class Settings(NamedTuple):

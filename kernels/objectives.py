@@ -254,6 +254,26 @@ def _build_quadratic(dim, kappa=10.0):
                    ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("kappa", float(kappa))))
 
 
+_LOGISTICS: dict[tuple, tuple] = {}
+
+
+def _build_logistic(features=2, samples=200, batch_size=16, l2=1e-2, data_seed=0):
+    from .logistic import make_data, make_logistic, solve
+
+    key = (features, samples, batch_size, float(l2), data_seed)
+    if key not in _LOGISTICS:  # one function object (and one f* solve) per data set
+        inputs, labels = make_data(samples, features, data_seed)
+        minimizer, minimum = solve(inputs, labels, float(l2))
+        _LOGISTICS[key] = (make_logistic(inputs, labels, float(l2), batch_size),
+                           tuple(float(v) for v in minimizer), minimum)
+    function, minimizer, minimum = _LOGISTICS[key]
+    dim = features + 1
+    params = (("features", features), ("samples", samples), ("batch_size", batch_size),
+              ("l2", float(l2)), ("data_seed", data_seed))
+    return Problem("logistic", dim, function, (minimizer,), minimum, ((0.0,) * dim,),
+                   ((-3.0, 3.0), (-3.0, 3.0)), 1e6, params)
+
+
 OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
@@ -280,6 +300,10 @@ OBJECTIVES: dict[str, Objective] = {
                ((-2.0, 2.0), (-2.0, 2.0))),
         Objective("quadratic", None, _build_quadratic, ("dim", "kappa"), 1,
                   (("dim", 2), ("kappa", 10.0))),
+        Objective("logistic", None, _build_logistic,
+                  ("features", "samples", "batch_size", "l2", "data_seed"), 1,
+                  (("features", 2), ("samples", 200), ("batch_size", 16), ("l2", 1e-2),
+                   ("data_seed", 0))),
     )
 }
 

@@ -45,7 +45,17 @@ AXIS_RULES = {
     "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "eps": (lambda v: v >= 0, "must be >= 0"),
 }
-BUILTIN_PARAMS = ("dim", "kappa")
+# Parameters of the built-in objectives: (integer?, lowest, highest, rule text).
+PARAM_RULES = {
+    "dim": (True, 1, MAX_DIM, ""),
+    "kappa": (False, 1.0, None, "must be >= 1 (a condition number)"),
+    "features": (True, 1, 10_000, ""),
+    "samples": (True, 2, 10_000_000, ""),
+    "batch_size": (True, 0, 10_000_000, ""),
+    "l2": (False, 0.0, None, "must be > 0 (it makes f* unique)"),
+    "data_seed": (True, 0, 2**63 - 1, ""),
+}
+BUILTIN_PARAMS = tuple(PARAM_RULES)
 SECTIONS = {
     "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule"),
     "objective": ("name", "file", "function", "expr", "start", *BUILTIN_PARAMS, "bound", "bounds",
@@ -260,7 +270,7 @@ def _objective(check, objective):
     if not isinstance(name, str):
         check.fail("objective.name", name, "must be an objective name (a string)")
     entry = check.known_name(name, OBJECTIVES, "objective.name", "objective")
-    for key in ("dim", "kappa"):
+    for key in BUILTIN_PARAMS:
         if key in objective and key not in entry.params:
             takes = f"takes only {', '.join(entry.params)}" if entry.params else "takes no parameters"
             check.fail(f"objective.{key}", objective[key], f"{name} {takes}")
@@ -278,13 +288,15 @@ def _objective(check, objective):
             if params["dim"] < entry.min_dim:
                 check.fail(start_keys[0], list(starts[0]),
                            f"{name} needs at least {entry.min_dim} coordinates")
-    if "kappa" in objective:
-        params["kappa"] = check.number(objective["kappa"], "objective.kappa",
-                                       lambda v: v >= 1, "must be >= 1 (a condition number)")
-    dim = entry.fixed_dim or params["dim"]
+    for key in entry.params:
+        if key != "dim" and key in objective:
+            params[key] = _param(check, key, objective[key])
+    from kernels.objectives import problem
+
+    concrete = problem(name, **params)
+    dim = concrete.dim
     if starts is None:
-        from kernels.objectives import problem
-        starts = problem(name, **params).starts
+        starts = concrete.starts
         start_keys = tuple(f"objective.start[{i}]" for i in range(len(starts)))
     for key, point in zip(start_keys, starts):
         if len(point) != dim:
@@ -295,6 +307,15 @@ def _objective(check, objective):
         bound = check.number(objective["bound"], "objective.bound", lambda v: v > 0, "must be > 0")
     ordered = tuple((key, params[key]) for key in entry.params)
     return name, ordered, starts, bound, ObjectiveSpec("builtin", name, ordered)
+
+
+def _param(check, key, value):
+    integer, lowest, highest, rule = PARAM_RULES[key]
+    if integer:
+        return check.integer(value, f"objective.{key}", minimum=lowest, maximum=highest)
+    if lowest == 0.0:
+        return check.number(value, f"objective.{key}", lambda v: v > 0, rule)
+    return check.number(value, f"objective.{key}", lambda v: v >= lowest, rule)
 
 
 def _user_objective(check, objective, kind):

@@ -251,8 +251,9 @@ OBJECTIVE = [
     case("objective-key-unknown", {"objective.dimension": 2}, "objective.dimension",
          "unknown key", 'Perhaps you meant "dim"?'),
     case("objective-key-unknown-far", {"objective.zzz": 2}, "objective.zzz",
-         "unknown key", "Allowed: name, file, function, expr, start, dim, kappa, bound, bounds, "
-         "noise, seeds, minimizers, minimum, box."),
+         "unknown key", "Allowed: name, file, function, expr, start, dim, kappa, features, "
+         "samples, batch_size, l2, data_seed, bound, bounds, noise, seeds, minimizers, minimum, "
+         "box."),
 ]
 
 GRID_AXES = [

@@ -6,9 +6,10 @@ import sweep
 from kernels.objectives import OBJECTIVES, problem
 
 # Multimodal (rastrigin, ackley) or unbounded (saddles): from their customary
-# starts a local method is not expected to find the global minimum.
+# starts a local method is not expected to find the global minimum. Logistic
+# regression's minibatch gradient leaves a noise floor (tests/test_logistic.py).
 REACHABLE = [name for name in OBJECTIVES
-             if name not in ("rastrigin", "ackley", "saddle", "monkey_saddle")]
+             if name not in ("rastrigin", "ackley", "saddle", "monkey_saddle", "logistic")]
 ALPHAS = {"min": 1e-4, "max": 1.0, "num": 13, "scale": "log"}
 
 
