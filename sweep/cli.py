@@ -1,4 +1,5 @@
-"""``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--quiet] [--debug]``.
+"""``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--quiet] [--debug]``,
+and the subcommands ``plot``, ``animate`` and ``bench``.
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
 while running, 130 when interrupted.
@@ -29,7 +30,21 @@ def parser() -> argparse.ArgumentParser:
     return command
 
 
+# Subcommands: ``python -m sweep NAME ...`` runs ``module:function(argv)``.
+SUBCOMMANDS = {
+    "plot": "sweep.plot_cli:plot_main",
+    "animate": "sweep.plot_cli:animate_main",
+    "bench": "sweep.bench:main",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module, function = SUBCOMMANDS[argv[0]].split(":")
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = parser().parse_args(argv)  # usage errors exit 2 here
     try:
         return _run(args)
