@@ -7,6 +7,7 @@ each other, while staying plain functions for the tests) and assembled by
 """
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import inspect
@@ -15,28 +16,75 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-from numba.extending import register_jitable
+from numba import njit, types
+from numba.extending import intrinsic, overload, register_jitable
 
-from . import logistic, objectives, random, rules, schedules
+from . import logistic, maths, objectives, random, rules, schedules
 from .random import counter_key, normal
 from .schedules import schedule_scale
+
+@intrinsic
+def _llvm_sqrt(typingctx, x):
+    """√x through the llvm.sqrt intrinsic: the same bits as libm, but vectorizable."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        function = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
+        return builder.call(function, args)
+
+    return x(x), codegen
+
+
+@overload(maths.sqrt, target="cpu")
+def _sqrt_cpu(x):
+    if isinstance(x, types.Float):
+        return lambda x: _llvm_sqrt(x)
+    if isinstance(x, types.Integer):
+        return lambda x: _llvm_sqrt(float(x))
+
+
+def _register_objective(value_and_grad) -> None:
+    """Make an objective (built-in or the user's) callable from kernels, inlined, once."""
+    if value_and_grad not in _REGISTERED:
+        register_jitable(inline="always")(value_and_grad)
+        _REGISTERED.add(value_and_grad)
+
+
+def uses_key(value_and_grad) -> bool:
+    """Whether an objective reads its ``key`` argument (its 4th); if not, kernels skip
+    computing one (a call LLVM cannot remove, which would stop the vectorizer)."""
+    code = value_and_grad.__code__
+    if code.co_argcount < 4:
+        return True
+    name = code.co_varnames[3]
+    return any(instruction.argval == name for instruction in dis.get_instructions(code)
+               if instruction.opname.startswith("LOAD"))
+
 
 def _functions_of(module):
     return [f for f in vars(module).values()
             if inspect.isfunction(f) and f.__module__ == module.__name__]
 
 
+_REGISTERED: set = set()
+
 # Everything a kernel may call. A rule may call another (adamw calls adam),
-# which is why they are registered rather than wrapped.
+# which is why they are registered rather than wrapped. Rules and objectives
+# are inlined in numba's IR ("always"): left to LLVM, they stayed calls in the
+# big kernels, and a call in the cell loop stops the vectorizer.
 for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
                   *(o.init for o in rules.OPTIMIZERS.values()),
-                  objectives.quadratic_eigenvalue, schedules.schedule_scale,
-                  *_functions_of(random), logistic.softplus, logistic.sigmoid,
+                  objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
                   *(getattr(objectives, name) for name in (
                       "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
                       "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
                       "six_hump_camel", "goldstein_price"))):
+    register_jitable(inline="always")(_function)
+    _REGISTERED.add(_function)
+# The generator and the schedules run outside the vectorized loops (or where
+# vectorizing is out of reach anyway): plain calls keep compile times down.
+for _function in (schedules.schedule_scale, *_functions_of(random)):
     register_jitable(_function)
 
 
@@ -45,7 +93,7 @@ for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
 # an edited rule never runs from a stale cache.
 SOURCE_FINGERPRINT = hashlib.sha256(
     b"".join(Path(module.__file__).read_bytes()
-             for module in (rules, objectives, random, schedules, logistic))).hexdigest()
+             for module in (rules, objectives, random, schedules, logistic, maths))).hexdigest()
 
 
 class Settings(NamedTuple):
@@ -151,7 +199,7 @@ def cpu_kernel(update, init, value_and_grad):
     Hyperparameters are data: a new grid never recompiles. The kernel
     releases the GIL, so joblib's threads run blocks side by side.
     """
-    register_jitable(value_and_grad)
+    _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
 
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),
@@ -179,6 +227,8 @@ def cpu_kernel(update, init, value_and_grad):
             reached = -1
             record = 0
             value = math.nan
+            beta1_power = 1.0
+            beta2_power = 1.0
             for step in range(steps + 1):
                 # f and ∇f at θ_step are those of step t = step + 1.
                 t = float(step + 1)
@@ -187,7 +237,7 @@ def cpu_kernel(update, init, value_and_grad):
                 if not math.isfinite(value):
                     diverged = True
                     break
-                best = min(best, value)
+                best = value if value < best else best
                 if reached < 0 and value - settings.minimum <= settings.tol:
                     reached = step
                 if record_every > 0 and (step % record_every == 0 or step == steps):
@@ -203,7 +253,10 @@ def cpu_kernel(update, init, value_and_grad):
                         grad[i] += settings.noise * normal(noise_key, i)
                 scale = schedule_scale(schedule, t, float(steps), settings.warmup,
                                        settings.step_every, settings.step_factor)
-                hp = (alpha * scale, hyper[cell, 1], hyper[cell, 2], hyper[cell, 3], settings.option)
+                beta1_power *= hyper[cell, 1]
+                beta2_power *= hyper[cell, 2]
+                hp = (alpha * scale, hyper[cell, 1], hyper[cell, 2], hyper[cell, 3], settings.option,
+                      beta1_power, beta2_power)
                 for i in range(dim):
                     theta[i], state = update(theta[i], grad[i], t, hp, (state0[i], state1[i], state2[i]))
                     state0[i], state1[i], state2[i] = state
@@ -223,5 +276,141 @@ def cpu_kernel(update, init, value_and_grad):
             out.final_loss[cell] = math.nan if diverged else value
             for i in range(dim):
                 out.final_x[cell, i] = math.nan if diverged else theta[i]
+
+    return kernel
+
+
+@functools.cache
+def lockstep_kernel(update, init, value_and_grad, lanes: int):
+    """The fast CPU kernel: ``lanes`` cells advance in lockstep, the lane loop innermost.
+
+    Same signature and the same results, bit for bit, as :func:`cpu_kernel`
+    (the reference): each cell still runs the same floating-point operations
+    in the same order; only the loops are interchanged, so that LLVM
+    vectorizes the rule and the objective across cells. Branches that would
+    stop the vectorizer are masks: a cell that diverges is frozen (its lane
+    keeps computing, its results are not kept), and the metrics are selects.
+    State is laid out (dim, lanes) so a lane's neighbours are contiguous.
+    """
+    _register_objective(value_and_grad)
+    fingerprint = SOURCE_FINGERPRINT
+    keyed = uses_key(value_and_grad)
+
+    @njit(nogil=True, cache=True, error_model="numpy")
+    def kernel(x0, hyper, ids, settings, out):
+        if len(fingerprint) == 0:  # never true: it only ties the cache to the source
+            return
+        cells, dim = x0.shape
+        steps = settings.steps
+        record_every = settings.record_every
+        option = settings.option
+        minimum = settings.minimum
+        tol = settings.tol
+        theta = np.empty((dim, lanes))
+        grad = np.empty((dim, lanes))
+        state0 = np.empty((dim, lanes))
+        state1 = np.empty((dim, lanes))
+        state2 = np.empty((dim, lanes))
+        alpha = np.empty(lanes)
+        alpha_t = np.empty(lanes)
+        beta1 = np.empty(lanes)
+        beta2 = np.empty(lanes)
+        eps = np.empty(lanes)
+        beta1_power = np.empty(lanes)
+        beta2_power = np.empty(lanes)
+        seed = np.empty(lanes, dtype=np.int64)
+        stream = np.empty(lanes, dtype=np.int64)
+        schedule = np.empty(lanes, dtype=np.int64)
+        value = np.empty(lanes)
+        best = np.empty(lanes)
+        reached = np.empty(lanes)
+        alive = np.empty(lanes, dtype=np.bool_)
+        scales = np.ones(4)
+        scheduled = np.zeros(4, dtype=np.bool_)
+        for first in range(0, cells, lanes):
+            count = min(lanes, cells - first)
+            scheduled[:] = False
+            for lane in range(lanes):
+                # Lanes past the last cell repeat it: computed, never written.
+                cell = first + min(lane, count - 1)
+                alpha[lane] = hyper[cell, 0]
+                beta1[lane] = hyper[cell, 1]
+                beta2[lane] = hyper[cell, 2]
+                eps[lane] = hyper[cell, 3]
+                seed[lane] = ids[cell, SEED]
+                stream[lane] = ids[cell, STREAM]
+                schedule[lane] = ids[cell, SCHEDULE]
+                scheduled[ids[cell, SCHEDULE]] = True
+                beta1_power[lane] = 1.0
+                beta2_power[lane] = 1.0
+                best[lane] = math.inf
+                reached[lane] = -1.0
+                alive[lane] = True
+                for i in range(dim):
+                    theta[i, lane] = x0[cell, i]
+                    state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
+            record = 0
+            for step in range(steps + 1):
+                t = float(step + 1)
+                for lane in range(lanes):
+                    key = 0
+                    if keyed:
+                        key = counter_key(seed[lane], stream[lane], step + 1, OBJECTIVE_STREAM)
+                    value[lane] = value_and_grad(theta[:, lane], grad[:, lane], t, key)
+                for lane in range(lanes):  # selects, not branches: they vectorize
+                    current = value[lane]
+                    ok = alive[lane] & math.isfinite(current)
+                    alive[lane] = ok
+                    lowest = best[lane]
+                    best[lane] = current if ok & (current < lowest) else lowest
+                    first_hit = ok & (reached[lane] < 0.0) & (current - minimum <= tol)
+                    reached[lane] = step if first_hit else reached[lane]
+                if record_every > 0 and (step % record_every == 0 or step == steps):
+                    for lane in range(count):
+                        for i in range(dim):
+                            out.trajectory[first + lane, record, i] = \
+                                theta[i, lane] if alive[lane] else math.nan
+                        out.loss[first + lane, record] = value[lane] if alive[lane] else math.nan
+                    record += 1
+                if step == steps:
+                    break
+                if settings.noise > 0.0:
+                    for lane in range(lanes):
+                        noise_key = counter_key(seed[lane], stream[lane], step + 1, NOISE_STREAM)
+                        for i in range(dim):
+                            grad[i, lane] += settings.noise * normal(noise_key, i)
+                for kind in range(4):  # the same for every lane: out of the lane loop
+                    if scheduled[kind]:
+                        scales[kind] = schedule_scale(kind, t, float(steps), settings.warmup,
+                                                      settings.step_every, settings.step_factor)
+                for lane in range(lanes):
+                    # Gathered here, not in the update loop: a gather there stops the vectorizer.
+                    alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
+                    beta1_power[lane] *= beta1[lane]
+                    beta2_power[lane] *= beta2[lane]
+                for i in range(dim):
+                    lower = settings.lower[i]
+                    upper = settings.upper[i]
+                    for lane in range(lanes):
+                        hp = (alpha_t[lane], beta1[lane], beta2[lane], eps[lane], option,
+                              beta1_power[lane], beta2_power[lane])
+                        new, state = update(theta[i, lane], grad[i, lane], t, hp,
+                                            (state0[i, lane], state1[i, lane], state2[i, lane]))
+                        new = lower if new < lower else (upper if new > upper else new)
+                        keep = alive[lane]
+                        theta[i, lane] = new if keep else theta[i, lane]
+                        state0[i, lane] = state[0] if keep else state0[i, lane]
+                        state1[i, lane] = state[1] if keep else state1[i, lane]
+                        state2[i, lane] = state[2] if keep else state2[i, lane]
+                        alive[lane] = keep & (abs(new) <= settings.bound)
+            for lane in range(count):
+                cell = first + lane
+                diverged = not alive[lane]
+                out.diverged[cell] = diverged
+                out.best_loss[cell] = best[lane] if best[lane] < math.inf else math.nan
+                out.steps_to_tol[cell] = reached[lane] if reached[lane] >= 0.0 else math.nan
+                out.final_loss[cell] = math.nan if diverged else value[lane]
+                for i in range(dim):
+                    out.final_x[cell, i] = math.nan if diverged else theta[i, lane]
 
     return kernel

@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -154,16 +156,19 @@ def quadratic_eigenvalue(i, n, kappa):
     return 10.0 ** (i * (math.log10(kappa) / (n - 1)))
 
 
-def make_quadratic(kappa):
-    """½ Σ λ_i x_i², λ_i log-spaced from 1 to ``kappa``: the condition number is κ."""
+def make_quadratic(dim, kappa):
+    """½ Σ λ_i x_i², λ_i log-spaced from 1 to ``kappa``: the condition number is κ.
+
+    The λ_i are computed once (a pow per coordinate and step would keep the
+    kernels from vectorizing) and frozen into the compiled code.
+    """
+    eigenvalues = np.array([quadratic_eigenvalue(i, dim, kappa) for i in range(dim)])
 
     def quadratic(x, grad, t, key):
-        n = x.shape[0]
         value = 0.0
-        for i in range(n):
-            eigenvalue = quadratic_eigenvalue(i, n, kappa)
-            grad[i] = eigenvalue * x[i]
-            value += 0.5 * eigenvalue * x[i] * x[i]
+        for i in range(x.shape[0]):
+            grad[i] = eigenvalues[i] * x[i]
+            value += 0.5 * eigenvalues[i] * x[i] * x[i]
         return value
 
     return quadratic
@@ -244,12 +249,15 @@ def _build_styblinski_tang(dim):
                    (("dim", dim),))
 
 
-_QUADRATICS: dict[float, Callable] = {}
+_QUADRATICS: dict[tuple, Callable] = {}
 
 
 def _build_quadratic(dim, kappa=10.0):
     # One function object per κ, so the compiled kernels can be cached by identity.
-    function = _QUADRATICS.setdefault(float(kappa), make_quadratic(float(kappa)))
+    key = (dim, float(kappa))
+    if key not in _QUADRATICS:
+        _QUADRATICS[key] = make_quadratic(dim, float(kappa))
+    function = _QUADRATICS[key]
     return Problem("quadratic", dim, function, ((0.0,) * dim,), 0.0, ((1.0,) * dim,),
                    ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("kappa", float(kappa))))
 

@@ -9,8 +9,13 @@ objects, no branches on anything but scalars.
 Conventions, shared by all rules (they follow ``torch.optim``, float64):
 
 * ``theta`` is θ_{t-1}, ``grad`` is g_t = ∇f(θ_{t-1}), ``t`` counts from 1.
-* ``hyper = (alpha, beta1, beta2, eps, option)``: the grid point. ``option``
-  is the rule's one fixed option (see :data:`OPTIMIZERS`), 0.0 where it has none.
+* ``hyper = (alpha, beta1, beta2, eps, option, beta1_power, beta2_power)``:
+  the grid point (α already scheduled: α_t); ``option`` is the rule's one
+  fixed option (see :data:`OPTIMIZERS`), 0.0 where it has none;
+  ``beta1_power`` and ``beta2_power`` are β₁ᵗ and β₂ᵗ for the bias
+  corrections. The kernels carry them as running products (one
+  multiplication a step instead of a ``pow`` per cell: it keeps the cell loop
+  vectorizable); torch calls ``pow``, which differs by a few ulps.
 * ``state = (s0, s1, s2)``: three floats of per-coordinate state; a rule that
   needs fewer leaves the rest at 0. ``init(option)`` gives the state at t = 0.
 * The rule returns ``(theta_t, state_t)``.
@@ -20,9 +25,10 @@ so that rounding matches torch.optim's as closely as a scalar loop can.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .maths import sqrt
 
 # Grid axes, in the order of ``hyper`` and of the dataset's dimensions.
 AXES = ("alpha", "beta1", "beta2", "eps")
@@ -71,7 +77,7 @@ def adagrad(theta, grad, t, hyper, state):
     """
     alpha, eps = hyper[0], hyper[3]
     accumulator = state[0] + grad * grad
-    return theta - alpha * grad / (math.sqrt(accumulator) + eps), (accumulator, 0.0, 0.0)
+    return theta - alpha * grad / (sqrt(accumulator) + eps), (accumulator, 0.0, 0.0)
 
 
 def adadelta(theta, grad, t, hyper, state):
@@ -83,7 +89,7 @@ def adadelta(theta, grad, t, hyper, state):
     """
     alpha, rho, eps = hyper[0], hyper[2], hyper[3]
     square_avg = rho * state[0] + (1.0 - rho) * (grad * grad)
-    delta = math.sqrt(state[1] + eps) / math.sqrt(square_avg + eps) * grad
+    delta = sqrt(state[1] + eps) / sqrt(square_avg + eps) * grad
     delta_avg = rho * state[1] + (1.0 - rho) * (delta * delta)
     return theta - alpha * delta, (square_avg, delta_avg, 0.0)
 
@@ -97,14 +103,14 @@ def rmsprop(theta, grad, t, hyper, state):
     :math:`θ_t = θ_{t-1} - α b_t`; μ = 0: :math:`θ_t = θ_{t-1} - α g_t/d_t`.
     Tieleman & Hinton (2012). ``state = (v, b, a)``.
     """
-    alpha, mu, decay, eps, centered = hyper
+    alpha, mu, decay, eps, centered = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     square_avg = decay * state[0] + (1.0 - decay) * (grad * grad)
     grad_avg = state[2]
     if centered != 0.0:
         grad_avg = decay * grad_avg + (1.0 - decay) * grad
-        denom = math.sqrt(square_avg - grad_avg * grad_avg) + eps
+        denom = sqrt(square_avg - grad_avg * grad_avg) + eps
     else:
-        denom = math.sqrt(square_avg) + eps
+        denom = sqrt(square_avg) + eps
     if mu > 0.0:
         buf = mu * state[1] + grad / denom
         return theta - alpha * buf, (square_avg, buf, grad_avg)
@@ -122,9 +128,9 @@ def adam(theta, grad, t, hyper, state):
     alpha, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
     m = beta1 * state[0] + (1.0 - beta1) * grad
     v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
-    m_hat = m / (1.0 - beta1**t)
-    v_hat = v / (1.0 - beta2**t)
-    return theta - alpha * m_hat / (math.sqrt(v_hat) + eps), (m, v, 0.0)
+    m_hat = m / (1.0 - hyper[5])
+    v_hat = v / (1.0 - hyper[6])
+    return theta - alpha * m_hat / (sqrt(v_hat) + eps), (m, v, 0.0)
 
 
 def amsgrad(theta, grad, t, hyper, state):
@@ -138,8 +144,8 @@ def amsgrad(theta, grad, t, hyper, state):
     m = beta1 * state[0] + (1.0 - beta1) * grad
     v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
     v_max = max(state[2], v)
-    m_hat = m / (1.0 - beta1**t)
-    return theta - alpha * m_hat / (math.sqrt(v_max / (1.0 - beta2**t)) + eps), (m, v, v_max)
+    m_hat = m / (1.0 - hyper[5])
+    return theta - alpha * m_hat / (sqrt(v_max / (1.0 - hyper[6])) + eps), (m, v, v_max)
 
 
 def adamw(theta, grad, t, hyper, state):
@@ -163,13 +169,13 @@ def nadam(theta, grad, t, hyper, state):
     :math:`θ_t = θ_{t-1} - α(1-μ_t)/(1-Π_t)\, g_t/(\sqrt{\hat v_t}+ε) - α μ_{t+1}/(1-Π_t μ_{t+1})\, m_t/(\sqrt{\hat v_t}+ε)`.
     ``state = (m, v, Π)``.
     """
-    alpha, beta1, beta2, eps, momentum_decay = hyper
+    alpha, beta1, beta2, eps, momentum_decay = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     mu_product = state[2] * mu
     m = beta1 * state[0] + (1.0 - beta1) * grad
     v = beta2 * state[1] + (1.0 - beta2) * (grad * grad)
-    denom = math.sqrt(v / (1.0 - beta2**t)) + eps
+    denom = sqrt(v / (1.0 - hyper[6])) + eps
     theta = theta - alpha * (1.0 - mu) / (1.0 - mu_product) * grad / denom
     theta = theta - alpha * mu_next / (1.0 - mu_product * mu_next) * m / denom
     return theta, (m, v, mu_product)
@@ -184,7 +190,7 @@ def adamax(theta, grad, t, hyper, state):
     alpha, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
     m = beta1 * state[0] + (1.0 - beta1) * grad
     u = max(beta2 * state[1], abs(grad) + eps)
-    return theta - alpha / (1.0 - beta1**t) * m / u, (m, u, 0.0)
+    return theta - alpha / (1.0 - hyper[5]) * m / u, (m, u, 0.0)
 
 
 @dataclass(frozen=True)

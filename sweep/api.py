@@ -27,7 +27,7 @@ def load_config(config: str | Path | dict | SweepConfig) -> SweepConfig:
 
 def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = None,
         n_jobs: int | None = None, block_cells: int | None = None,
-        progress: bool = False) -> xr.Dataset:
+        progress: bool = False, kernel: str | None = None) -> xr.Dataset:
     """Run a sweep and return its dataset.
 
     Args:
@@ -38,6 +38,8 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         block_cells: cells per block (default: sized by :mod:`sweep.tuning`).
             Results do not depend on it either.
         progress: show a progress bar on stderr.
+        kernel: ``"lockstep"`` (default: cells in lockstep, vectorized) or ``"simple"``
+            (one cell at a time, the reference); the results are the same bits.
 
     Returns:
         the dataset described in the README (dims ``optimizer, start, alpha,
@@ -54,9 +56,9 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
 
     plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells)
     started = time.perf_counter()
-    _compile(plan, compile_kernels)
+    _compile(plan, lambda p: compile_kernels(p, kernel))
     compiled = time.perf_counter()
-    results = execute(plan, n_jobs=n_jobs, progress=progress)
+    results = execute(plan, n_jobs=n_jobs, progress=progress, kind=kernel)
     finished = time.perf_counter()
     from .assemble import Timing, assemble
 

@@ -15,17 +15,25 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics
+from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics, lockstep_kernel
 from kernels.rules import OPTIMIZERS
 
+from . import tuning
 from .objectives import ObjectiveSpec, resolve
 from .plan import Block, Plan
 
 
-def kernel_for(optimizer: str, spec: ObjectiveSpec):
-    """The compiled CPU kernel of one rule on one objective (cached per process)."""
+def kernel_for(optimizer: str, spec: ObjectiveSpec, kind: str | None = None):
+    """The compiled CPU kernel of one rule on one objective (cached per process).
+
+    ``kind`` is ``"lockstep"`` (the fast kernel, default :data:`tuning.KERNEL`)
+    or ``"simple"`` (one cell at a time); both give the same bits.
+    """
     rule = OPTIMIZERS[optimizer]
-    return cpu_kernel(rule.update, rule.init, resolve(spec).value_and_grad)
+    function = resolve(spec).value_and_grad
+    if (kind or tuning.KERNEL) == "simple":
+        return cpu_kernel(rule.update, rule.init, function)
+    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
@@ -40,10 +48,10 @@ def settings_for(plan: Plan, optimizer: str) -> Settings:
 
 
 def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,
-              ids: np.ndarray, settings: Settings, records: int) -> Metrics:
+              ids: np.ndarray, settings: Settings, records: int, kind: str | None = None) -> Metrics:
     """Advance ``x0.shape[0]`` cells; returns their :class:`Metrics`."""
     out = empty_metrics(x0.shape[0], x0.shape[1], records)
-    kernel_for(optimizer, spec)(x0, hyper, ids, settings, out)
+    kernel_for(optimizer, spec, kind)(x0, hyper, ids, settings, out)
     return out
 
 
@@ -54,7 +62,8 @@ def resolve_jobs(n_jobs: int | None) -> int:
     return n_jobs
 
 
-def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False) -> dict[str, Metrics]:
+def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False,
+            kind: str | None = None) -> dict[str, Metrics]:
     """Compute every block of ``plan``.
 
     Returns:
@@ -65,13 +74,13 @@ def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False) -> di
     records = len(plan.record_steps)
     results = {name: empty_metrics(int(np.prod(shape)), config.dim, records)
                for name, shape in plan.shapes.items()}
-    compile_kernels(plan)
+    compile_kernels(plan, kind)
 
     def tasks():
         for block in plan.blocks:
             x0, hyper, ids = plan.hyperparameters(block)
             yield delayed(run_block)(block.optimizer, config.spec, x0, hyper, ids,
-                                     settings_for(plan, block.optimizer), records)
+                                     settings_for(plan, block.optimizer), records, kind)
 
     bar = tqdm(total=plan.computed_cells, unit="cell", disable=not progress, dynamic_ncols=True,
                smoothing=0.1)
@@ -94,10 +103,10 @@ def _store(result: Metrics, block: Block, metrics: Metrics) -> None:
         whole[block.start:block.stop] = part
 
 
-def compile_kernels(plan: Plan) -> None:
+def compile_kernels(plan: Plan, kind: str | None = None) -> None:
     """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it."""
     for name in plan.shapes:
-        kernel = kernel_for(name, plan.config.spec)
+        kernel = kernel_for(name, plan.config.spec, kind)
         if kernel.signatures:
             continue
         x0, hyper, ids = plan.hyperparameters(Block(name, 0, 1))

@@ -1,0 +1,75 @@
+"""The fast lockstep kernel gives the reference kernel's results, bit for bit.
+
+Every rule on two objectives (with noise, schedules and projection), and every
+objective with two rules. Each (rule, objective) pair compiles two kernels,
+so the full product (11 × 14 pairs) would cost CI about ten minutes of
+compilation; the pairs below exercise every line of every rule and objective.
+"""
+import pytest
+
+import sweep
+from conftest import assert_same_bits
+from kernels.objectives import OBJECTIVES
+from kernels.rules import OPTIMIZERS
+from sweep import tuning
+
+METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "diverged",
+           "trajectory", "loss")
+
+
+def both_kernels(table, monkeypatch, lanes=8):
+    # Few lanes, so that small grids still span several blocks and a partial last one.
+    monkeypatch.setattr(tuning, "LANES", lanes)
+    simple = sweep.run(table, kernel="simple", block_cells=37)
+    fast = sweep.run(table, kernel="lockstep", block_cells=37)
+    for name in METRICS:
+        if name in simple:
+            assert_same_bits(fast[name].values, simple[name].values)
+    return simple
+
+
+def grid(optimizers, objective, **objective_keys):
+    return {"sweep": {"optimizers": list(optimizers), "steps": 80, "record_every": 9, "tol": 1e-3},
+            "objective": {"name": objective, **objective_keys},
+            "grid": {"alpha": {"min": 1e-3, "max": 3.0, "num": 6, "scale": "log"},
+                     "beta1": [0.0, 0.9], "beta2": [0.5, 0.999], "eps": [0.0, 1e-8]}}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_every_rule_with_noise_on_rosenbrock(optimizer, monkeypatch):
+    table = grid([optimizer], "rosenbrock", noise=0.3, seeds=2)
+    both_kernels(table, monkeypatch)
+
+
+def test_divergence_and_recording_agree(monkeypatch):
+    """Cells that diverge at different steps, mid-block, freeze without touching their neighbours."""
+    table = grid(["sgd", "momentum", "rmsprop"], "rosenbrock", noise=0.3, seeds=2)
+    ds = both_kernels(table, monkeypatch)
+    assert ds["diverged"].any() and not ds["diverged"].all()
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_every_rule_with_schedules_and_bounds_on_a_quadratic(optimizer, monkeypatch):
+    table = grid([optimizer], "quadratic", dim=3, kappa=50.0, start=[[1.0, -1.2, 0.5]],
+                 bounds=[-1.5, 1.5])
+    table["sweep"]["schedule"] = ["constant", "inverse_sqrt", "cosine", "step"]
+    table["schedule"] = {"every": 20, "factor": 0.5, "warmup": 5}
+    both_kernels(table, monkeypatch)
+
+
+@pytest.mark.parametrize("objective", [name for name in OBJECTIVES])
+def test_every_objective_with_two_rules(objective, monkeypatch):
+    keys = {"batch_size": 4, "samples": 40} if objective == "logistic" else {}
+    table = grid(["adam", "momentum"], objective, **keys)
+    both_kernels(table, monkeypatch, lanes=16)
+
+
+def test_a_user_function_with_draws(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text(
+        "from kernels import normal\n\n\ndef f(x, grad, t, key):\n"
+        "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = 3.0 * x[1] + normal(key, 1)\n"
+        "    return 0.5 * x[0] * x[0] + 1.5 * x[1] * x[1]\n")
+    table = grid(["adam", "sgd"], "booth")
+    table["objective"] = {"file": str(tmp_path / "mine.py"), "function": "f",
+                          "start": [[1.0, 1.0], [-2.0, 0.5]], "seeds": 3, "noise": 0.1}
+    both_kernels(table, monkeypatch)
