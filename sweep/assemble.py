@@ -5,6 +5,7 @@ not read were computed once (length 1) and are broadcast here.
 """
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 from typing import NamedTuple
@@ -167,6 +168,7 @@ def _attrs(plan: Plan, timing: Timing) -> dict:
     }
 
 
+@functools.cache
 def _versions() -> str:
     found = [f"python {platform.python_version()}"]
     for package in PACKAGES:

@@ -85,11 +85,17 @@ def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False,
     bar = tqdm(total=plan.computed_cells, unit="cell", disable=not progress, dynamic_ncols=True,
                smoothing=0.1)
     started = time.perf_counter()
-    with bar:
+    jobs = resolve_jobs(n_jobs)
+    if jobs == 1 or len(plan.blocks) == 1:
+        # One worker: no pool (joblib polls its results every 10 ms, which small
+        # sweeps would feel). The same blocks, the same bits.
+        finished = (function(*args, **kwargs) for function, args, kwargs in tasks())
+    else:
         # Ordered results: blocks arrive as they were planned; joblib still
-        # runs up to n_jobs of them at once.
-        parallel = Parallel(n_jobs=resolve_jobs(n_jobs), prefer="threads", return_as="generator")
-        for block, metrics in zip(plan.blocks, parallel(tasks())):
+        # runs up to n_jobs of them at once (or hands them to dask, loky, ...).
+        finished = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(tasks())
+    with bar:
+        for block, metrics in zip(plan.blocks, finished):
             _store(results[block.optimizer], block, metrics)
             bar.update(block.cells)
             elapsed = time.perf_counter() - started

@@ -125,6 +125,7 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     if block_cells is None:
         block_cells = max(1, tuning.BLOCK_TRAJECTORY_STEPS // config.steps)
         block_cells = min(block_cells, max(1, -(-total // (n_jobs * tuning.BLOCKS_PER_WORKER))))
+        block_cells = max(block_cells, -(-tuning.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
     blocks = tuple(
         Block(name, lo, min(lo + block_cells, math.prod(shape)))
         for name, shape in shapes.items()

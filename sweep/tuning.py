@@ -3,8 +3,11 @@
 # A block of the grid is sized to about this many trajectory-steps, so that a
 # block takes a fraction of a second and the progress bar moves.
 BLOCK_TRAJECTORY_STEPS = 1 << 23
-# At least this many blocks per worker, so that uneven blocks even out.
+# At least this many blocks per worker, so that uneven blocks even out...
 BLOCKS_PER_WORKER = 4
+# ... but no block smaller than this many trajectory-steps (a few ms of work):
+# below it, dispatching costs more than it spreads.
+MIN_BLOCK_TRAJECTORY_STEPS = 1 << 20
 # Refuse a grid whose results would take more than this share of the RAM.
 MAX_MEMORY_FRACTION = 0.5
 

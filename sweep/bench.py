@@ -1,0 +1,303 @@
+"""``python -m sweep bench``: how fast the kernels run, against what a user would write.
+
+Every figure is trajectory-steps per second (cells × steps / seconds), the
+median of ``--repeats`` runs with the spread (min–max), all measured in this
+one process, so the ratios hold even on a noisy machine. The baselines are
+those of the project's ``shared/bench/baselines.py``: Adam on 2-D Rosenbrock
+by numpy broadcasting over the grid, and by JAX (vmap + lax.scan over
+optax.adam) when jax and optax are installed. Writes a table to stdout, and
+``bench.json`` and ``bench.png`` to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+START = (-1.5, 2.0)
+
+
+def adam_grid(cells: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Random (α, β₁, β₂, ε), as the shared baselines draw them."""
+    rng = np.random.default_rng(seed)
+    return (10 ** rng.uniform(-4, -1, cells), rng.uniform(0, 0.99, cells),
+            rng.uniform(0.9, 0.9999, cells), 10 ** rng.uniform(-8, -4, cells))
+
+
+def numpy_adam(alpha, beta1, beta2, eps, steps, start=START):
+    """The numpy-broadcasting baseline (as ``shared/bench/baselines.py``)."""
+    n = alpha.shape[0]
+    x = np.full(n, start[0])
+    y = np.full(n, start[1])
+    mx, my, vx, vy = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    with np.errstate(all="ignore"):
+        for t in range(1, steps + 1):
+            d = y - x * x
+            gx = -2.0 * (1.0 - x) - 400.0 * x * d
+            gy = 200.0 * d
+            mx = beta1 * mx + (1 - beta1) * gx
+            my = beta1 * my + (1 - beta1) * gy
+            vx = beta2 * vx + (1 - beta2) * gx * gx
+            vy = beta2 * vy + (1 - beta2) * gy * gy
+            c1 = 1 - beta1**t
+            c2 = 1 - beta2**t
+            x = x - alpha * (mx / c1) / (np.sqrt(vx / c2) + eps)
+            y = y - alpha * (my / c1) / (np.sqrt(vy / c2) + eps)
+        return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def jax_adam(steps, start=START):
+    """The JAX baseline (as ``shared/bench/baselines.py``), or None without jax/optax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        import optax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(p):
+        return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+
+    def one(alpha, beta1, beta2, eps):
+        opt = optax.adam(alpha, beta1, beta2, eps)
+        p = jnp.asarray(start, dtype=jnp.float64)
+
+        def body(carry, _):
+            p, state = carry
+            updates, state = opt.update(jax.grad(loss)(p), state, p)
+            return (optax.apply_updates(p, updates), state), None
+
+        (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=steps)
+        return loss(p)
+
+    compiled = jax.jit(jax.vmap(one))
+    return lambda *hp: compiled(*hp).block_until_ready()
+
+
+def sweep_table(cells: int, steps: int, optimizer: str = "adam", objective: str = "rosenbrock",
+                **objective_keys) -> dict:
+    """A grid file with about ``cells`` computed cells: a full factorial over the axes
+    ``optimizer`` reads (sgd: α only), so every rule is timed on as many trajectories."""
+    from kernels.rules import OPTIMIZERS
+
+    used = OPTIMIZERS[optimizer].axes
+    counts = {axis: max(1, round(cells ** (1 / len(used)))) for axis in used}
+    while np.prod(list(counts.values())) < cells:  # round up to at least the cells asked for
+        smallest = min(counts, key=counts.get)
+        counts[smallest] += 1
+    ranges = {"alpha": (1e-4, 1e-1, "log"), "beta1": (0.0, 0.99, "linear"),
+              "beta2": (0.9, 0.9999, "linear"), "eps": (1e-8, 1e-4, "log")}
+    grid = {axis: {"min": ranges[axis][0], "max": ranges[axis][1], "num": count,
+                   "scale": ranges[axis][2]} for axis, count in counts.items()}
+    objective_table = {"name": objective, **objective_keys}
+    if objective == "rosenbrock":
+        objective_table["start"] = [list(START)]
+    return {"sweep": {"optimizers": [optimizer], "steps": steps},
+            "objective": objective_table, "grid": grid}
+
+
+def measure(function, work: float, repeats: int) -> dict:
+    """Median and spread of ``work / seconds`` over ``repeats`` calls of ``function``."""
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        rates.append(work / (time.perf_counter() - started))
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "repeats": repeats}
+
+
+def time_sweep(table: dict, repeats: int, **run_options) -> dict:
+    """End-to-end ``sweep.run`` (plan, kernels, assembly; no file), after a warm-up run."""
+    from .api import run
+
+    started = time.perf_counter()
+    warm = run(table, **run_options)  # compiles, or loads the cache
+    first = time.perf_counter() - started
+    cells = warm.attrs["computed_cells"]
+    work = float(cells * table["sweep"]["steps"])
+    result = measure(lambda: run(table, **run_options), work, repeats)
+    result.update(cells=cells, steps=table["sweep"]["steps"], first_run_s=first,
+                  compile_s=warm.attrs["compile_time_s"])
+    return result
+
+
+def cuda_line() -> str:
+    try:
+        from numba import cuda
+    except ImportError:
+        return "no CUDA: numba-cuda is not installed (pip install 'sweep[gpu]')"
+    try:
+        if cuda.is_available():
+            return f"CUDA device present ({cuda.get_current_device().name}); the CUDA backend is not built yet"
+    except Exception:  # a driver that fails to load is no device
+        pass
+    return "no CUDA device on this machine: no GPU rows"
+
+
+MIX_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nadam")
+MIX_OBJECTIVES = ("rosenbrock", "beale", "quadratic", "logistic")
+
+
+def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
+              optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES) -> dict:
+    cores = os.cpu_count() or 1
+    results = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": cores,
+                           "python": platform.python_version()},
+               "cells": cells, "steps": steps, "repeats": repeats}
+    rows = {}
+    table = sweep_table(cells, steps)
+    rows["sweep, lockstep kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores)
+    rows["sweep, lockstep kernel, 1 thread"] = time_sweep(table, repeats, n_jobs=1)
+    rows["sweep, simple kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores,
+                                                         kernel="simple")
+    exact = rows["sweep, lockstep kernel, all cores"]["cells"]
+    hyper = adam_grid(exact)
+    rows["numpy broadcasting"] = measure(lambda: numpy_adam(*hyper, steps), exact * steps, repeats)
+    jax_run = jax_adam(steps)
+    if jax_run is not None:
+        jax_run(*hyper)  # compile
+        rows["jax vmap + optax"] = measure(lambda: jax_run(*hyper), exact * steps, repeats)
+    results["backends"] = rows
+    results["cuda"] = cuda_line()
+
+    mix = {}
+    for objective in objectives:
+        for optimizer in optimizers:
+            keys = {"dim": 10, "kappa": 100.0} if objective == "quadratic" else {}
+            # Logistic regression costs ~100× more per step (the full-data loss): fewer steps.
+            mix_steps = max(10, steps // (100 if objective == "logistic" else 4))
+            small = sweep_table(max(256, cells // 4), mix_steps, optimizer, objective, **keys)
+            mix[f"{optimizer} on {objective}"] = time_sweep(small, max(1, repeats - 1),
+                                                            n_jobs=cores)
+    results["optimizers_objectives"] = mix
+
+    scaling = {}
+    size = 100
+    while size <= max_cells:
+        # Keep each point near the same amount of work: fewer steps for more cells.
+        size_steps = int(max(100, min(steps, 2e8 / size)))
+        scaling[size] = time_sweep(sweep_table(size, size_steps), repeats, n_jobs=cores)
+        size *= 10
+    results["cells_scaling"] = scaling
+    results["threads_scaling"] = {
+        jobs: time_sweep(table, repeats, n_jobs=jobs) for jobs in range(1, cores + 1)}
+    return results
+
+
+def print_report(results: dict, out=sys.stdout) -> None:
+    def line(name, row):
+        spread = f"{row['min'] / 1e6:7.1f} – {row['max'] / 1e6:7.1f}"
+        print(f"  {name:<36} {row['median'] / 1e6:9.1f} M/s   (spread {spread})", file=out)
+
+    backends = results["backends"]
+    print(f"sweep bench: Adam on Rosenbrock, {backends['numpy broadcasting']['repeats']} repeats, "
+          f"{results['steps']} steps, {results['machine']['cores']} cores "
+          "(trajectory-steps per second, median)", file=out)
+    for name, row in backends.items():
+        line(name, row)
+    print(f"  {results['cuda']}", file=out)
+    fast = backends["sweep, lockstep kernel, all cores"]["median"]
+    print(f"  ratio: {fast / backends['numpy broadcasting']['median']:.1f}× numpy", file=out, end="")
+    if "jax vmap + optax" in backends:
+        print(f", {fast / backends['jax vmap + optax']['median']:.1f}× JAX", file=out, end="")
+    print(file=out)
+    print("optimizers × objectives (lockstep, all cores):", file=out)
+    for name, row in results["optimizers_objectives"].items():
+        line(name, row)
+    print("scaling with cells (all cores):", file=out)
+    for size, row in results["cells_scaling"].items():
+        line(f"{int(size):>9,} cells × {row['steps']} steps", row)
+    print("scaling with threads:", file=out)
+    for jobs, row in results["threads_scaling"].items():
+        line(f"{jobs} thread(s)", row)
+
+
+def plot(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
+    names = list(results["backends"])[::-1]  # the engine on top
+    medians = [results["backends"][n]["median"] / 1e6 for n in names]
+    bars = axes[0].barh(names, medians, color=["tab:gray" if "sweep" not in n else "tab:blue"
+                                               for n in names])
+    axes[0].bar_label(bars, fmt="%.0f", padding=3)
+    axes[0].set_xlim(0, max(medians) * 1.15)
+    axes[0].set_xlabel("M trajectory-steps/s (median)")
+    axes[0].set_title(f"Adam on Rosenbrock, {results['cells']:,} cells × {results['steps']} steps")
+    sizes = [int(s) for s in results["cells_scaling"]]
+    rates = [r["median"] / 1e6 for r in results["cells_scaling"].values()]
+    axes[1].plot(sizes, rates, "o-")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("cells")
+    axes[1].set_ylabel("M trajectory-steps/s")
+    axes[1].set_title("scaling with the grid (end to end)")
+    jobs = [int(j) for j in results["threads_scaling"]]
+    rates = [r["median"] / 1e6 for r in results["threads_scaling"].values()]
+    axes[2].plot(jobs, rates, "o-")
+    axes[2].set_xticks(jobs)
+    axes[2].set_xlabel("threads (--n-jobs)")
+    axes[2].set_ylabel("M trajectory-steps/s")
+    axes[2].set_title("scaling with threads")
+    for ax in axes[1:]:
+        ax.set_ylim(bottom=0)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = argparse.ArgumentParser(prog="python -m sweep bench", description=__doc__.split("\n")[0])
+    command.add_argument("--cells", type=int, default=16384, help="cells of the main grid")
+    command.add_argument("--steps", type=int, default=1000, help="steps per trajectory")
+    command.add_argument("--repeats", type=int, default=3, help="runs per figure (median)")
+    command.add_argument("--max-cells", type=int, default=10**6,
+                         help="largest grid of the cells-scaling series (from 100, ×10)")
+    command.add_argument("--optimizers", default=",".join(MIX_OPTIMIZERS),
+                         help="rules of the optimizers × objectives table (comma-separated)")
+    command.add_argument("--objectives", default=",".join(MIX_OBJECTIVES),
+                         help="objectives of that table (comma-separated)")
+    command.add_argument("--out", default="bench", help="folder for bench.json and bench.png")
+    args = command.parse_args(argv)
+    for name in ("cells", "steps", "repeats", "max_cells"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
+            return 2
+    from kernels.objectives import OBJECTIVES
+    from kernels.rules import OPTIMIZERS
+
+    optimizers = tuple(n for n in args.optimizers.split(",") if n)
+    objectives = tuple(n for n in args.objectives.split(",") if n)
+    for name, known in [*((n, OPTIMIZERS) for n in optimizers), *((n, OBJECTIVES) for n in objectives)]:
+        if name not in known:
+            print(f"error: unknown name {name!r} (known: {', '.join(known)})", file=sys.stderr)
+            return 2
+    try:
+        results = run_bench(args.cells, args.steps, args.repeats, args.max_cells, optimizers,
+                            objectives)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print_report(results)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=1))
+    drawn = plot(results, out / "bench.png")
+    print(f"wrote {out / 'bench.json'}" + (f" and {out / 'bench.png'}" if drawn else
+                                           " (no plot: matplotlib is not installed)"))
+    return 0
