@@ -18,7 +18,10 @@ def parser() -> argparse.ArgumentParser:
     command = argparse.ArgumentParser(
         prog="python -m sweep",
         description="Run a grid of gradient-descent optimizers over (α, β₁, β₂, ε) and write "
-                    "an xarray dataset.")
+                    "an xarray dataset.",
+        epilog="Also: 'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
+               "'python -m sweep animate RESULT -o FILE.gif' (trajectories), "
+               "'python -m sweep bench' (throughput); each takes --help.")
     command.add_argument("grid", help="the grid file (TOML)")
     command.add_argument("-o", "--output",
                          help="write the dataset here (.zarr or .nc); overrides sweep.output; "
