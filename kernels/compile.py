@@ -349,6 +349,9 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
                 for i in range(dim):
                     theta[i, lane] = x0[cell, i]
                     state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
+            # The constant schedule without warm-up scales by 1: α_t is α, no per-step work.
+            constant = settings.warmup <= 0.0 and not (scheduled[1] or scheduled[2] or scheduled[3])
+            step_alpha = alpha if constant else alpha_t
             record = 0
             for step in range(steps + 1):
                 t = float(step + 1)
@@ -357,7 +360,9 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
                     if keyed:
                         key = counter_key(seed[lane], stream[lane], step + 1, OBJECTIVE_STREAM)
                     value[lane] = value_and_grad(theta[:, lane], grad[:, lane], t, key)
-                for lane in range(lanes):  # selects, not branches: they vectorize
+                # Selects, not branches: they vectorize. With them, β^t for the step to come
+                # (a pass fewer; the product after the last step is never used).
+                for lane in range(lanes):
                     current = value[lane]
                     ok = alive[lane] & math.isfinite(current)
                     alive[lane] = ok
@@ -365,6 +370,8 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
                     best[lane] = current if ok & (current < lowest) else lowest
                     first_hit = ok & (reached[lane] < 0.0) & (current - minimum <= tol)
                     reached[lane] = step if first_hit else reached[lane]
+                    beta1_power[lane] *= beta1[lane]
+                    beta2_power[lane] *= beta2[lane]
                 if record_every > 0 and (step % record_every == 0 or step == steps):
                     for lane in range(count):
                         for i in range(dim):
@@ -379,20 +386,19 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
                         noise_key = counter_key(seed[lane], stream[lane], step + 1, NOISE_STREAM)
                         for i in range(dim):
                             grad[i, lane] += settings.noise * normal(noise_key, i)
-                for kind in range(4):  # the same for every lane: out of the lane loop
-                    if scheduled[kind]:
-                        scales[kind] = schedule_scale(kind, t, float(steps), settings.warmup,
-                                                      settings.step_every, settings.step_factor)
-                for lane in range(lanes):
-                    # Gathered here, not in the update loop: a gather there stops the vectorizer.
-                    alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
-                    beta1_power[lane] *= beta1[lane]
-                    beta2_power[lane] *= beta2[lane]
+                if not constant:
+                    for kind in range(4):  # the same for every lane: out of the lane loop
+                        if scheduled[kind]:
+                            scales[kind] = schedule_scale(kind, t, float(steps), settings.warmup,
+                                                          settings.step_every, settings.step_factor)
+                    for lane in range(lanes):
+                        # Gathered here, not in the update loop: a gather there stops the vectorizer.
+                        alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
                 for i in range(dim):
                     lower = settings.lower[i]
                     upper = settings.upper[i]
                     for lane in range(lanes):
-                        hp = (alpha_t[lane], beta1[lane], beta2[lane], eps[lane], option,
+                        hp = (step_alpha[lane], beta1[lane], beta2[lane], eps[lane], option,
                               beta1_power[lane], beta2_power[lane])
                         new, state = update(theta[i, lane], grad[i, lane], t, hp,
                                             (state0[i, lane], state1[i, lane], state2[i, lane]))
