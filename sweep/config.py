@@ -9,6 +9,7 @@ for a typo.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import tomllib
@@ -30,7 +31,9 @@ OUTPUT_SUFFIXES = (".zarr", ".nc")
 # Sizes past these are mistakes, not grids: refuse them before building anything.
 MAX_STEPS = 10**12
 MAX_DIM = 100_000
-MAX_AXIS_VALUES = 10_000_000
+MAX_AXIS_VALUES = 100_000
+# The logistic data set lives inside the compiled kernel, and f* is solved by Newton's method.
+MAX_LOGISTIC_ENTRIES = 2_000_000
 # Names from other libraries, for the "Perhaps you meant" hint.
 ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momentum": "beta1",
            "mu": "beta1", "rho": "beta2", "decay": "beta2", "epsilon": "eps", "b1": "beta1",
@@ -49,9 +52,9 @@ AXIS_RULES = {
 PARAM_RULES = {
     "dim": (True, 1, MAX_DIM, ""),
     "kappa": (False, 1.0, None, "must be >= 1 (a condition number)"),
-    "features": (True, 1, 10_000, ""),
-    "samples": (True, 2, 10_000_000, ""),
-    "batch_size": (True, 0, 10_000_000, ""),
+    "features": (True, 1, 100, ""),
+    "samples": (True, 2, 1_000_000, ""),
+    "batch_size": (True, 0, 1_000_000, ""),
     "l2": (False, 0.0, None, "must be > 0 (it makes f* unique)"),
     "data_seed": (True, 0, 2**63 - 1, ""),
 }
@@ -150,7 +153,7 @@ def load(path: str | Path) -> SweepConfig:
         table = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise ConfigError(f"{source}: not UTF-8 text (byte {error.start})") from None
-    except tomllib.TOMLDecodeError as error:
+    except ValueError as error:  # TOMLDecodeError, or int() of a literal over 4300 digits
         # tomllib's message carries the line and column: keep it whole. At the
         # end of the file it gives neither, so say which line that is.
         message = str(error).replace("(at end of document)",
@@ -283,7 +286,7 @@ def _objective(check, objective):
         if "dim" in objective:
             params["dim"] = check.integer(objective["dim"], "objective.dim", minimum=entry.min_dim,
                                           maximum=MAX_DIM)
-        elif starts is not None:
+        elif starts is not None and "dim" in entry.params:
             params["dim"] = len(starts[0])  # the start points say how many coordinates
             if params["dim"] < entry.min_dim:
                 check.fail(start_keys[0], list(starts[0]),
@@ -291,6 +294,12 @@ def _objective(check, objective):
     for key in entry.params:
         if key != "dim" and key in objective:
             params[key] = _param(check, key, objective[key])
+    if name == "logistic":
+        entries = params["samples"] * (params["features"] + 1)
+        if entries > MAX_LOGISTIC_ENTRIES:
+            check.fail("objective.samples", params["samples"],
+                       f"× (features + 1) = {entries:,} data entries: at most "
+                       f"{MAX_LOGISTIC_ENTRIES:,} (the data set is compiled into the kernel)")
     from kernels.objectives import problem
 
     concrete = problem(name, **params)
@@ -346,8 +355,12 @@ def _user_objective(check, objective, kind):
             check.fail("objective.function", function, "must be a function name")
         # Relative to the grid file, so a grid and its objectives travel together.
         base = Path(check.source).parent if check.source != "<config>" else Path.cwd()
-        resolved = (base / path).resolve()
-        if not resolved.is_file():
+        try:
+            resolved = (base / path).resolve()
+            found = resolved.is_file()
+        except (ValueError, OSError) as error:  # a NUL byte, a name too long for the system
+            check.fail("objective.file", path, f"is not a usable path ({error})")
+        if not found:
             check.fail("objective.file", path, f"no such file ({resolved})")
         try:
             load_function(str(resolved), function)
@@ -366,6 +379,13 @@ def _user_objective(check, objective, kind):
             _, _, formula_dim = formula_objective(name, dim)
         except FormulaError as error:
             check.fail("objective.expr", name, str(error))
+        except ZeroDivisionError:
+            check.fail("objective.expr", name, "divides by zero")
+        except OverflowError:
+            check.fail("objective.expr", name, "has a constant too large for a float")
+        except (ArithmeticError, ValueError, RecursionError) as error:  # sympy's own limits
+            check.fail("objective.expr", name,
+                       f"cannot be evaluated ({type(error).__name__}: {error})")
         if formula_dim != dim:
             check.fail("objective.start[0]", list(starts[0]),
                        f"has {dim} coordinates but the formula has {formula_dim} variables")
@@ -609,7 +629,12 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)  # quoted, newlines escaped: one line
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return repr(value)
+        except ValueError:  # more than 4300 digits
+            return f"<an integer of {abs(value).bit_length()} bits>"
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -619,10 +644,15 @@ def _show(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)} = {_show(v)}" for k, v in value.items()) + "}"
     if hasattr(value, "isoformat"):  # TOML dates and times
         return value.isoformat()
     return repr(value)
+
+
+def _key(key) -> str:
+    """A key as text on one line (a TOML key may hold any character; a dict key any type)."""
+    return json.dumps(str(key), ensure_ascii=False)[1:-1]
 
 
 class _Checker:
@@ -654,11 +684,15 @@ class _Checker:
         # bool is an int in Python and TOML has nan and inf: refuse all three.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key, value, "must be a number")
-        if not math.isfinite(value):
+        try:
+            as_float = float(value)
+        except OverflowError:  # an integer beyond the float range
+            self.fail(key, value, "must be a finite number (it is beyond the float range)")
+        if not math.isfinite(as_float):
             self.fail(key, value, "must be a finite number")
-        if rule is not None and not rule(value):
+        if rule is not None and not rule(as_float):
             self.fail(key, value, broken)
-        return float(value)
+        return as_float
 
     def integer(self, value, key, minimum=None, maximum=None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -680,9 +714,9 @@ class _Checker:
     def known_keys(self, table, allowed, prefix):
         for key in table:
             if key not in allowed:
-                path = f"{prefix}.{key}" if prefix else key
+                path = f"{prefix}.{_key(key)}" if prefix else _key(key)
                 close = [ALIASES[key]] if ALIASES.get(key) in allowed else \
-                    difflib.get_close_matches(key, list(allowed), n=1)
+                    difflib.get_close_matches(str(key), list(allowed), n=1)
                 hint = f"Perhaps you meant {_show(close[0])}?" if close else \
                     f"Allowed: {', '.join(allowed)}."
                 self.fail(path, None, "unknown key", hint)
