@@ -264,7 +264,7 @@ def plot(results: dict, path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     command = argparse.ArgumentParser(prog="python -m sweep bench", description=__doc__.split("\n")[0])
     command.add_argument("--cells", type=int, default=16384, help="cells of the main grid")
-    command.add_argument("--steps", type=int, default=1000, help="steps per trajectory")
+    command.add_argument("--steps", type=int, default=2000, help="steps per trajectory")
     command.add_argument("--repeats", type=int, default=3, help="runs per figure (median)")
     command.add_argument("--max-cells", type=int, default=10**6,
                          help="largest grid of the cells-scaling series (from 100, ×10)")
