@@ -330,6 +330,20 @@ def _check_power(base, exponent, node):
         raise FormulaError(f"divides by zero: {ast.unparse(node)}")
 
 
+def _float_value(node) -> complex:
+    """A constant as the compiled code will compute it: in floats, with Python's math.
+
+    sympy's own evalf would chase exact digits (``sin(exp(exp(20)))`` needs
+    ~10⁸ of them and never returns); floats are what the kernels use anyway.
+    """
+    try:
+        return complex(sympy.lambdify((), node, modules="math")())
+    except OverflowError:  # beyond the float range (also a huge exact integer)
+        return complex(math.inf)
+    except (ValueError, ZeroDivisionError):  # a math domain error: sqrt(-1), log(-2), ...
+        return complex(0.0, 1.0)
+
+
 def _check_real(expr):
     """Every constant in ``expr`` is a finite real number, every head printable."""
     if expr.has(*_NOT_FINITE):
@@ -339,7 +353,7 @@ def _check_real(expr):
         node = pending.pop()
         if not node.free_symbols and not isinstance(node, (sympy.core.numbers.Pi,
                                                            sympy.core.numbers.Exp1)):
-            number = complex(node.evalf(20))
+            number = _float_value(node)
             if number.imag != 0.0:
                 raise FormulaError(f"is not real: it has the imaginary constant {_short(node)} "
                                    "(a sqrt, log or fractional power of a negative number?)")
