@@ -96,8 +96,11 @@ KNOWN_BUGS = {
     # logistic with a start: config.py puts dim = len(start) into its params, problem() chokes.
     "logistic-start-dim": lambda e: isinstance(e, TypeError)
     and "unexpected keyword argument 'dim'" in str(e),
-    # sympy evalf of sin(exp(exp(20))) in kernels/formula.py _check_real never ends.
-    "formula-evalf-hang": lambda e: isinstance(e, TookTooLong) and "_check_real" in _functions(e),
+    # sympy's exact evaluation of towers like e**e**e**e or exp(exp(266484.0)) while the
+    # formula is converted (kernels/formula.py _Converter) can run for seconds or forever:
+    # the open bug pinned by test_formula_with_a_huge_constant_argument_is_refused_quickly.
+    "formula-evalf-hang": lambda e: isinstance(e, TookTooLong)
+    and bool({"_check_real", "visit_Call", "visit_BinOp", "visit_UnaryOp"} & _functions(e)),
 }
 
 # Messages about the whole file rather than one key.
@@ -462,7 +465,8 @@ def mutated_grids(draw, max_mutations=4):
 
 # --- the properties --------------------------------------------------------------------
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SETTINGS = dict(deadline=None, derandomize=True,  # the same examples on every run: no flakes in CI
+                suppress_health_check=[HealthCheck.too_slow,
                                                       HealthCheck.filter_too_much])
 
 
