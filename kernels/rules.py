@@ -25,7 +25,7 @@ so that rounding matches torch.optim's as closely as a scalar loop can.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .maths import sqrt

@@ -49,20 +49,27 @@ def main(argv: list[str] | None = None) -> int:
         module, function = SUBCOMMANDS[argv[0]].split(":")
         return getattr(importlib.import_module(module), function)(argv[1:])
     args = parser().parse_args(argv)  # usage errors exit 2 here
+    return report_errors(_run, args, "running", "interrupted: nothing was written")
+
+
+def report_errors(action, args, doing: str, interrupted: str) -> int:
+    """``action(args)`` with the command line's exit codes: a :class:`ConfigError` is its
+    one-line message and code (2), Ctrl-C 130, any other failure 1 — tracebacks only
+    with ``args.debug``. ``doing`` names the work in the message ("running", "drawing")."""
     try:
-        return _run(args)
+        return action(args)
     except ConfigError as error:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
-    except Exception as error:  # a failure while running
+    except Exception as error:  # a failure while doing the work
         if args.debug:
             raise
-        print(f"error while running: {type(error).__name__}: {error}\n"
+        print(f"error while {doing}: {type(error).__name__}: {error}\n"
               f"  (run again with --debug for the traceback)", file=sys.stderr)
         return 1
 

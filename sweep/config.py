@@ -25,7 +25,7 @@ from kernels.schedules import SCHEDULES
 
 from . import tuning
 from .errors import ConfigError
-from .objectives import ObjectiveError, ObjectiveSpec, load_function
+from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
 # Sizes past these are mistakes, not grids: refuse them before building anything.
@@ -368,7 +368,8 @@ def _user_objective(check, objective, kind):
             check.fail("objective.function" if "no function" in str(error) else "objective.file",
                        function if "no function" in str(error) else path, str(error))
         name = f"{path}:{function}"
-        spec_args = dict(kind="python", name=name, file=str(resolved), function=function)
+        spec_args = dict(kind="python", name=name, file=str(resolved), function=function,
+                         digest=file_digest(str(resolved)))
     else:
         name = objective["expr"]
         if not isinstance(name, str) or not name.strip():

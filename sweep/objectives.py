@@ -40,6 +40,8 @@ class ObjectiveSpec:
         function: the function's name in that file.
         dim: the dimension (user objectives; built-ins know theirs).
         minimizers, minimum, box: metadata a user may give (None: unknown / default).
+        digest: hash of the user's file as validated: every block and every worker
+            of a run uses that text, and an edited file is a new spec.
     """
 
     kind: str
@@ -51,29 +53,21 @@ class ObjectiveSpec:
     minimizers: tuple | None = None
     minimum: float | None = None
     box: tuple | None = None
+    digest: str | None = None
 
     @property
     def label(self) -> str:
         return self.name
 
 
-def resolve(spec: ObjectiveSpec) -> Problem:
-    """The :class:`Problem` of ``spec``: the same object while the user's file is unchanged
-    (compiled kernels are cached by function), a new one once it is edited."""
-    digest = _digest(spec.file) if spec.kind == "python" else ""
-    return _resolve(spec, digest)
-
-
-def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 @functools.cache
-def _resolve(spec: ObjectiveSpec, digest: str) -> Problem:
+def resolve(spec: ObjectiveSpec) -> Problem:
+    """The :class:`Problem` of ``spec``, one object per spec and process (compiled
+    kernels are cached by function); a user's file is read once, at its ``digest``."""
     if spec.kind == "builtin":
         return problem(spec.name, **dict(spec.params))
     if spec.kind == "python":
-        function = load_function(spec.file, spec.function)
+        function = load_function(spec.file, spec.function, spec.digest)
     elif spec.kind == "expr":
         from kernels.formula import formula_objective
 
@@ -87,14 +81,20 @@ def _resolve(spec: ObjectiveSpec, digest: str) -> Problem:
         starts=(), box=spec.box or DEFAULT_BOX, bound=DEFAULT_BOUND, params=spec.params)
 
 
-def load_function(path: str, name: str):
-    """Import ``name`` from the Python file at ``path``.
+def file_digest(path: str) -> str:
+    """A short hash of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
-    The module is registered under a name that includes a hash of the file's
+
+def load_function(path: str, name: str, digest: str | None = None):
+    """Import ``name`` from the Python file at ``path`` (whose hash must be ``digest``
+    when given: a file edited after the grid was checked is refused, not half-used).
+
+    The module is registered under a name that includes the hash of the file's
     text, so an edited file is a new module (and numba's kernel cache, which
     refers to the function by module and name, never serves a stale one).
     """
-    return _load(path, _digest(path), name)
+    return _load(path, digest or file_digest(path), name)
 
 
 @functools.cache
@@ -102,6 +102,9 @@ def _load(path: str, digest: str, name: str):
     module_name = f"sweep_user_{Path(path).stem}_{digest}"
     module = sys.modules.get(module_name)
     if module is None:
+        if file_digest(path) != digest:
+            raise ObjectiveError(f"{Path(path).name} changed after the grid was checked: "
+                                 "run the sweep again")
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         try:

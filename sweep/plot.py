@@ -304,6 +304,14 @@ def _legend_handles(grids: list[np.ndarray], found: Metric, missing_label: str |
     return handles
 
 
+def _figure_legend(fig, grids: list[np.ndarray], found: Metric) -> None:
+    """The legend of the special colours (diverged, never reached) under the panels, if any."""
+    handles = _legend_handles(grids, found)
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   frameon=False, fontsize="small")
+
+
 def _mesh(ax, ds, x, y, grid: np.ndarray, norm, cmap, censor, label_x=True, label_y=True):
     """One heatmap panel: ``grid`` has dims (y, x)."""
     from matplotlib.colors import ListedColormap
@@ -432,10 +440,7 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
     subtitle = _describe(ds, reduced, reduce, selected)
     fig.suptitle(title or _title(ds, found) + (f"\n{subtitle}" if subtitle else ""),
                  fontsize="medium")
-    handles = _legend_handles(grids, found)
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                   frameon=False, fontsize="small")
+    _figure_legend(fig, grids, found)
     return fig
 
 
@@ -519,10 +524,7 @@ def pairs(ds: xr.Dataset, metric: str = "final_loss", *, optimizer: str | None =
          if selected else "")
     fig.suptitle(f"{optimizer}: {_title(ds, found)}" + (f"\n{subtitle}" if subtitle else ""),
                  fontsize="medium")
-    handles = _legend_handles(grids, found)
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                   frameon=False, fontsize="small")
+    _figure_legend(fig, grids, found)
     return fig
 
 

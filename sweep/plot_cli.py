@@ -11,6 +11,7 @@ import itertools
 import sys
 from pathlib import Path
 
+from .cli import report_errors
 from .errors import ConfigError
 
 MAIN_METRICS = ("final_loss", "steps_to_tol", "diverged")
@@ -78,22 +79,7 @@ def _main(parser, argv, action) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse: usage errors (2) and --help (0)
         return stop.code if isinstance(stop.code, int) else 2
-    try:
-        return action(args)
-    except ConfigError as error:
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # a failure while drawing
-        if args.debug:
-            raise
-        print(f"error while drawing: {type(error).__name__}: {error}\n"
-              f"  (run again with --debug for the traceback)", file=sys.stderr)
-        return 1
+    return report_errors(action, args, "drawing", "interrupted")
 
 
 def open_result(path: str):

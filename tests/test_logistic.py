@@ -6,7 +6,7 @@ import pytest
 
 import sweep
 from conftest import assert_same_bits
-from kernels.logistic import make_data, solve
+from kernels.logistic import make_data
 from kernels.objectives import problem
 from kernels.random import counter_key
 

@@ -12,7 +12,6 @@ from kernels import objectives
 from kernels.random import counter_key, uniform
 from sweep import cli
 from sweep.config import load
-from sweep.errors import ConfigError
 
 GRID = """
 [sweep]
@@ -205,3 +204,16 @@ def test_reddi_counterexamples_reproduce_the_published_outcomes(tmp_path):
     assert (final.sel(optimizer="adam") > 0.95).all()
     assert (final.sel(optimizer="amsgrad") < -0.15).all()
     assert float(final.sel(optimizer="amsgrad").mean()) < -0.5
+
+
+def test_a_file_edited_after_validation_is_refused_not_half_used(tmp_path):
+    from sweep.objectives import ObjectiveError
+
+    grid = write(tmp_path, 'file = "lin.py"\nfunction = "f"',
+                 {"lin.py": "def f(x, grad, t, key):\n    grad[0] = 1.0\n    grad[1] = 0.0\n"
+                            "    return x[0]\n"})
+    config = load(grid)
+    (tmp_path / "lin.py").write_text("def f(x, grad, t, key):\n    grad[0] = -1.0\n"
+                                     "    grad[1] = 0.0\n    return -x[0]\n")
+    with pytest.raises(ObjectiveError, match="changed after the grid was checked"):
+        sweep.run(config)
