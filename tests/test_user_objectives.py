@@ -206,8 +206,10 @@ def test_reddi_counterexamples_reproduce_the_published_outcomes(tmp_path):
     assert float(final.sel(optimizer="amsgrad").mean()) < -0.5
 
 
-def test_a_file_edited_after_validation_is_refused_not_half_used(tmp_path):
-    from sweep.objectives import ObjectiveError
+def test_a_run_uses_the_text_that_was_validated(tmp_path):
+    """Edited between validation and run: this process runs the validated text; a process
+    that would have to read the file again refuses it rather than mix two versions."""
+    from sweep.objectives import ObjectiveError, load_function
 
     grid = write(tmp_path, 'file = "lin.py"\nfunction = "f"',
                  {"lin.py": "def f(x, grad, t, key):\n    grad[0] = 1.0\n    grad[1] = 0.0\n"
@@ -215,5 +217,9 @@ def test_a_file_edited_after_validation_is_refused_not_half_used(tmp_path):
     config = load(grid)
     (tmp_path / "lin.py").write_text("def f(x, grad, t, key):\n    grad[0] = -1.0\n"
                                      "    grad[1] = 0.0\n    return -x[0]\n")
+    final = sweep.run(config)["final_x"].isel(dim=0).values
+    start = np.array([-1.2, -2.0])[None, :, None, None, None, None]
+    assert (final < start).all()  # the validated gradient, +1
+    stale = config.spec.digest[::-1]  # what a worker holding another digest would meet
     with pytest.raises(ObjectiveError, match="changed after the grid was checked"):
-        sweep.run(config)
+        load_function(config.spec.file, "f", stale)
