@@ -69,22 +69,25 @@ def _functions_of(module):
 
 _REGISTERED: set = set()
 
-# Everything a kernel may call. A rule may call another (adamw calls adam),
-# which is why they are registered rather than wrapped. Rules and objectives
-# are inlined in numba's IR ("always"): left to LLVM, they stayed calls in the
-# big kernels, and a call in the cell loop stops the vectorizer.
-for _function in (*(o.update for o in rules.OPTIMIZERS.values()),
-                  *(o.init for o in rules.OPTIMIZERS.values()),
-                  objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
-                  *(getattr(objectives, name) for name in (
-                      "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
-                      "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
-                      "six_hump_camel", "goldstein_price"))):
-    register_jitable(inline="always")(_function)
-    _REGISTERED.add(_function)
+# Everything a kernel may call (kernels.cuda registers the same functions for
+# the GPU). A rule may call another (adamw calls adam), which is why they are
+# registered rather than wrapped. Rules and objectives are inlined in numba's
+# IR ("always"): left to LLVM, they stayed calls in the big kernels, and a
+# call in the cell loop stops the vectorizer.
+INLINED_FUNCTIONS = (
+    *(o.update for o in rules.OPTIMIZERS.values()), *(o.init for o in rules.OPTIMIZERS.values()),
+    objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
+    *(getattr(objectives, name) for name in (
+        "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
+        "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
+        "six_hump_camel", "goldstein_price")))
 # The generator and the schedules run outside the vectorized loops (or where
 # vectorizing is out of reach anyway): plain calls keep compile times down.
-for _function in (schedules.schedule_scale, *_functions_of(random)):
+CALLED_FUNCTIONS = (schedules.schedule_scale, *_functions_of(random))
+for _function in INLINED_FUNCTIONS:
+    register_jitable(inline="always")(_function)
+    _REGISTERED.add(_function)
+for _function in CALLED_FUNCTIONS:
     register_jitable(_function)
 
 
