@@ -1,0 +1,528 @@
+"""CUDA kernels built from the same plain-Python rules, objectives, generator and schedules.
+
+The GPU counterpart of :func:`kernels.compile.cpu_kernel`, with exactly its
+interface and semantics: :func:`cuda_kernel` returns a host callable
+``kernel(x0, hyper, ids, settings, out)`` that copies the cells to the
+device(s), runs one CUDA thread per cell and fills ``out`` in place. Nothing
+mathematical is written here: each step calls the scalar functions of
+:mod:`kernels.rules`, :mod:`kernels.objectives` (or the user's objective),
+:mod:`kernels.random` and :mod:`kernels.schedules`, registered below for the
+CUDA target as they are for the CPU in :mod:`kernels.compile`.
+
+How the shared functions reach CUDA
+-----------------------------------
+numba-cuda keeps its own typing registry: a ``numba.extending.register_jitable``
+(CPU) is not visible to CUDA kernels. :func:`_register_shared` therefore
+registers the very same function objects with ``numba.cuda.extending.
+register_jitable`` (an ``overload`` with ``target="cuda"``), in the same two
+groups (:data:`kernels.compile.INLINED_FUNCTIONS`, inlined in numba's IR, and
+:data:`kernels.compile.CALLED_FUNCTIONS`). ``maths.sqrt`` gets a CUDA overload
+lowering to ``math.sqrt`` (libdevice ``sqrt``, correctly rounded: the same
+bits as the CPU's ``llvm.sqrt``). An objective is registered when a kernel is
+first built for it. Arrays an objective closes over (the quadratic's
+eigenvalues, the logistic data) are frozen into the module as ``.const``
+arrays, one copy per place the source reads them: they must fit the 64 KiB of
+constant memory (checked by :func:`constant_bytes`; a larger one raises
+``NotImplementedError``).
+
+Compiling without a GPU
+-----------------------
+numba-cuda (0.30) compiles every device function a kernel calls -- whether
+made by ``cuda.jit(device=True)``, ``overload(target="cuda")`` or
+``register_jitable`` -- through ``CUDADispatcher.compile_device``, which asks
+the *current device* for its compute capability, so ``cuda.compile_ptx`` of
+any kernel that calls a function needs a driver. :func:`ptx` supplies the
+requested compute capability instead, for the duration of the compilation
+only and only when no device is present (:func:`_compiling_for`).
+
+Layout
+------
+Per-cell state (θ, ∇f and three state arrays) lives in one device array
+``work`` of shape (5, dim, cells), cell axis last: thread ``c`` reads
+``work[k, i, c]`` while its warp neighbours read ``work[k, i, c + 1]``, so
+every access to θ_i is coalesced, any dimension works (no compile-time
+maximum, unlike ``cuda.local.array``) and an objective sees a 1-D (strided)
+``x`` of the right ``x.shape[0]``, exactly as in the CPU lockstep kernel.
+Inputs and outputs are transposed the same way on the host.
+"""
+from __future__ import annotations
+
+import contextlib
+import dis
+import functools
+import importlib.util
+import math
+import re
+import types as pytypes
+
+import numpy as np
+
+from . import maths
+from .compile import (CALLED_FUNCTIONS, INLINED_FUNCTIONS, NOISE_STREAM, OBJECTIVE_STREAM,
+                      SCHEDULE, SEED, STREAM, Metrics, Settings, uses_key)
+from .random import counter_key, normal
+from .schedules import schedule_scale
+
+INSTALL_HINT = "pip install 'sweep[gpu]'"
+
+if importlib.util.find_spec("numba_cuda") is not None:
+    from numba import cuda
+else:  # the gpu extra is missing; numba's own numba.cuda is deprecated and not used
+    cuda = None
+
+# --- tunables (module attributes, so tests and the orchestration may patch them) ---
+# Threads per block. 128 keeps several blocks resident per SM for a kernel
+# with many live registers (the rules' float64 state); a multiple of 32.
+THREADS_PER_BLOCK = 128
+# Blocks per launch at most; the kernel's grid-stride loop covers the rest.
+MAX_BLOCKS = 1 << 16
+# Share of a device's free memory one chunk of cells may use.
+MEMORY_FRACTION = 0.5
+# Cells per chunk at most (the simulator reports infinite free memory).
+MAX_CHUNK_CELLS = 1 << 22
+# Constant memory of every CUDA device since sm_20 (where captured arrays go).
+CONSTANT_MEMORY_BYTES = 64 * 1024
+
+# Rows of the device arrays (the cell index is always the last axis).
+THETA, GRAD, STATE0, STATE1, STATE2 = range(5)  # work: (5, dim, cells)
+FINAL_LOSS, BEST_LOSS, STEPS_TO_TOL = range(3)  # results: (3, cells)
+TOL, MINIMUM, BOUND, OPTION, NOISE, WARMUP, STEP_EVERY, STEP_FACTOR = range(8)  # scalars: (8,)
+LOWER, UPPER = range(2)  # box: (2, dim)
+
+
+class CudaUnavailableError(RuntimeError):
+    """numba-cuda is missing or finds no usable device; the message says what to do."""
+
+
+def device_status() -> tuple[bool, str]:
+    """Whether CUDA kernels can run here, and if not one sentence saying what is missing.
+
+    Returns:
+        ``(True, "N CUDA device(s): name, ...")`` or ``(False, reason)``.
+    """
+    if cuda is None:
+        return False, f"The CUDA backend needs numba-cuda, which is not installed: {INSTALL_HINT}."
+    try:
+        if not cuda.is_available():
+            return False, ("No CUDA device found: numba-cuda is installed but the NVIDIA driver "
+                           "or a GPU is missing.")
+        names = [_device_name(index, device) for index, device in enumerate(cuda.gpus)]
+    except Exception as error:  # a broken driver install: say what numba-cuda says
+        first = next((line for line in str(error).splitlines() if line.strip(" :")), str(error))
+        return False, f"No usable CUDA device found: {first.strip()}"
+    if not names:
+        return False, "No CUDA device found."
+    return True, f"{len(names)} CUDA device(s): {', '.join(names)}"
+
+
+def _device_name(index: int, device) -> str:
+    name = getattr(device, "name", None) or f"device {index}"
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def _require_cuda() -> None:
+    if cuda is None:
+        raise CudaUnavailableError(device_status()[1])
+
+
+# --- registration of the shared plain-Python functions for the CUDA target ---
+
+
+_CUDA_REGISTERED: set = set()
+
+
+@functools.cache
+def _register_shared() -> None:
+    """Register the rules, objectives, generator and schedules for CUDA, once per process."""
+    from numba.cuda.extending import overload, register_jitable
+
+    @overload(maths.sqrt, target="cuda")
+    def _sqrt_cuda(x):
+        return lambda x: math.sqrt(x)
+
+    for function in INLINED_FUNCTIONS:
+        register_jitable(inline="always")(function)
+        _CUDA_REGISTERED.add(function)
+    for function in CALLED_FUNCTIONS:
+        register_jitable(function)
+        _CUDA_REGISTERED.add(function)
+
+
+def _register_objective(value_and_grad) -> None:
+    """Make an objective (built-in or the user's) callable from CUDA kernels, inlined, once."""
+    from numba.cuda.extending import register_jitable
+
+    _register_shared()
+    if value_and_grad not in _CUDA_REGISTERED:
+        register_jitable(inline="always")(value_and_grad)
+        _CUDA_REGISTERED.add(value_and_grad)
+
+
+def constant_bytes(value_and_grad) -> int:
+    """Bytes of constant memory an objective's captured arrays take in a CUDA kernel.
+
+    numba-cuda freezes each array a function reads from its closure or its
+    module into a ``.const`` array, one copy per place the source loads it;
+    this counts those loads in the bytecode (a loop body counts once).
+    """
+    code = value_and_grad.__code__
+    arrays = {}
+    for name, cell in zip(code.co_freevars, value_and_grad.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, np.ndarray):
+            arrays[name] = value.nbytes
+    for name in code.co_names:
+        value = value_and_grad.__globals__.get(name)
+        if isinstance(value, np.ndarray):
+            arrays[name] = value.nbytes
+    loads = [instruction.argval for instruction in dis.get_instructions(code)
+             if instruction.opname in ("LOAD_DEREF", "LOAD_GLOBAL", "LOAD_CLOSURE")]
+    return sum(arrays[name] for name in loads if name in arrays)
+
+
+def _check_constant_memory(value_and_grad) -> None:
+    needed = constant_bytes(value_and_grad)
+    if needed > CONSTANT_MEMORY_BYTES:
+        name = getattr(value_and_grad, "__qualname__", repr(value_and_grad))
+        raise NotImplementedError(
+            f"The objective {name!r} captures {needed:,} bytes of arrays, more than the "
+            f"{CONSTANT_MEMORY_BYTES // 1024} KiB of CUDA constant memory where numba-cuda puts "
+            "them: use less data (e.g. fewer logistic samples) or the CPU backend.")
+
+
+# --- the device kernel ---
+
+
+@functools.cache
+def _kernel_function(update, init, value_and_grad):
+    """The kernel's plain Python function, closed over one rule and one objective.
+
+    ``cuda.jit`` compiles it for the device at hand (:func:`cuda_kernel`),
+    ``cuda.compile_ptx`` for any compute capability (:func:`ptx`); the
+    simulator runs it as Python. Arguments (n cells in this launch, cell axis last):
+
+    * x0 (dim, n) float64; hyper (4, n) float64 (alpha, beta1, beta2, eps);
+      ids (3, n) int64 (seed, stream, schedule);
+    * steps, record_every: int64;
+    * scalars (8,) float64, indexed by :data:`TOL` … :data:`STEP_FACTOR`;
+      box (2, dim) float64 (lower, upper);
+    * work (5, dim, n) float64 scratch: θ, ∇f and the rule's three state arrays;
+    * outputs final_x (dim, n), results (3, n) (final loss, best loss,
+      steps to tol), diverged (n,) bool, trajectory (r, dim, n), loss (r, n).
+
+    Each thread runs cells ``cuda.grid(1)``, ``+ cuda.gridsize(1)``, … with
+    the same operations in the same order as :func:`kernels.compile.cpu_kernel`.
+    """
+    keyed = uses_key(value_and_grad)
+
+    def kernel(x0, hyper, ids, steps, record_every, scalars, box, work,
+               final_x, results, diverged_out, trajectory, loss):
+        dim, cells = x0.shape
+        tol = scalars[TOL]
+        minimum = scalars[MINIMUM]
+        bound = scalars[BOUND]
+        option = scalars[OPTION]
+        noise = scalars[NOISE]
+        warmup = scalars[WARMUP]
+        step_every = scalars[STEP_EVERY]
+        step_factor = scalars[STEP_FACTOR]
+        for cell in range(cuda.grid(1), cells, cuda.gridsize(1)):
+            theta = work[THETA, :, cell]
+            grad = work[GRAD, :, cell]
+            state0 = work[STATE0, :, cell]
+            state1 = work[STATE1, :, cell]
+            state2 = work[STATE2, :, cell]
+            seed, stream, schedule = ids[SEED, cell], ids[STREAM, cell], ids[SCHEDULE, cell]
+            alpha, beta1, beta2, eps = hyper[0, cell], hyper[1, cell], hyper[2, cell], hyper[3, cell]
+            for i in range(dim):
+                theta[i] = x0[i, cell]
+                state0[i], state1[i], state2[i] = init(option)
+            diverged = False
+            best = math.inf
+            reached = -1
+            record = 0
+            value = math.nan
+            beta1_power = 1.0
+            beta2_power = 1.0
+            for step in range(steps + 1):
+                # f and ∇f at θ_step are those of step t = step + 1.
+                t = float(step + 1)
+                key = 0
+                if keyed:  # a compile-time constant: no generator call for deterministic f
+                    key = counter_key(seed, stream, step + 1, OBJECTIVE_STREAM)
+                value = value_and_grad(theta, grad, t, key)
+                if not math.isfinite(value):
+                    diverged = True
+                    break
+                best = value if value < best else best
+                if reached < 0 and value - minimum <= tol:
+                    reached = step
+                if record_every > 0 and (step % record_every == 0 or step == steps):
+                    for i in range(dim):
+                        trajectory[record, i, cell] = theta[i]
+                    loss[record, cell] = value
+                    record += 1
+                if step == steps:
+                    break
+                if noise > 0.0:
+                    noise_key = counter_key(seed, stream, step + 1, NOISE_STREAM)
+                    for i in range(dim):
+                        grad[i] += noise * normal(noise_key, i)
+                scale = schedule_scale(schedule, t, float(steps), warmup, step_every, step_factor)
+                beta1_power *= beta1
+                beta2_power *= beta2
+                hp = (alpha * scale, beta1, beta2, eps, option, beta1_power, beta2_power)
+                for i in range(dim):
+                    theta[i], state = update(theta[i], grad[i], t, hp,
+                                             (state0[i], state1[i], state2[i]))
+                    state0[i], state1[i], state2[i] = state
+                    # Projected gradient: back into the box (NaN stays NaN).
+                    if theta[i] < box[LOWER, i]:
+                        theta[i] = box[LOWER, i]
+                    elif theta[i] > box[UPPER, i]:
+                        theta[i] = box[UPPER, i]
+                    # Written so that NaN fails the test too.
+                    if not abs(theta[i]) <= bound:
+                        diverged = True
+                if diverged:
+                    break
+            diverged_out[cell] = diverged
+            results[BEST_LOSS, cell] = best if best < math.inf else math.nan
+            results[STEPS_TO_TOL, cell] = reached if reached >= 0 else math.nan
+            results[FINAL_LOSS, cell] = math.nan if diverged else value
+            for i in range(dim):
+                final_x[i, cell] = math.nan if diverged else theta[i]
+
+    return kernel
+
+
+def kernel_signature():
+    """The numba types of the device kernel's arguments (see :func:`_kernel_function`)."""
+    from numba.cuda import types
+
+    matrix = types.float64[:, ::1]
+    return (matrix, matrix, types.int64[:, ::1], types.int64, types.int64, types.float64[::1],
+            matrix, types.float64[:, :, ::1], matrix, matrix, types.boolean[::1],
+            types.float64[:, :, ::1], matrix)
+
+
+@contextlib.contextmanager
+def _compiling_for(cc: tuple[int, int]):
+    """Let numba-cuda compile device functions for ``cc`` when there is no device to ask.
+
+    ``CUDADispatcher.compile_device`` reads ``get_current_device().compute_capability``
+    (a driver call) for every device function a kernel calls, even under
+    ``compile_ptx``. Without a device this stands in for the answer, under
+    numba's compiler lock so no other compilation sees it.
+    """
+    from numba.cuda import dispatcher
+    from numba.cuda.core.compiler_lock import global_compiler_lock
+
+    if cuda.is_available():
+        yield
+        return
+    with global_compiler_lock:
+        original = dispatcher.get_current_device
+        dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
+        try:
+            yield
+        finally:
+            dispatcher.get_current_device = original
+
+
+def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0)) -> str:
+    """The kernel of one rule on one objective as PTX for compute capability ``cc``; no device needed.
+
+    Raises:
+        NotImplementedError: the objective's captured arrays exceed the 64 KiB
+            of constant memory (counted exactly in the PTX).
+    """
+    _require_cuda()
+    _register_objective(value_and_grad)
+    with _compiling_for(tuple(cc)):
+        text, _ = cuda.compile_ptx(_kernel_function(update, init, value_and_grad),
+                                   kernel_signature(), cc=tuple(cc))
+    used = ptx_constant_bytes(text)
+    if used > CONSTANT_MEMORY_BYTES:
+        raise NotImplementedError(f"the kernel needs {used:,} bytes of constant memory, more "
+                                  f"than {CONSTANT_MEMORY_BYTES:,}")
+    return text
+
+
+_CONSTANT_ARRAY = re.compile(r"^\.const\s.*?\[(\d+)\]", re.MULTILINE)
+
+
+def ptx_constant_bytes(text: str) -> int:
+    """Bytes of ``.const`` data a PTX module declares."""
+    return sum(int(size) for size in _CONSTANT_ARRAY.findall(text))
+
+
+# --- chunks of cells over the devices ---
+
+
+def device_bytes_per_cell(dim: int, records: int) -> int:
+    """Device memory one cell takes: inputs, work arrays and outputs (bytes)."""
+    floats = (dim + 4 + 3          # x0, hyper, ids (int64, same size)
+              + 5 * dim            # work
+              + dim + 3            # final_x, results
+              + records * (dim + 1))  # trajectory, loss
+    return 8 * floats + 1          # + diverged
+
+
+def chunk_cells(free_bytes: float, dim: int, records: int) -> int:
+    """Cells per chunk on a device with ``free_bytes`` free: ≥ 1 and ≤ :data:`MAX_CHUNK_CELLS`."""
+    fits = MEMORY_FRACTION * free_bytes / device_bytes_per_cell(dim, records)
+    return int(max(1, min(MAX_CHUNK_CELLS, fits)))
+
+
+def plan_chunks(cells: int, capacities: list[int]) -> list[list[tuple[int, int, int]]]:
+    """Split ``cells`` into waves of chunks, one chunk per device per wave.
+
+    Args:
+        cells: number of cells.
+        capacities: the most cells one chunk may hold, per device.
+
+    Returns:
+        waves, each a list of ``(device, start, stop)``; the chunks are
+        consecutive and cover ``range(cells)`` once.
+    """
+    waves = []
+    start = 0
+    while start < cells:
+        wave = []
+        for device, capacity in enumerate(capacities):
+            if start >= cells:
+                break
+            stop = min(cells, start + capacity)
+            wave.append((device, start, stop))
+            start = stop
+        waves.append(wave)
+    return waves
+
+
+def _launch_shape(cells: int) -> tuple[int, int]:
+    """(blocks, threads per block) for ``cells`` cells; the grid-stride loop covers any excess."""
+    threads = THREADS_PER_BLOCK
+    return max(1, min(MAX_BLOCKS, -(-cells // threads))), threads
+
+
+def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, start: int,
+            stop: int, stream):
+    """Copy cells ``start:stop`` in, launch on ``stream``; returns the device outputs."""
+    n, dim = stop - start, x0.shape[1]
+    records = out.loss.shape[1]
+
+    def send(array, dtype=np.float64):
+        return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
+
+    scalars = np.array([settings.tol, settings.minimum, settings.bound, settings.option,
+                        settings.noise, settings.warmup, settings.step_every,
+                        settings.step_factor], dtype=np.float64)
+    outputs = (
+        cuda.device_array((dim, n), dtype=np.float64, stream=stream),  # final_x
+        cuda.device_array((3, n), dtype=np.float64, stream=stream),  # results
+        cuda.device_array(n, dtype=np.bool_, stream=stream),  # diverged
+        # Recorded entries a cell never reaches keep the value they had in ``out``.
+        send(np.moveaxis(out.trajectory[start:stop], 0, -1).reshape(records, dim, n)),
+        send(out.loss[start:stop].T),
+    )
+    blocks, threads = _launch_shape(n)
+    device_kernel[blocks, threads, stream](
+        send(x0[start:stop].T), send(hyper[start:stop].T), send(ids[start:stop].T, np.int64),
+        int(settings.steps), int(settings.record_every), send(scalars),
+        send(np.stack([settings.lower, settings.upper])),
+        cuda.device_array((5, dim, n), dtype=np.float64, stream=stream), *outputs)
+    return outputs
+
+
+def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:
+    """Copy one chunk's device outputs into ``out[start:stop]`` (waits for ``stream``)."""
+    final_x, results, diverged, trajectory, loss = (
+        array.copy_to_host(stream=stream) for array in outputs)
+    stream.synchronize()
+    out.final_x[start:stop] = final_x.T
+    out.final_loss[start:stop] = results[FINAL_LOSS]
+    out.best_loss[start:stop] = results[BEST_LOSS]
+    out.steps_to_tol[start:stop] = results[STEPS_TO_TOL]
+    out.diverged[start:stop] = diverged
+    out.trajectory[start:stop] = np.moveaxis(trajectory, -1, 0)
+    out.loss[start:stop] = loss.T
+
+
+def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics,
+                   devices: list[int] | None = None) -> None:
+    """Run all cells on the CUDA devices, chunked to their free memory; fills ``out``.
+
+    Each device gets chunks of at most :func:`chunk_cells` of its free memory
+    (``cuda.current_context().get_memory_info()``), one stream per device.
+    The chunks of a wave are launched on every device before any is waited
+    for, so several GPUs work at once; the results do not depend on the
+    chunking (a cell's draws depend only on its seed and stream).
+
+    Args:
+        device_kernel: a ``cuda.jit`` of :func:`_kernel_function`.
+        x0, hyper, ids, settings, out: as :func:`kernels.compile.cpu_kernel`'s.
+        devices: device ids (default: every device numba-cuda sees).
+    """
+    cells, dim = x0.shape
+    if cells == 0:
+        return
+    devices = list(range(len(cuda.gpus))) if devices is None else list(devices)
+    records = out.loss.shape[1]
+    streams, capacities = [], []
+    for device in devices:
+        with cuda.gpus[device]:
+            streams.append(cuda.stream())
+            capacities.append(chunk_cells(cuda.current_context().get_memory_info()[0],
+                                          dim, records))
+    for wave in plan_chunks(cells, capacities):
+        pending = []
+        for index, start, stop in wave:
+            with cuda.gpus[devices[index]]:
+                pending.append((index, start, stop, _launch(
+                    device_kernel, x0, hyper, ids, settings, out, start, stop, streams[index])))
+        for index, start, stop, outputs in pending:
+            with cuda.gpus[devices[index]]:
+                _collect(outputs, out, start, stop, streams[index])
+
+
+class CudaKernel:
+    """A host callable with the interface of :func:`kernels.compile.cpu_kernel`'s kernels.
+
+    Attributes:
+        device_kernel: the ``cuda.jit`` dispatcher (its ``overloads`` hold one
+            entry per signature; hyperparameters are data, so a new grid adds none).
+        function: the plain Python function it compiles.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self.device_kernel = cuda.jit(function)
+
+    def __call__(self, x0, hyper, ids, settings: Settings, out: Metrics) -> None:
+        """Advance ``x0.shape[0]`` cells and fill ``out`` (see :func:`cpu_kernel`)."""
+        run_on_devices(self.device_kernel, x0, hyper, ids, settings, out)
+
+
+@functools.cache
+def cuda_kernel(update, init, value_and_grad) -> CudaKernel:
+    """The CUDA ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
+
+    Same arguments, results and semantics as :func:`kernels.compile.cpu_kernel`
+    (x0 (n, dim) float64, hyper (n, 4) float64, ids (n, 3) int64, a
+    :class:`~kernels.compile.Settings`, a :class:`~kernels.compile.Metrics` of
+    host arrays filled in place). One thread per cell; compiled on the first
+    call, for the device at hand.
+
+    Raises:
+        CudaUnavailableError: numba-cuda is not installed.
+        NotImplementedError: the objective captures more arrays than fit the
+            CUDA constant memory (see :func:`constant_bytes`).
+    """
+    _require_cuda()
+    _check_constant_memory(value_and_grad)
+    _register_objective(value_and_grad)
+    return CudaKernel(_kernel_function(update, init, value_and_grad))
