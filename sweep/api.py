@@ -1,7 +1,11 @@
 """``sweep.run``: config → plan → execute → assemble → store."""
 from __future__ import annotations
 
+import contextlib
+import math
 import re
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +14,7 @@ from . import config as config_module
 from .config import SweepConfig
 from .errors import ConfigError
 from .plan import make_plan
+from .store import exists
 
 if TYPE_CHECKING:  # xarray takes half a second to import: not before validation
     import numpy as np
@@ -25,50 +30,217 @@ def load_config(config: str | Path | dict | SweepConfig) -> SweepConfig:
     return config_module.load(config)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; ``message`` says what was kept and how to resume."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = None,
         n_jobs: int | None = None, block_cells: int | None = None,
-        progress: bool = False, kernel: str | None = None) -> xr.Dataset:
+        progress: bool = False, kernel: str | None = None, resume: bool = False,
+        overwrite: bool = False, scheduler: str | None = None) -> xr.Dataset:
     """Run a sweep and return its dataset.
 
     Args:
         config: a grid file's path, a dict shaped like it, or a :class:`SweepConfig`.
         output: where to write (``.zarr`` or ``.nc``); overrides ``sweep.output``.
-            Nothing is written when neither names an output.
-        n_jobs: joblib workers; None for every core. Results do not depend on it.
-        block_cells: cells per block (default: sized by :mod:`sweep.tuning`).
-            Results do not depend on it either.
+            Nothing is written when neither names an output. A ``.zarr`` store
+            is filled block by block as the sweep goes (memory holds a few
+            blocks, not the grid) and the dataset returned reads from it lazily.
+        n_jobs: local worker threads; None for every core. Results do not depend on it.
+        block_cells: dataset cells per block, at most (default: sized by
+            :mod:`sweep.tuning`). Results do not depend on it either.
         progress: show a progress bar on stderr.
         kernel: ``"lockstep"`` (default: cells in lockstep, vectorized) or ``"simple"``
             (one cell at a time, the reference); the results are the same bits.
+        resume: continue the ``.zarr`` store at ``output``: compute only the blocks
+            it has not marked done (a store of another grid is refused).
+        overwrite: replace an existing output (without it, and without
+            ``resume``, an existing output is an error).
+        scheduler: run the blocks on the Dask cluster at this address
+            (overrides ``sweep.scheduler``); results are the same bits.
 
     Returns:
         the dataset described in the README (dims ``optimizer, start, alpha,
         beta1, beta2, eps``, plus ``dim`` and ``step``).
+
+    Raises:
+        ConfigError: a mistake in the grid or the arguments (nothing is written).
+        Interrupted: Ctrl-C; a ``.zarr`` store keeps every block finished.
+        sweep.execute.BlockFailed: a block raised (a store keeps the finished ones).
     """
     # Validate everything (output included) before numba is imported.
     sweep_config = load_config(config)
-    destination = output if output is not None else sweep_config.output
-    if output is not None:
-        config_module.check_output(str(output), "-o")
-    elif destination is not None:
-        config_module.check_output(destination, sweep_config.source, "sweep.output")
-    from .execute import compile_kernels, execute, resolve_jobs  # imports numba
+    destination = _destination(sweep_config, output, resume, overwrite)
+    scheduler = scheduler or sweep_config.scheduler
+    from .execute import compile_kernels, resolve_jobs  # imports numba
 
-    plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells)
+    chunks = None
+    if resume and destination is not None and exists(destination):
+        chunks = _stored_chunks(destination)
+    plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells,
+                     chunks=chunks)
     started = time.perf_counter()
-    _compile(plan, lambda p: compile_kernels(p, kernel))
-    compiled = time.perf_counter()
-    results = execute(plan, n_jobs=n_jobs, progress=progress, kind=kernel)
-    finished = time.perf_counter()
-    from .assemble import Timing, assemble
-
-    dataset = assemble(plan, results, Timing(compiled - started, finished - compiled))
+    if scheduler is None:
+        _compile(plan, lambda p: compile_kernels(p, kernel))
+    else:  # workers compile their own; check here what a user objective is made of
+        _compile(plan, lambda p: None)
+    compile_time = time.perf_counter() - started
+    steps = dict(plan=plan, n_jobs=n_jobs, scheduler=scheduler, progress=progress, kind=kernel)
+    if destination is not None and Path(destination).suffix == ".zarr":
+        return _run_into_store(destination, resume, compile_time, **steps)
+    dataset = _run_in_memory(compile_time, **steps)
     if destination is not None:
         from .store import write
 
         write(dataset, destination)
         dataset.attrs["output"] = str(destination)
     return dataset
+
+
+def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> str | None:
+    """Where the dataset goes (None: nowhere), refusing what would lose or mix results."""
+    destination = output if output is not None else config.output
+    if output is not None:
+        config_module.check_output(str(output), "-o")
+    elif destination is not None:
+        config_module.check_output(destination, config.source, "sweep.output")
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite: choose one")
+    if destination is None:
+        if resume:
+            raise ConfigError("--resume needs an output (-o OUT.zarr or sweep.output)")
+        config_module.check_size(config, streaming=False)
+        return None
+    destination = str(destination)
+    if resume and Path(destination).suffix != ".zarr":
+        raise ConfigError(f"--resume: {destination}: only a .zarr store can be resumed "
+                          "(a .nc file is written whole at the end)")
+    if exists(destination) and not (resume or overwrite):
+        resumable = "--resume to continue it or " if Path(destination).suffix == ".zarr" else ""
+        raise ConfigError(f"{destination} exists: pass {resumable}--overwrite to replace it")
+    config_module.check_size(config, streaming=Path(destination).suffix == ".zarr")
+    return destination
+
+
+def _stored_chunks(destination: str) -> tuple[int, ...]:
+    from .store import ChunkStore
+
+    try:
+        return ChunkStore.stored_chunks(destination)
+    except (OSError, KeyError, ValueError) as error:
+        raise ConfigError(f"{destination}: not a store this program can resume "
+                          f"({type(error).__name__}: {error})") from None
+
+
+def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress, kind) -> xr.Dataset:
+    """Every block into arrays of the whole grid, then one dataset."""
+    from kernels.compile import empty_metrics
+
+    from .assemble import Timing, assemble
+    from .execute import execute
+
+    config = plan.config
+    results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps))
+               for name, shape in plan.shapes.items()}
+
+    def save(block, metrics):
+        whole = results[block.optimizer]
+        shape = plan.shapes[block.optimizer]
+        for target, part in zip(whole, metrics):
+            extra = target.shape[1:]
+            target.reshape(shape + extra)[block.region] = part.reshape(block.shape + extra)
+
+    started = time.perf_counter()
+    execute(plan, plan.blocks, save, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+            kind=kind)
+    return assemble(plan, results, Timing(compile_time, time.perf_counter() - started))
+
+
+def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan, n_jobs,
+                    scheduler, progress, kind) -> xr.Dataset:
+    """Each block into its chunks of the store as soon as it is done (see :mod:`sweep.store`)."""
+    import xarray
+
+    from kernels.compile import SOURCE_FINGERPRINT
+
+    from .assemble import Timing, block_pieces, template, timing_attrs
+    from .execute import BlockFailed, execute
+    from .store import ChunkStore, fingerprint
+
+    engine = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
+    expected = fingerprint(plan.config, plan.chunks, engine)
+    if resume and exists(destination):
+        store = ChunkStore.open(destination, expected, plan.config.source)
+    else:
+        store = ChunkStore.create(destination, template(plan), expected, len(plan.blocks))
+    done = store.done()
+    todo = [block for block in plan.blocks if block.number not in done]
+    started = time.perf_counter()
+
+    def save(block, metrics):
+        pieces = block_pieces(plan, block, metrics)
+        with _uninterrupted():  # Ctrl-C waits for the block's flag: no write is cut short
+            store.save(block.number, pieces)
+
+    try:
+        execute(plan, todo, save, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                kind=kind)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {_kept(store, plan, destination)}") from None
+    except BlockFailed as error:
+        raise BlockFailed(f"{error}\n  {_kept(store, plan, destination)}") from error.__cause__
+    computed = sum(block.cells for block in todo)
+    store.finish(timing_attrs(Timing(compile_time, time.perf_counter() - started),
+                              computed * plan.config.steps)
+                 | {"resumed_blocks": len(plan.blocks) - len(todo), "blocks": len(plan.blocks)})
+    dataset = xarray.open_zarr(destination, consolidated=True)
+    dataset.attrs["output"] = destination
+    return dataset
+
+
+@contextlib.contextmanager
+def _uninterrupted():
+    """Hold back Ctrl-C (SIGINT) until the block ends, then raise it; elsewhere than in
+    the main thread, or under another SIGINT handler than Python's, do nothing."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _kept(store, plan, destination: str) -> str:
+    """What a stopped run kept, and the command that finishes it."""
+    return (f"{len(store.done())} of {len(plan.blocks)} blocks are saved in {destination}; "
+            f"to finish the sweep, run:\n  {_resume_command(plan, destination)}")
+
+
+def _resume_command(plan, destination: str) -> str:
+    import shlex
+
+    source = plan.config.source
+    grid = shlex.quote(source) if source != "<config>" else "GRID.toml"
+    return f"python -m sweep {grid} -o {shlex.quote(destination)} --resume"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sweep")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _compile(plan, compile_kernels) -> None:

@@ -16,7 +16,7 @@ import xarray as xr
 from kernels.compile import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
-from .plan import PLAN_DIMS, Plan
+from .plan import PLAN_DIMS, Block, Plan
 
 OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM = "optimizer", "schedule", "start", "seed", "step", "dim"
 
@@ -48,11 +48,12 @@ class Timing(NamedTuple):
 
 
 def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Dataset:
-    """The dataset of a finished sweep.
+    """The dataset of a finished sweep, in memory.
 
     Args:
         plan: what was computed.
-        results: :func:`sweep.execute.execute`'s output.
+        results: per optimizer, the :class:`Metrics` of its whole computed grid
+            (cells in C order over ``plan.shapes[optimizer]``).
         timing: how long compiling and running took.
 
     Returns:
@@ -60,39 +61,114 @@ def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Data
         (+ ``dim``, ``step``); ``schedule`` and ``seed`` only when the grid
         file lists several.
     """
+    keep = _kept(plan)
+    parts = [_variables(plan, results[name], plan.shapes[name], plan.full_shape, keep)
+             for name in plan.config.optimizers]
+    data = {name: ((OPTIMIZER,) + dims, np.stack([part[name][1] for part in parts]))
+            for name, (dims, _) in parts[0].items()}
+    return _dataset(plan, data, _attrs(plan, timing))
+
+
+def template(plan: Plan) -> xr.Dataset:
+    """The dataset's layout with no data (lazy fill values, chunked like the plan):
+    what a ``.zarr`` store is created from before any block is computed."""
+    import dask.array
+
+    keep = _kept(plan)
+    chunks = (1,) + tuple(size for size, kept in zip(plan.chunks, keep) if kept)
+    shape = (len(plan.config.optimizers),) + tuple(n for n, k in zip(plan.full_shape, keep) if k)
+    extra = {DIM: plan.config.dim, STEP: len(plan.record_steps)}
+    data = {}
+    for name, (trailing, dtype) in _LAYOUT.items():
+        if trailing and trailing[0] == STEP and not plan.record_steps:
+            continue
+        full = shape + tuple(extra[d] for d in trailing)
+        fill = False if dtype == np.bool_ else np.nan
+        lazy = dask.array.full(full, fill, dtype=dtype, chunks=chunks + full[len(chunks):])
+        data[name] = (_grid_dims(keep) + trailing, lazy)
+    return _dataset(plan, data, _attrs(plan, None))
+
+
+def block_pieces(plan: Plan, block: Block, metrics: Metrics) -> list[tuple[dict, xr.Dataset]]:
+    """A computed block as the dataset's pieces: ``(region, data)`` pairs, ``region``
+    mapping each dimension to its slice, ``data`` holding no coordinates. One
+    piece per chunk the block fills (several when the rule ignores an axis cut
+    by the chunks: its value is broadcast into each)."""
+    keep = _kept(plan)
+    optimizer = plan.config.optimizers.index(block.optimizer)
+    pieces = []
+    for region in plan.dataset_regions(block):
+        target = tuple(part.stop - part.start for part in region)
+        variables = _variables(plan, metrics, block.shape, target, keep)
+        where = {OPTIMIZER: slice(optimizer, optimizer + 1)}
+        where |= {dim: part for dim, part, kept in zip(PLAN_DIMS, region, keep) if kept}
+        data = {name: ((OPTIMIZER,) + dims, values[np.newaxis])
+                for name, (dims, values) in variables.items()}
+        piece = xr.Dataset(data)
+        where |= {dim: slice(0, piece.sizes[dim]) for dim in (DIM, STEP) if dim in piece.dims}
+        pieces.append((where, piece))
+    return pieces
+
+
+# Per variable: its dimensions after the grid's, and its type.
+_LAYOUT = {
+    "final_loss": ((), np.float64),
+    "best_loss": ((), np.float64),
+    "final_x": ((DIM,), np.float64),
+    "distance": ((), np.float64),
+    "steps_to_tol": ((), np.float64),
+    "diverged": ((), np.bool_),
+    "trajectory": ((STEP, DIM), np.float64),
+    "loss": ((STEP,), np.float64),
+}
+
+
+def _kept(plan: Plan) -> tuple[bool, ...]:
+    """Per dimension of :data:`PLAN_DIMS`: whether the dataset has it. Dimensions of
+    length 1 that the grid file did not ask for (one schedule, one seed) are dropped."""
     config = plan.config
-    # Dimensions of length 1 that the grid file did not ask for are dropped.
-    keep = (True, config.schedule_axis, True, config.seed_axis) + (True,) * len(AXES)
-    grid_dims = (OPTIMIZER,) + tuple(d for d, k in zip(PLAN_DIMS, keep[1:]) if k)
+    return (config.schedule_axis, True, config.seed_axis) + (True,) * len(AXES)
 
-    def stack(field: str, extra: tuple[int, ...] = ()) -> np.ndarray:
-        parts = []
-        for name in config.optimizers:
-            computed = getattr(results[name], field).reshape(plan.shapes[name] + extra)
-            parts.append(np.broadcast_to(computed, plan.full_shape + extra))
-        stacked = np.stack(parts)
-        dropped = tuple(i + 1 for i, k in enumerate(keep[1:]) if not k)
-        return stacked.squeeze(axis=dropped) if dropped else stacked
 
-    dim = config.dim
-    final_x = stack("final_x", (dim,))
-    data = {
-        "final_loss": (grid_dims, stack("final_loss")),
-        "best_loss": (grid_dims, stack("best_loss")),
-        "final_x": (grid_dims + (DIM,), final_x),
-        "distance": (grid_dims, _distance(final_x, plan.problem.minimizers)),
-        "steps_to_tol": (grid_dims, stack("steps_to_tol")),
-        "diverged": (grid_dims, stack("diverged")),
+def _grid_dims(keep: tuple[bool, ...]) -> tuple[str, ...]:
+    return (OPTIMIZER,) + tuple(d for d, k in zip(PLAN_DIMS, keep) if k)
+
+
+def _variables(plan: Plan, metrics: Metrics, computed: tuple[int, ...],
+               target: tuple[int, ...], keep: tuple[bool, ...]) -> dict:
+    """One optimizer's metrics over a box of its computed grid (shape ``computed``,
+    1 on the axes it does not read), broadcast to the dataset's box ``target``:
+    ``{name: (dims without optimizer, array)}``."""
+    dropped = tuple(i for i, k in enumerate(keep) if not k)
+    dims = _grid_dims(keep)[1:]
+
+    def shaped(values, extra=()):
+        values = np.broadcast_to(values.reshape(computed + extra), target + extra)
+        return values.squeeze(axis=dropped) if dropped else values
+
+    dim = plan.config.dim
+    final_x = shaped(metrics.final_x, (dim,))
+    variables = {
+        "final_loss": (dims, shaped(metrics.final_loss)),
+        "best_loss": (dims, shaped(metrics.best_loss)),
+        "final_x": (dims + (DIM,), final_x),
+        "distance": (dims, _distance(final_x, plan.problem.minimizers)),
+        "steps_to_tol": (dims, shaped(metrics.steps_to_tol)),
+        "diverged": (dims, shaped(metrics.diverged)),
     }
     if plan.record_steps:
         records = len(plan.record_steps)
-        data["trajectory"] = (grid_dims + (STEP, DIM), stack("trajectory", (records, dim)))
-        data["loss"] = (grid_dims + (STEP,), stack("loss", (records,)))
-    dataset = xr.Dataset(data, coords=_coords(plan), attrs=_attrs(plan, timing))
+        variables["trajectory"] = (dims + (STEP, DIM), shaped(metrics.trajectory, (records, dim)))
+        variables["loss"] = (dims + (STEP,), shaped(metrics.loss, (records,)))
+    return variables
+
+
+def _dataset(plan: Plan, data: dict, attrs: dict) -> xr.Dataset:
+    dataset = xr.Dataset(data, coords=_coords(plan), attrs=attrs)
     for name, description in VARIABLES.items():
         if name in dataset:
             dataset[name].attrs["long_name"] = description
-    dataset["steps_to_tol"].attrs["tol"] = config.tol
+    dataset["steps_to_tol"].attrs["tol"] = plan.config.tol
     dataset["diverged"].attrs["bound"] = plan.bound
     return dataset
 
@@ -134,10 +210,9 @@ def _coords(plan: Plan) -> dict:
     return coords
 
 
-def _attrs(plan: Plan, timing: Timing) -> dict:
+def _attrs(plan: Plan, timing: Timing | None) -> dict:
     config = plan.config
-    steps = plan.computed_cells * config.steps
-    return {
+    attrs = {
         "title": f"sweep of {', '.join(config.optimizers)} on {config.objective}",
         "grid_file": config.source,
         "grid_toml": config.text,
@@ -160,11 +235,18 @@ def _attrs(plan: Plan, timing: Timing) -> dict:
         "dtype": "float64",
         "cells": plan.full_cells,
         "computed_cells": plan.computed_cells,
+        "versions": _versions(),
+    }
+    return attrs | (timing_attrs(timing, plan.computed_cells * config.steps) if timing else {})
+
+
+def timing_attrs(timing: Timing, steps: int) -> dict:
+    """The attrs that say how long a run took; ``steps`` trajectory-steps were computed."""
+    return {
         "wall_time_s": timing.compile + timing.run,
         "compile_time_s": timing.compile,
         # Throughput of the kernels at work: compilation is a one-off, reported apart.
         "trajectory_steps_per_s": steps / timing.run if timing.run > 0 else float("nan"),
-        "versions": _versions(),
     }
 
 

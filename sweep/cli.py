@@ -1,4 +1,5 @@
-"""``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--quiet] [--debug]``,
+"""``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
+[--dask-scheduler ADDRESS] [--dry-run] [--quiet] [--debug]``,
 and the subcommands ``plot``, ``animate`` and ``bench``.
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
@@ -28,6 +29,20 @@ def parser() -> argparse.ArgumentParser:
                               "default: the grid file's name with .zarr, in the current directory")
     command.add_argument("--n-jobs", type=int, default=None, metavar="N",
                          help="parallel workers (default: every core); results do not depend on it")
+    command.add_argument("--block-cells", type=int, default=None, metavar="N",
+                         help="grid cells per block, the unit of work and of a .zarr store's "
+                              "chunks (default: sized to the work); results do not depend on it")
+    command.add_argument("--resume", action="store_true",
+                         help="continue the .zarr output of an interrupted run: compute only "
+                              "the blocks it lacks (refused if the grid differs)")
+    command.add_argument("--overwrite", action="store_true",
+                         help="replace an existing output (by default it is never overwritten)")
+    command.add_argument("--dask-scheduler", metavar="ADDRESS",
+                         help="run the blocks on the Dask cluster whose scheduler is at ADDRESS "
+                              "(e.g. tcp://10.0.0.5:8786); overrides sweep.scheduler")
+    command.add_argument("--dry-run", action="store_true",
+                         help="print the plan (cells, steps, blocks, output size, memory, "
+                              "estimated time from a short calibration) and run nothing")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
     return command
@@ -63,8 +78,9 @@ def report_errors(action, args, doing: str, interrupted: str) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        # A run that kept something says what, and how to resume it.
+        print(getattr(stop, "message", interrupted), file=sys.stderr)
         return 130
     except Exception as error:  # a failure while doing the work
         if args.debug:
@@ -82,13 +98,23 @@ def _run(args) -> int:
     output = args.output or (None if config.output else f"{Path(args.grid).stem}.zarr")
     if args.n_jobs is not None and args.n_jobs < 1:
         raise ConfigError(f"--n-jobs = {args.n_jobs}: must be >= 1")
+    if args.block_cells is not None and args.block_cells < 1:
+        raise ConfigError(f"--block-cells = {args.block_cells}: must be >= 1")
+    if args.dry_run:
+        from .dry_run import dry_run
+
+        print(dry_run(config, output=output, n_jobs=args.n_jobs))
+        return 0
     started = time.perf_counter()
-    dataset = run(config, output=output, n_jobs=args.n_jobs,
-                  progress=not args.quiet and sys.stderr.isatty())
+    dataset = run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,
+                  progress=not args.quiet and sys.stderr.isatty(), resume=args.resume,
+                  overwrite=args.overwrite, scheduler=args.dask_scheduler)
     elapsed = time.perf_counter() - started
     attrs = dataset.attrs
     cells, computed = attrs["cells"], attrs["computed_cells"]
     shared = f" ({computed:,} computed, unused axes broadcast)" if computed != cells else ""
+    if attrs.get("resumed_blocks"):
+        print(f"resumed: {attrs['resumed_blocks']} of {attrs['blocks']} blocks were already saved")
     print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps in {elapsed:.2f} s "
           f"({attrs['compile_time_s']:.1f} s compiling; "
           f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {attrs['output']}")

@@ -34,6 +34,9 @@ MAX_DIM = 100_000
 MAX_AXIS_VALUES = 100_000
 # The logistic data set lives inside the compiled kernel, and f* is solved by Newton's method.
 MAX_LOGISTIC_ENTRIES = 2_000_000
+# A .zarr store is written chunk by chunk, so its size is bounded by the disk, not
+# the RAM; past this it is a mistake.
+MAX_STORE_BYTES = 1 << 44
 # Names from other libraries, for the "Perhaps you meant" hint.
 ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momentum": "beta1",
            "mu": "beta1", "rho": "beta2", "decay": "beta2", "epsilon": "eps", "b1": "beta1",
@@ -60,7 +63,7 @@ PARAM_RULES = {
 }
 BUILTIN_PARAMS = tuple(PARAM_RULES)
 SECTIONS = {
-    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule"),
+    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule", "scheduler"),
     "objective": ("name", "file", "function", "expr", "start", *BUILTIN_PARAMS, "bound", "bounds",
                   "noise", "seeds", "minimizers", "minimum", "box"),
     "grid": AXES,
@@ -92,6 +95,7 @@ class SweepConfig:
         tol: tolerance of ``steps_to_tol`` on f(θ_t) − f*.
         record_every: record the trajectory every this many steps (0: never).
         output: where to write the dataset (``.zarr`` or ``.nc``), or None.
+        scheduler: address of a Dask scheduler to run the blocks on, or None (this machine).
         objective: objective name.
         objective_params: ``(("dim", n), ("kappa", κ))`` as applicable.
         starts: start points, each a ``dim``-tuple.
@@ -129,6 +133,7 @@ class SweepConfig:
     warmup: int = 0
     step_every: int = 1
     step_factor: float = 1.0
+    scheduler: str | None = None
 
     @property
     def dim(self) -> int:
@@ -183,6 +188,7 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
     record_every = check.integer(sweep.get("record_every", 0), "sweep.record_every", minimum=0,
                                  maximum=MAX_STEPS)
     output = _output(check, sweep.get("output"))
+    scheduler = _scheduler(check, sweep.get("scheduler"))
 
     name, params, starts, bound, spec = _objective(check, objective)
     noise = check.number(objective.get("noise", 0.0), "objective.noise", lambda v: v >= 0,
@@ -210,8 +216,10 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
         text = repr(table)
     config = SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
                          params, starts, bound, axes, options, spec, noise, seeds, seed_axis,
-                         bounds, schedules, schedule_axis, warmup, step_every, step_factor)
-    _check_memory(config)
+                         bounds, schedules, schedule_axis, warmup, step_every, step_factor,
+                         scheduler)
+    # Where the results go may still change (-o): here only what no output could hold.
+    check_size(config, streaming=output is None or output.endswith(".zarr"))
     return config
 
 
@@ -239,6 +247,15 @@ def _output(check, value, key="sweep.output"):
     if Path(value).suffix not in OUTPUT_SUFFIXES:
         check.fail(key, value, "must end in .zarr (a zarr store) or .nc (netCDF)")
     return value
+
+
+def _scheduler(check, value):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        check.fail("sweep.scheduler", value, 'must be a Dask scheduler address, e.g. '
+                   '"tcp://10.0.0.5:8786"')
+    return value.strip()
 
 
 def check_output(path: str, source: str, key: str = "output") -> str:
@@ -597,6 +614,27 @@ def _cells(config: SweepConfig) -> int:
     for axis in config.axes:
         axes *= len(axis.values)
     return len(config.optimizers) * len(config.starts) * axes
+
+
+def check_size(config: SweepConfig, streaming: bool) -> None:
+    """Refuse a grid whose results would not fit: in memory (``streaming`` False:
+    the dataset is assembled in RAM), or on the disk (a ``.zarr`` store written
+    chunk by chunk, whatever its size against the RAM)."""
+    if streaming:
+        _check_disk(config)
+    else:
+        _check_memory(config)
+
+
+def _check_disk(config: SweepConfig) -> None:
+    # Only a sanity bound: the store's compression makes the real size smaller.
+    needed = result_bytes(config)
+    if needed > MAX_STORE_BYTES:
+        raise ConfigError(
+            f"{config.source}: the results would take {_bytes(needed)} "
+            f"({_cells(config):,} cells), more than {_bytes(MAX_STORE_BYTES)}\n"
+            "  Make the grid smaller" + (", or raise sweep.record_every." if config.record_every
+                                         else "."))
 
 
 def _check_memory(config: SweepConfig) -> None:

@@ -1,15 +1,23 @@
-"""Run the planned blocks on the CPU kernels, spread over joblib workers.
+"""Run the planned blocks on the CPU kernels: in threads here, or on a Dask cluster.
 
-The kernels are serial and release the GIL, so the default joblib backend is
-threads: one compiled kernel, no pickling, and never more busy threads than
-``n_jobs`` (numba's own thread pool is not used). Under
-``joblib.parallel_config(backend="dask")`` or ``"loky"`` the same blocks run
-in other processes; :func:`run_block` takes and returns only arrays.
+Locally the default joblib backend is threads: the kernels are serial and
+release the GIL, so one compiled kernel serves every thread, nothing is
+pickled, and never more than ``n_jobs`` threads are busy (numba's own thread
+pool is not used). With a Dask scheduler address, blocks run on the cluster's
+workers through ``dask.distributed``; :func:`run_block` takes and returns only
+arrays, so it runs in any process.
+
+Either way the blocks come back in the order they finish and are handed, in
+this (the main) thread, to a ``save(block, metrics)`` callback: only the main
+process writes. Results do not depend on that order.
 """
 from __future__ import annotations
 
 import os
 import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -19,8 +27,13 @@ from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics, lockst
 from kernels.rules import OPTIMIZERS
 
 from . import tuning
+from .errors import SweepFailure
 from .objectives import ObjectiveSpec, resolve
-from .plan import Block, Plan
+from .plan import PLAN_DIMS, Block, Plan
+
+
+class BlockFailed(SweepFailure):
+    """A block raised; the message names the first cell that fails alone and the error."""
 
 
 def kernel_for(optimizer: str, spec: ObjectiveSpec, kind: str | None = None):
@@ -62,51 +75,136 @@ def resolve_jobs(n_jobs: int | None) -> int:
     return n_jobs
 
 
-def execute(plan: Plan, n_jobs: int | None = None, progress: bool = False,
-            kind: str | None = None) -> dict[str, Metrics]:
-    """Compute every block of ``plan``.
+def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics], None], *,
+            n_jobs: int | None = None, scheduler: str | None = None, progress: bool = False,
+            kind: str | None = None) -> None:
+    """Compute ``blocks`` of ``plan`` and hand each to ``save`` as soon as it is done.
 
-    Returns:
-        per optimizer, the :class:`Metrics` of its computed grid, cells in C
-        order over ``plan.shapes[optimizer]``.
+    Args:
+        plan: the sweep.
+        blocks: the blocks to compute (all of ``plan.blocks``, or those a store lacks).
+        save: called in this thread with each block and its metrics, in the
+            order the blocks finish.
+        n_jobs: local worker threads (None: every core); ignored with ``scheduler``.
+        scheduler: a Dask scheduler's address (``tcp://host:8786``) to run on, or None.
+        progress: show a progress bar on stderr.
+        kind: the kernel (see :func:`kernel_for`).
+
+    Raises:
+        BlockFailed: a block raised; every block finished before it was saved.
     """
-    config = plan.config
-    records = len(plan.record_steps)
-    results = {name: empty_metrics(int(np.prod(shape)), config.dim, records)
-               for name, shape in plan.shapes.items()}
-    compile_kernels(plan, kind)
-
-    def tasks():
-        for block in plan.blocks:
-            x0, hyper, ids = plan.hyperparameters(block)
-            yield delayed(run_block)(block.optimizer, config.spec, x0, hyper, ids,
-                                     settings_for(plan, block.optimizer), records, kind)
-
-    bar = tqdm(total=plan.computed_cells, unit="cell", disable=not progress, dynamic_ncols=True,
-               smoothing=0.1)
+    blocks = list(blocks)
+    # Built as they are dispatched: the grid's hyperparameters are never all in memory.
+    calls = ((number, _call(plan, block, kind)) for number, block in enumerate(blocks))
+    if scheduler is not None:
+        finished = _on_cluster(scheduler, calls)
+    else:
+        compile_kernels(plan, kind)
+        finished = _on_threads(calls, len(blocks), resolve_jobs(n_jobs))
+    bar = tqdm(total=sum(block.cells for block in blocks), unit="cell", disable=not progress,
+               dynamic_ncols=True, smoothing=0.1)
     started = time.perf_counter()
-    jobs = resolve_jobs(n_jobs)
-    if jobs == 1 or len(plan.blocks) == 1:
+    with bar, warnings.catch_warnings():
+        # On Ctrl-C or a failure joblib warns, when the results are closed, that
+        # finished blocks went unused: the caller says what was kept.
+        warnings.filterwarnings("ignore", message=r".*tasks? (have|has|which) ", module="joblib")
+        try:
+            for number, metrics in finished:
+                if isinstance(metrics, BaseException):
+                    raise BlockFailed(_describe_failure(plan, blocks[number], kind, metrics)) from metrics
+                save(blocks[number], metrics)
+                bar.update(blocks[number].cells)
+                elapsed = time.perf_counter() - started
+                bar.set_postfix_str(f"{bar.n * plan.config.steps / max(elapsed, 1e-9) / 1e6:.1f}"
+                                    " M steps/s", refresh=False)
+        finally:
+            if hasattr(finished, "close"):
+                finished.close()
+
+
+def _call(plan: Plan, block: Block, kind: str | None) -> tuple:
+    """The arguments of :func:`run_block` for one block (arrays, a spec, a tuple)."""
+    x0, hyper, ids = plan.hyperparameters(block)
+    return (block.optimizer, plan.config.spec, x0, hyper, ids,
+            settings_for(plan, block.optimizer), len(plan.record_steps), kind)
+
+
+def _numbered(number: int, arguments: tuple) -> tuple[int, Metrics | BaseException]:
+    """Run one block; an error is returned, not raised, so the finished blocks are still saved."""
+    try:
+        return number, run_block(*arguments)
+    except Exception as error:  # the caller names the cell and fails the run
+        return number, error
+
+
+def _on_threads(calls: Iterator[tuple[int, tuple]], count: int,
+                jobs: int) -> Iterator[tuple[int, Metrics]]:
+    if jobs == 1 or count == 1:
         # One worker: no pool (joblib polls its results every 10 ms, which small
         # sweeps would feel). The same blocks, the same bits.
-        finished = (function(*args, **kwargs) for function, args, kwargs in tasks())
-    else:
-        # Ordered results: blocks arrive as they were planned; joblib still
-        # runs up to n_jobs of them at once (or hands them to dask, loky, ...).
-        finished = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(tasks())
-    with bar:
-        for block, metrics in zip(plan.blocks, finished):
-            _store(results[block.optimizer], block, metrics)
-            bar.update(block.cells)
-            elapsed = time.perf_counter() - started
-            bar.set_postfix_str(f"{bar.n * config.steps / max(elapsed, 1e-9) / 1e6:.1f} M steps/s",
-                                refresh=False)
-    return results
+        return (_numbered(number, arguments) for number, arguments in calls)
+    # Results as they finish, up to n_jobs blocks at once; joblib dispatches only a
+    # few ahead (pre_dispatch), so memory holds a few blocks, not the grid.
+    return Parallel(n_jobs=jobs, prefer="threads", return_as="generator_unordered")(
+        delayed(_numbered)(number, arguments) for number, arguments in calls)
 
 
-def _store(result: Metrics, block: Block, metrics: Metrics) -> None:
-    for whole, part in zip(result, metrics):
-        whole[block.start:block.stop] = part
+def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tuple[int, Metrics]]:
+    """Run the calls on the Dask cluster at ``address``, a bounded number in flight.
+
+    A worker that dies takes its running blocks with it; the scheduler runs them
+    again elsewhere (``retries`` covers errors raised while a worker is lost).
+    """
+    from distributed import Client, as_completed
+
+    with Client(address, timeout="30s") as client:
+        threads = max(1, sum(client.nthreads().values()))
+        window = tuning.CLUSTER_BLOCKS_PER_THREAD * threads
+        pending = iter(calls)
+        run = uuid.uuid4().hex[:8]
+
+        def submit(number, arguments):
+            return client.submit(_numbered, number, arguments, pure=False, retries=2,
+                                 key=f"sweep-{run}-block-{number}")
+
+        running = as_completed([submit(*item) for item, _ in zip(pending, range(window))])
+        try:
+            for future in running:
+                yield future.result()
+                for item in pending:  # one finished: one more in flight
+                    running.add(submit(*item))
+                    break
+        finally:
+            client.cancel(list(running.futures))
+
+
+def _describe_failure(plan: Plan, block: Block, kind: str | None, error: BaseException) -> str:
+    """Which cell of the block fails (each is tried alone, here) and with what error."""
+    optimizer, spec, x0, hyper, ids, settings, records, kind = _call(plan, block, kind)
+    cell, failure = None, error
+    for row in range(block.cells):
+        try:
+            run_block(optimizer, spec, x0[row:row + 1], hyper[row:row + 1], ids[row:row + 1],
+                      settings, records, kind)
+        except Exception as alone:
+            cell, failure = row, alone
+            break
+    where = "a block of " + optimizer
+    if cell is not None:
+        index = np.unravel_index(cell, block.shape)
+        coordinates = [f"{dim}={_value(plan, dim, part.start + i)}"
+                       for dim, part, i in zip(PLAN_DIMS, block.region, index)
+                       if plan.full_shape[PLAN_DIMS.index(dim)] > 1
+                       and plan.shapes[optimizer][PLAN_DIMS.index(dim)] > 1]
+        where = f"cell optimizer={optimizer}" + "".join(f", {c}" for c in coordinates)
+    return f"{where} failed: {type(failure).__name__}: {failure}"
+
+
+def _value(plan: Plan, dim: str, index: int):
+    config = plan.config
+    values = {"schedule": config.schedules, "start": range(len(config.starts)),
+              "seed": config.seeds, **{axis.name: axis.values for axis in config.axes}}[dim]
+    return values[index]
 
 
 def compile_kernels(plan: Plan, kind: str | None = None) -> None:
@@ -115,6 +213,7 @@ def compile_kernels(plan: Plan, kind: str | None = None) -> None:
         kernel = kernel_for(name, plan.config.spec, kind)
         if kernel.signatures:
             continue
-        x0, hyper, ids = plan.hyperparameters(Block(name, 0, 1))
+        first = next(block for block in plan.blocks if block.optimizer == name)
+        x0, hyper, ids = plan.hyperparameters(first)
         out = empty_metrics(1, plan.config.dim, len(plan.record_steps))
-        kernel(x0, hyper, ids, settings_for(plan, name)._replace(steps=1), out)
+        kernel(x0[:1], hyper[:1], ids[:1], settings_for(plan, name)._replace(steps=1), out)

@@ -6,6 +6,7 @@ loudly) and broadcast when the dataset is assembled. Still no numba here.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -27,16 +28,27 @@ PLAN_DIMS = ("schedule", "start", "seed", *AXES)
 
 @dataclass(frozen=True)
 class Block:
-    """Cells ``[start, stop)`` of one optimizer's computed grid (C order over
-    :data:`PLAN_DIMS`)."""
+    """One chunk of an optimizer's computed grid: a box of it, aligned with the
+    dataset's chunks, computed at once and (to a ``.zarr``) written at once.
+
+    Attributes:
+        optimizer: the rule.
+        number: the block's place in the plan (its marker in a store).
+        region: per dimension of :data:`PLAN_DIMS`, the slice of the optimizer's
+            computed grid (an axis the rule does not read has length 1 there).
+    """
 
     optimizer: str
-    start: int
-    stop: int
+    number: int
+    region: tuple[slice, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(part.stop - part.start for part in self.region)
 
     @property
     def cells(self) -> int:
-        return self.stop - self.start
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,9 @@ class Plan:
         problem: the objective made concrete.
         shapes: per optimizer, the computed grid's shape over :data:`PLAN_DIMS`,
             1 on the axes the rule does not read.
-        blocks: the work units, in a fixed order.
+        chunks: the dataset's chunk shape over :data:`PLAN_DIMS`: ones, then a
+            part of one axis, then whole axes, so a chunk is a box of the grid.
+        blocks: the work units, in a fixed order: each optimizer's grid cut by ``chunks``.
         record_steps: the steps at which trajectories are recorded (empty if none).
         bound: the divergence bound in force.
     """
@@ -56,6 +70,7 @@ class Plan:
     config: SweepConfig
     problem: Problem
     shapes: dict[str, tuple[int, ...]]
+    chunks: tuple[int, ...]
     blocks: tuple[Block, ...]
     record_steps: tuple[int, ...]
     bound: float
@@ -67,9 +82,7 @@ class Plan:
     @property
     def full_shape(self) -> tuple[int, ...]:
         """The grid over :data:`PLAN_DIMS` with every axis at full length."""
-        config = self.config
-        return (len(config.schedules), len(config.starts), len(config.seeds),
-                *(len(axis.values) for axis in config.axes))
+        return full_shape(self.config)
 
     @property
     def full_cells(self) -> int:
@@ -78,10 +91,12 @@ class Plan:
 
     def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A block's start points (cells, dim), hyperparameters (cells, 4) and
-        ids (cells, 3): seed, random stream (the start's index), schedule code."""
+        ids (cells, 3): seed, random stream (the start's index), schedule code.
+        Cells in C order over the block's region."""
         config = self.config
-        shape = self.shapes[block.optimizer]
-        schedule, start, seed, *axes = np.unravel_index(np.arange(block.start, block.stop), shape)
+        indices = np.meshgrid(*(np.arange(part.start, part.stop) for part in block.region),
+                              indexing="ij")
+        schedule, start, seed, *axes = (index.ravel() for index in indices)
         x0 = np.asarray(config.starts, dtype=np.float64)[start]
         hyper = np.empty((block.cells, len(AXES)))
         used = OPTIMIZERS[block.optimizer].axes
@@ -94,6 +109,27 @@ class Plan:
         ids[:, 2] = np.asarray([SCHEDULES[name] for name in config.schedules])[schedule]
         return x0, hyper, ids
 
+    def dataset_regions(self, block: Block) -> list[tuple[slice, ...]]:
+        """The chunks of the dataset (over :data:`PLAN_DIMS`) that ``block`` fills:
+        one, or several where the rule does not read an axis cut by ``chunks``
+        (its one computed value is broadcast into each of them)."""
+        choices = []
+        for part, size, full in zip(block.region, self.chunks, self.full_shape):
+            if part.stop - part.start == 1 and full > 1 and self._unused(block, len(choices)):
+                choices.append([slice(lo, min(lo + size, full)) for lo in range(0, full, size)])
+            else:
+                choices.append([part])
+        return list(itertools.product(*choices))
+
+    def _unused(self, block: Block, dimension: int) -> bool:
+        return self.shapes[block.optimizer][dimension] == 1
+
+
+def full_shape(config: SweepConfig) -> tuple[int, ...]:
+    """The grid over :data:`PLAN_DIMS` with every axis at full length."""
+    return (len(config.schedules), len(config.starts), len(config.seeds),
+            *(len(axis.values) for axis in config.axes))
+
 
 def record_steps(steps: int, record_every: int) -> tuple[int, ...]:
     """0, k, 2k, … and always the last step; empty when ``record_every`` is 0."""
@@ -105,14 +141,17 @@ def record_steps(steps: int, record_every: int) -> tuple[int, ...]:
     return tuple(recorded)
 
 
-def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = None) -> Plan:
-    """Split the grid into blocks (its size was checked with the config).
+def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = None,
+              chunks: tuple[int, ...] | None = None) -> Plan:
+    """Cut the grid into blocks (its size was checked with the config).
 
     Args:
         config: the validated grid file.
         n_jobs: workers that will run the blocks (only sizes the blocks).
-        block_cells: cells per block; by default about
+        block_cells: dataset cells per block at most; by default about
             :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block.
+        chunks: the chunk shape to use (a store being resumed has its own);
+            overrides ``block_cells``.
     """
     the_problem = resolve(config.spec)
     recorded = record_steps(config.steps, config.record_every)
@@ -121,15 +160,41 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
         used = OPTIMIZERS[name].axes
         shapes[name] = (len(config.schedules), len(config.starts), len(config.seeds)) + tuple(
             len(axis.values) if axis.name in used else 1 for axis in config.axes)
-    total = sum(math.prod(s) for s in shapes.values())
-    if block_cells is None:
-        block_cells = max(1, tuning.BLOCK_TRAJECTORY_STEPS // config.steps)
-        block_cells = min(block_cells, max(1, -(-total // (n_jobs * tuning.BLOCKS_PER_WORKER))))
-        block_cells = max(block_cells, -(-tuning.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
-    blocks = tuple(
-        Block(name, lo, min(lo + block_cells, math.prod(shape)))
-        for name, shape in shapes.items()
-        for lo in range(0, math.prod(shape), block_cells)
-    )
+    grid = full_shape(config)
+    if chunks is None:
+        if block_cells is None:
+            block_cells = default_block_cells(config, sum(map(math.prod, shapes.values())), n_jobs)
+        chunks = chunk_shape(grid, block_cells)
+    blocks = []
+    for name, shape in shapes.items():
+        # A rule's grid has length 1 on the axes it does not read: one block spans them.
+        starts = [range(0, length, size if length > 1 else 1) for length, size in zip(shape, chunks)]
+        for corner in itertools.product(*starts):
+            region = tuple(slice(lo, min(lo + size, length))
+                           for lo, size, length in zip(corner, chunks, shape))
+            blocks.append(Block(name, len(blocks), region))
     bound = config.bound if config.bound is not None else the_problem.bound
-    return Plan(config, the_problem, shapes, blocks, recorded, bound)
+    return Plan(config, the_problem, shapes, tuple(chunks), tuple(blocks), recorded, bound)
+
+
+def default_block_cells(config: SweepConfig, computed_cells: int, n_jobs: int) -> int:
+    """About :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block, at least
+    :data:`tuning.BLOCKS_PER_WORKER` blocks per worker, and none below
+    :data:`tuning.MIN_BLOCK_TRAJECTORY_STEPS`."""
+    cells = max(1, tuning.BLOCK_TRAJECTORY_STEPS // config.steps)
+    cells = min(cells, max(1, -(-computed_cells // (n_jobs * tuning.BLOCKS_PER_WORKER))))
+    return max(cells, -(-tuning.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
+
+
+def chunk_shape(grid: tuple[int, ...], cells: int) -> tuple[int, ...]:
+    """The largest box of ``grid`` of at most ``cells`` cells (at least one) that is
+    ones, then a part of one axis, then whole axes (C order): its blocks are
+    contiguous in the dataset and line up with zarr's chunks."""
+    chunks = list(grid)
+    for axis in range(len(grid)):
+        inner = math.prod(grid[axis + 1:])
+        if inner <= cells:
+            chunks[:axis] = [1] * axis
+            chunks[axis] = max(1, min(grid[axis], cells // max(inner, 1)))
+            return tuple(chunks)
+    return (1,) * (len(grid) - 1) + (1,)

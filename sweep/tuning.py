@@ -18,3 +18,6 @@ LANES = 64
 # "lockstep" (fast) or "simple" (one cell at a time: the reference the tests
 # compare the fast kernel with, bit for bit).
 KERNEL = "lockstep"
+# On a Dask cluster, at most this many blocks per worker thread are in flight:
+# enough to keep every thread fed, few enough that memory holds blocks, not the grid.
+CLUSTER_BLOCKS_PER_THREAD = 2

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import sweep
 from conftest import ROOT
 from sweep import cli
 
@@ -76,12 +77,13 @@ def test_a_failure_while_running_exits_1_without_traceback(tmp_path, monkeypatch
 
     import sweep.execute
     monkeypatch.setattr(sweep.execute, "run_block", broken)
-    code = cli.main([str(grid), "-o", str(tmp_path / "r.zarr"), "--quiet"])
+    code = cli.main([str(grid), "-o", str(tmp_path / "r.nc"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 1 and "kernel exploded" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]
-    with pytest.raises(RuntimeError):
-        cli.main([str(grid), "-o", str(tmp_path / "r.zarr"), "--quiet", "--debug"])
+    with pytest.raises(sweep.SweepFailure) as failed:  # the worker's error is its cause
+        cli.main([str(grid), "-o", str(tmp_path / "r.nc"), "--quiet", "--debug"])
+    assert isinstance(failed.value.__cause__, RuntimeError)
 
 
 def test_an_interrupt_exits_130_and_leaves_nothing(tmp_path, monkeypatch, capsys):

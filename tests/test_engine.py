@@ -127,12 +127,19 @@ def test_written_dataset_round_trips(tmp_path, suffix):
         assert list(opened["optimizer"].values) == list(ds["optimizer"].values)
 
 
-def test_output_argument_overrides_and_replaces(tmp_path):
-    target = tmp_path / "r.nc"
+@pytest.mark.parametrize("suffix", [".zarr", ".nc"])
+def test_an_existing_output_is_replaced_only_when_asked(tmp_path, suffix):
+    target = tmp_path / f"r{suffix}"
     sweep.run(grid_table(steps=5), output=target)
     first = target.stat().st_mtime_ns
-    sweep.run(grid_table(steps=6), output=target)
-    with xr.open_dataset(target, engine="h5netcdf") as ds:
+    with pytest.raises(sweep.ConfigError, match="exists.*--(resume|overwrite)"):
+        sweep.run(grid_table(steps=6), output=target)
+    opened = xr.open_zarr(target) if suffix == ".zarr" else xr.open_dataset(target, engine="h5netcdf")
+    with opened as ds:
+        assert ds.attrs["steps"] == 5  # untouched
+    sweep.run(grid_table(steps=6), output=target, overwrite=True)
+    opened = xr.open_zarr(target) if suffix == ".zarr" else xr.open_dataset(target, engine="h5netcdf")
+    with opened as ds:
         assert ds.attrs["steps"] == 6
     assert target.stat().st_mtime_ns >= first
 

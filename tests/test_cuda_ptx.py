@@ -1,0 +1,142 @@
+"""Every CUDA kernel compiles to PTX for sm_80 and sm_90, with no GPU.
+
+The simulator (tests/test_cuda.py) runs the kernel as Python and would
+accept code numba-cuda's compiler refuses; this compiles the real thing.
+Every rule on one objective and every objective on one rule (the full
+product, 11 × 14 × 2 kernels at about a second each, would take five
+minutes; a rule and an objective meet only through the kernel's two calls).
+Also, without a device: the device status sentences, the constant-memory
+check and the chunk planning.
+"""
+import os
+
+import pytest
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    pytest.skip("compiling to PTX needs the real numba-cuda, not its simulator",
+                allow_module_level=True)
+pytest.importorskip("numba_cuda", reason="the gpu extra (numba-cuda) is not installed")
+
+from kernels import cuda as backend  # noqa: E402
+from kernels.objectives import OBJECTIVES, problem  # noqa: E402
+from kernels.rules import OPTIMIZERS  # noqa: E402
+
+ARCHITECTURES = [(8, 0), (9, 0)]
+N_DIMENSIONAL = ("rosenbrock_nd", "rastrigin", "styblinski_tang", "quadratic")
+
+
+def objective(name):
+    keys = {"dim": 3} if name in N_DIMENSIONAL else {}
+    return problem(name, **keys).value_and_grad
+
+
+def assert_is_kernel_ptx(text, cc):
+    major, minor = cc
+    assert f".target sm_{major}{minor}" in text
+    assert ".visible .entry" in text  # a kernel, not only device functions
+    assert ".address_size 64" in text
+
+
+@pytest.mark.parametrize("cc", ARCHITECTURES, ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_every_rule_compiles(optimizer, cc):
+    rule = OPTIMIZERS[optimizer]
+    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, objective("rosenbrock"), cc), cc)
+
+
+@pytest.mark.parametrize("cc", ARCHITECTURES, ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
+@pytest.mark.parametrize("name", [name for name in OBJECTIVES if name != "rosenbrock"])
+def test_every_objective_compiles(name, cc):
+    rule = OPTIMIZERS["adam"]
+    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, objective(name), cc), cc)
+
+
+def test_user_objectives_compile(tmp_path):
+    """A formula (math functions, t) and a user's file drawing from the generator."""
+    import importlib.util
+
+    from kernels.formula import formula_objective
+
+    function, _, _ = formula_objective("log(1 + x**2) + atan(y)**2 + tanh(t*x) + abs(y)**1.5")
+    rule = OPTIMIZERS["rmsprop"]
+    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, function, (9, 0)), (9, 0))
+    path = tmp_path / "mine.py"
+    path.write_text("from kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\n"
+                    "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = x[1] * uniform(key, 1)\n"
+                    "    return 0.5 * (x[0] * x[0] + x[1] * x[1])\n")
+    spec = importlib.util.spec_from_file_location("mine_for_ptx", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, module.f, (8, 0)), (8, 0))
+
+
+@pytest.mark.parametrize("name, keys", [("quadratic", {"dim": 5, "kappa": 100.0}),
+                                        ("logistic", {"samples": 60})])
+def test_captured_arrays_are_counted_as_constant_memory(name, keys):
+    """The estimate that guards cuda_kernel is what the compiler really emits."""
+    function = problem(name, **keys).value_and_grad
+    rule = OPTIMIZERS["sgd"]
+    text = backend.ptx(rule.update, rule.init, function, (9, 0))
+    assert backend.ptx_constant_bytes(text) == backend.constant_bytes(function) > 0
+
+
+def test_data_beyond_constant_memory_is_refused_with_a_sentence():
+    function = problem("logistic", samples=4000, features=4).value_and_grad
+    rule = OPTIMIZERS["adam"]
+    with pytest.raises(NotImplementedError, match="64 KiB of CUDA constant memory"):
+        backend.cuda_kernel(rule.update, rule.init, function)
+    assert backend.constant_bytes(problem("rosenbrock").value_and_grad) == 0
+
+
+def test_status_without_the_gpu_extra(monkeypatch):
+    monkeypatch.setattr(backend, "cuda", None)
+    ok, message = backend.device_status()
+    assert not ok and "pip install 'sweep[gpu]'" in message
+    with pytest.raises(backend.CudaUnavailableError, match=r"sweep\[gpu\]"):
+        backend.cuda_kernel(OPTIMIZERS["sgd"].update, OPTIMIZERS["sgd"].init,
+                            problem("booth").value_and_grad)
+
+
+def test_status_without_a_device(monkeypatch):
+    monkeypatch.setattr(backend.cuda, "is_available", lambda: False)
+    ok, message = backend.device_status()
+    assert not ok and message.startswith("No CUDA device found")
+
+
+def test_status_says_what_the_driver_says(monkeypatch):
+    def broken():
+        raise RuntimeError("Error at driver init: \n\nCUDA driver library cannot be found.\n:")
+
+    monkeypatch.setattr(backend.cuda, "is_available", broken)
+    ok, message = backend.device_status()
+    assert not ok and message.endswith("Error at driver init:")
+
+
+@pytest.mark.parametrize("cells, capacities", [(20, [7]), (20, [3, 5]), (5, [8, 8]), (1, [1])])
+def test_chunks_cover_every_cell_once_one_per_device_per_wave(cells, capacities):
+    waves = backend.plan_chunks(cells, capacities)
+    chunks = [chunk for wave in waves for chunk in wave]
+    assert [start for _, start, _ in chunks] == [0] + [stop for _, _, stop in chunks[:-1]]
+    assert chunks[-1][2] == cells
+    for wave in waves:
+        assert len({device for device, _, _ in wave}) == len(wave)
+        for device, start, stop in wave:
+            assert 0 < stop - start <= capacities[device]
+
+
+def test_chunk_size_follows_free_memory(monkeypatch):
+    monkeypatch.setattr(backend, "MEMORY_FRACTION", 0.5)
+    monkeypatch.setattr(backend, "MAX_CHUNK_CELLS", 10**9)
+    per_cell = backend.device_bytes_per_cell(dim=2, records=3)
+    assert per_cell == 8 * (2 + 7 + 10 + 2 + 3 + 3 * 3) + 1
+    assert backend.chunk_cells(2 * per_cell * 1000, 2, 3) == 1000
+    assert backend.chunk_cells(0, 2, 3) == 1  # always some progress
+    assert backend.chunk_cells(float("inf"), 2, 3) == 10**9
+
+
+def test_launch_shape_caps_blocks_for_the_grid_stride_loop(monkeypatch):
+    monkeypatch.setattr(backend, "THREADS_PER_BLOCK", 128)
+    monkeypatch.setattr(backend, "MAX_BLOCKS", 4)
+    assert backend._launch_shape(1) == (1, 128)
+    assert backend._launch_shape(129) == (2, 128)
+    assert backend._launch_shape(10**6) == (4, 128)
