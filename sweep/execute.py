@@ -13,6 +13,7 @@ process writes. Results do not depend on that order.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
@@ -108,11 +109,13 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         # On Ctrl-C or a failure joblib warns, when the results are closed, that
         # finished blocks went unused: the caller says what was kept.
         warnings.filterwarnings("ignore", message=r".*tasks? (have|has|which) ", module="joblib")
+        saved = 0
         try:
             for number, metrics in finished:
                 if isinstance(metrics, BaseException):
                     raise BlockFailed(_describe_failure(plan, blocks[number], kind, metrics)) from metrics
                 save(blocks[number], metrics)
+                saved += 1
                 bar.update(blocks[number].cells)
                 elapsed = time.perf_counter() - started
                 bar.set_postfix_str(f"{bar.n * plan.config.steps / max(elapsed, 1e-9) / 1e6:.1f}"
@@ -120,6 +123,8 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         finally:
             if hasattr(finished, "close"):
                 finished.close()
+    if saved != len(blocks):  # never silently short: a lost block would read as data
+        raise SweepFailure(f"{len(blocks) - saved} of {len(blocks)} blocks never came back")
 
 
 def _call(plan: Plan, block: Block, kind: str | None) -> tuple:
@@ -157,7 +162,11 @@ def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tu
     """
     from distributed import Client, as_completed
 
-    with Client(address, timeout="30s") as client:
+    try:
+        client = Client(address, timeout=tuning.CLUSTER_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as error:
+        raise SweepFailure(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    with client:
         threads = max(1, sum(client.nthreads().values()))
         window = tuning.CLUSTER_BLOCKS_PER_THREAD * threads
         pending = iter(calls)
@@ -167,7 +176,7 @@ def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tu
             return client.submit(_numbered, number, arguments, pure=False, retries=2,
                                  key=f"sweep-{run}-block-{number}")
 
-        running = as_completed([submit(*item) for item, _ in zip(pending, range(window))])
+        running = as_completed([submit(*item) for item in itertools.islice(pending, window)])
         try:
             for future in running:
                 yield future.result()

@@ -21,3 +21,5 @@ KERNEL = "lockstep"
 # On a Dask cluster, at most this many blocks per worker thread are in flight:
 # enough to keep every thread fed, few enough that memory holds blocks, not the grid.
 CLUSTER_BLOCKS_PER_THREAD = 2
+# How long to try reaching a Dask scheduler before giving up.
+CLUSTER_CONNECT_TIMEOUT = "10s"
