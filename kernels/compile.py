@@ -12,6 +12,8 @@ import functools
 import hashlib
 import inspect
 import math
+import pickle
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -180,6 +182,47 @@ def check_objective(value_and_grad):
     return alone.nopython_signatures[0].return_type
 
 
+def cache_name(kind: str, update, value_and_grad) -> str:
+    """A name of its own for each kernel in numba's on-disk cache.
+
+    Every kernel is the same nested ``def kernel`` with other functions in its
+    closure, and numba names a cache index after the function's qualified
+    name: all kernels would share one index and its numbered data files. Two
+    processes compiling two kernels at once could then each pick data file
+    ``.1`` for their own kernel, and one would later load the other's machine
+    code. With a name per (kind, rule, objective), kernels never share files;
+    processes compiling the same kernel write the same thing, each file
+    replaced atomically by numba.
+    """
+    objective = f"{value_and_grad.__module__}.{value_and_grad.__qualname__}"
+    closure = [cell.cell_contents for cell in (value_and_grad.__closure__ or ())]
+    contents = hashlib.sha256(value_and_grad.__code__.co_code)
+    for value in closure:  # e.g. quadratic's eigenvalues, logistic's data set
+        contents.update(value.tobytes() if isinstance(value, np.ndarray) else
+                        getattr(value, "__qualname__", repr(value)).encode())
+    readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{update.__name__}.{objective}")[:80]
+    return f"{kind}_kernel.{readable}.{contents.hexdigest()[:12]}"
+
+
+def _cached_as(name: str):
+    """Give a function the qualified name numba's cache files are named after."""
+    def rename(function):
+        function.__qualname__ = name
+        return function
+    return rename
+
+
+def call_kernel(kernel, *args) -> None:
+    """``kernel(*args)``; a cache file cut short (a disk that filled, a machine that
+    stopped mid-write) makes numba raise instead of compiling afresh
+    (numba/numba#10434): then forget this kernel's cache and compile it again."""
+    try:
+        kernel(*args)
+    except (EOFError, pickle.UnpicklingError):
+        kernel._cache.flush()
+        kernel(*args)
+
+
 @functools.cache
 def cpu_kernel(update, init, value_and_grad):
     """A compiled ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
@@ -208,6 +251,7 @@ def cpu_kernel(update, init, value_and_grad):
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),
     # not a ZeroDivisionError that would stop the whole sweep.
     @njit(nogil=True, cache=True, error_model="numpy")
+    @_cached_as(cache_name("simple", update, value_and_grad))
     def kernel(x0, hyper, ids, settings, out):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
@@ -300,6 +344,7 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
     keyed = uses_key(value_and_grad)
 
     @njit(nogil=True, cache=True, error_model="numpy")
+    @_cached_as(cache_name(f"lockstep{lanes}", update, value_and_grad))
     def kernel(x0, hyper, ids, settings, out):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return

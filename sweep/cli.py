@@ -103,7 +103,7 @@ def _run(args) -> int:
     if args.dry_run:
         from .dry_run import dry_run
 
-        print(dry_run(config, output=output, n_jobs=args.n_jobs))
+        print(dry_run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells))
         return 0
     started = time.perf_counter()
     dataset = run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,

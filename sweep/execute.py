@@ -24,7 +24,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics, lockstep_kernel
+from kernels.compile import (Metrics, Settings, call_kernel, cpu_kernel, empty_metrics,
+                             lockstep_kernel)
 from kernels.rules import OPTIMIZERS
 
 from . import tuning
@@ -65,7 +66,7 @@ def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.nda
               ids: np.ndarray, settings: Settings, records: int, kind: str | None = None) -> Metrics:
     """Advance ``x0.shape[0]`` cells; returns their :class:`Metrics`."""
     out = empty_metrics(x0.shape[0], x0.shape[1], records)
-    kernel_for(optimizer, spec, kind)(x0, hyper, ids, settings, out)
+    call_kernel(kernel_for(optimizer, spec, kind), x0, hyper, ids, settings, out)
     return out
 
 
@@ -225,4 +226,5 @@ def compile_kernels(plan: Plan, kind: str | None = None) -> None:
         first = next(block for block in plan.blocks if block.optimizer == name)
         x0, hyper, ids = plan.hyperparameters(first)
         out = empty_metrics(1, plan.config.dim, len(plan.record_steps))
-        kernel(x0[:1], hyper[:1], ids[:1], settings_for(plan, name)._replace(steps=1), out)
+        call_kernel(kernel, x0[:1], hyper[:1], ids[:1], settings_for(plan, name)._replace(steps=1),
+                    out)

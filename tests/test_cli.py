@@ -130,3 +130,20 @@ def test_n_jobs_1_and_2_write_the_same_bits(tmp_path):
             xr.open_dataset(tmp_path / "r2.nc", engine="h5netcdf") as two:
         for name in one.data_vars:
             assert np.array_equal(one[name].values, two[name].values, equal_nan=True), name
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text(SMALL)
+    assert cli.main([str(grid), "-o", str(tmp_path / "r.zarr"), "--dry-run", "--n-jobs", "2",
+                     "--block-cells", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]
+    assert out[0] == f"plan of {grid} → {tmp_path / 'r.zarr'}"
+    # adam reads α, β₁ (and β₂, ε: one value each); sgd α only: 2·5·2 + 2·5 = 30 computed
+    assert out[1].split() == ["cells", "40", "(30", "computed:", "unused", "axes", "broadcast)",
+                              "×", "200", "steps", "=", "6e+03", "trajectory-steps"]
+    # chunks of at most 4 cells: (start 1, alpha 2, beta1 2); adam 2·3·1 blocks, sgd 2·3
+    assert out[2].split()[:2] == ["blocks", "12,"] and "(start 1, alpha 2, beta1 2)" in out[2]
+    assert "written block by block" in out[3] and "blocks in flight" in out[4]
+    assert out[5].split()[:2] == ["estimated", "time"] and "adam" in out[5] and "sgd" in out[5]
