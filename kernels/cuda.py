@@ -45,6 +45,17 @@ every access to θ_i is coalesced, any dimension works (no compile-time
 maximum, unlike ``cuda.local.array``) and an objective sees a 1-D (strided)
 ``x`` of the right ``x.shape[0]``, exactly as in the CPU lockstep kernel.
 Inputs and outputs are transposed the same way on the host.
+
+How close to the CPU
+--------------------
+In numba-cuda's simulator the kernel's Python runs with CPython's libm and
+gives :func:`~kernels.compile.cpu_kernel`'s bits (``tests/test_cuda.py``).
+On a GPU two things may move the last bits of a step: libdevice's ``log``,
+``cos``, ``exp``, ``pow`` (noise, schedules, nadam, some objectives) are not
+glibc's, and NVVM contracts ``a * b + c`` into FMAs by default (the PTX has
+``fma.rn.f64``; numba-cuda 0.30 offers no switch for NVVM's ``-fma=0``).
+Both are ulp-level; the contract is 1e-12 relative over short runs, not
+bit identity, and has not been measured on a GPU here.
 """
 from __future__ import annotations
 
@@ -423,13 +434,18 @@ def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, sta
     scalars = np.array([settings.tol, settings.minimum, settings.bound, settings.option,
                         settings.noise, settings.warmup, settings.step_every,
                         settings.step_factor], dtype=np.float64)
+    # Recorded entries a cell never reaches keep the value they had in ``out``.
+    # With no records, one unused slot: no zero-size device arrays.
+    trajectory = np.moveaxis(out.trajectory[start:stop], 0, -1)  # (records, dim, n)
+    loss = out.loss[start:stop].T  # (records, n)
+    if records == 0:
+        trajectory, loss = np.full((1, dim, n), np.nan), np.full((1, n), np.nan)
     outputs = (
         cuda.device_array((dim, n), dtype=np.float64, stream=stream),  # final_x
         cuda.device_array((3, n), dtype=np.float64, stream=stream),  # results
         cuda.device_array(n, dtype=np.bool_, stream=stream),  # diverged
-        # Recorded entries a cell never reaches keep the value they had in ``out``.
-        send(np.moveaxis(out.trajectory[start:stop], 0, -1).reshape(records, dim, n)),
-        send(out.loss[start:stop].T),
+        send(trajectory),
+        send(loss),
     )
     blocks, threads = _launch_shape(n)
     device_kernel[blocks, threads, stream](
@@ -450,8 +466,9 @@ def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:
     out.best_loss[start:stop] = results[BEST_LOSS]
     out.steps_to_tol[start:stop] = results[STEPS_TO_TOL]
     out.diverged[start:stop] = diverged
-    out.trajectory[start:stop] = np.moveaxis(trajectory, -1, 0)
-    out.loss[start:stop] = loss.T
+    records = out.loss.shape[1]
+    out.trajectory[start:stop] = np.moveaxis(trajectory[:records], -1, 0)
+    out.loss[start:stop] = loss[:records].T
 
 
 def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics,

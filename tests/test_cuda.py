@@ -81,7 +81,9 @@ def settings(dim, minimum=0.0, option=0.0, noise=0.3, bounded=True, bound=20.0):
 
 
 def records(steps=STEPS, record_every=RECORD_EVERY):
-    """Records of a run: every ``record_every`` steps from 0, and the last step."""
+    """Records of a run: every ``record_every`` steps from 0, and the last step (0: none)."""
+    if record_every == 0:
+        return 0
     return len(range(0, steps + 1, record_every)) + (steps % record_every != 0)
 
 
@@ -145,6 +147,15 @@ def test_steps_to_tol_and_records_without_noise():
     config = settings(2, noise=0.0, bounded=False)._replace(record_every=1)
     expected, actual = run_both("momentum", target.value_and_grad, x0, hyper, ids, config)
     assert np.isfinite(expected.steps_to_tol).any()
+    assert_matches(expected, actual)
+
+
+def test_without_records():
+    target = problem("beale")
+    x0, hyper, ids = cells(2, alpha_max=1.0)
+    config = settings(2)._replace(record_every=0)
+    expected, actual = run_both("amsgrad", target.value_and_grad, x0, hyper, ids, config)
+    assert actual.trajectory.shape == (12, 0, 2)
     assert_matches(expected, actual)
 
 
