@@ -38,7 +38,9 @@ def dry_run(config: SweepConfig, output: str | None = None, n_jobs: int | None =
     for name, shape in plan.shapes.items():
         first = next(block for block in plan.blocks if block.optimizer == name)
         optimizer, spec, x0, hyper, ids, settings, records, kind = _call(plan, first, None)
-        cells = min(len(x0), tuning.LANES)
+        # Enough cells that the kernel's per-call overhead does not count, few
+        # enough steps that it takes a fraction of a second.
+        cells = min(len(x0), max(tuning.LANES, CALIBRATION_STEPS // steps))
         calibration = settings._replace(steps=max(1, min(steps, CALIBRATION_STEPS // cells)))
         began = time.perf_counter()
         run_block(optimizer, spec, x0[:cells], hyper[:cells], ids[:cells], calibration, records)
