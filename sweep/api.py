@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config as config_module
+from . import tuning
 from .config import SweepConfig
 from .errors import ConfigError
 from .plan import make_plan
@@ -41,7 +42,8 @@ class Interrupted(KeyboardInterrupt):
 def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = None,
         n_jobs: int | None = None, block_cells: int | None = None,
         progress: bool = False, kernel: str | None = None, resume: bool = False,
-        overwrite: bool = False, scheduler: str | None = None) -> xr.Dataset:
+        overwrite: bool = False, scheduler: str | None = None, backend: str | None = None,
+        dtype: str | None = None) -> xr.Dataset:
     """Run a sweep and return its dataset.
 
     Args:
@@ -62,6 +64,9 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
             ``resume``, an existing output is an error).
         scheduler: run the blocks on the Dask cluster at this address
             (overrides ``sweep.scheduler``); results are the same bits.
+        backend: ``"cpu"``, ``"cuda"`` or ``"auto"`` (overrides ``sweep.backend``);
+            ``"cuda"`` without a usable GPU is a :class:`ConfigError`.
+        dtype: ``"float64"`` or ``"float32"`` (overrides ``sweep.dtype``).
 
     Returns:
         the dataset described in the README (dims ``optimizer, start, alpha,
@@ -76,20 +81,26 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
     sweep_config = load_config(config)
     destination = _destination(sweep_config, output, resume, overwrite)
     scheduler = scheduler or sweep_config.scheduler
-    from .execute import compile_kernels, resolve_jobs  # imports numba
+    if dtype is not None and dtype not in config_module.DTYPES:
+        raise ConfigError(f"--dtype = {dtype}: must be one of " + ", ".join(config_module.DTYPES))
+    dtype = dtype or sweep_config.dtype
+    from .execute import Engine, compile_kernels, resolve_jobs  # imports numba
 
+    engine = Engine(_backend(backend or sweep_config.backend, backend is not None), dtype, kernel)
     chunks = None
     if resume and destination is not None and exists(destination):
         chunks = _stored_chunks(destination)
+    if engine.backend == "cuda" and block_cells is None and chunks is None:
+        block_cells = tuning.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
     plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells,
                      chunks=chunks)
     started = time.perf_counter()
     if scheduler is None:
-        _compile(plan, lambda p: compile_kernels(p, kernel))
+        _compile(plan, lambda p: compile_kernels(p, engine))
     else:  # workers compile their own; check here what a user objective is made of
         _compile(plan, lambda p: None)
     compile_time = time.perf_counter() - started
-    steps = dict(plan=plan, n_jobs=n_jobs, scheduler=scheduler, progress=progress, kind=kernel)
+    steps = dict(plan=plan, n_jobs=n_jobs, scheduler=scheduler, progress=progress, engine=engine)
     if destination is not None and Path(destination).suffix == ".zarr":
         return _run_into_store(destination, resume, compile_time, **steps)
     dataset = _run_in_memory(compile_time, **steps)
@@ -99,6 +110,21 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         write(dataset, destination)
         dataset.attrs["output"] = str(destination)
     return dataset
+
+
+def _backend(asked: str, from_caller: bool) -> str:
+    """``"cpu"`` or ``"cuda"``: ``"auto"`` is CUDA when numba-cuda finds a device."""
+    if asked not in config_module.BACKENDS:
+        raise ConfigError(f"--backend = {asked}: must be one of " + ", ".join(config_module.BACKENDS))
+    if asked == "cpu":
+        return "cpu"
+    from kernels.cuda import device_status
+
+    usable, why = device_status()
+    if asked == "cuda" and not usable:
+        key = "--backend cuda" if from_caller else "sweep.backend = \"cuda\""
+        raise ConfigError(f"{key}: {why}")
+    return "cuda" if usable else "cpu"
 
 
 def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> str | None:
@@ -136,7 +162,8 @@ def _stored_chunks(destination: str) -> tuple[int, ...]:
                           f"({type(error).__name__}: {error})") from None
 
 
-def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress, kind) -> xr.Dataset:
+def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
+                   engine) -> xr.Dataset:
     """Every block into arrays of the whole grid, then one dataset."""
     from kernels.compile import empty_metrics
 
@@ -144,7 +171,8 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress, ki
     from .execute import execute
 
     config = plan.config
-    results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps))
+    results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps),
+                                   **({} if engine.dtype == "float64" else {"dtype": engine.dtype}))
                for name, shape in plan.shapes.items()}
 
     def save(block, metrics):
@@ -156,12 +184,12 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress, ki
 
     started = time.perf_counter()
     execute(plan, plan.blocks, save, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-            kind=kind)
-    return assemble(plan, results, Timing(compile_time, time.perf_counter() - started))
+            engine=engine)
+    return assemble(plan, results, Timing(compile_time, time.perf_counter() - started), engine)
 
 
 def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan, n_jobs,
-                    scheduler, progress, kind) -> xr.Dataset:
+                    scheduler, progress, engine) -> xr.Dataset:
     """Each block into its chunks of the store as soon as it is done (see :mod:`sweep.store`)."""
     import xarray
 
@@ -171,12 +199,12 @@ def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan
     from .execute import BlockFailed, execute
     from .store import ChunkStore, fingerprint
 
-    engine = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
-    expected = fingerprint(plan.config, plan.chunks, engine)
+    version = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
+    expected = fingerprint(plan.config, plan.chunks, version, engine.backend, engine.dtype)
     if resume and exists(destination):
         store = ChunkStore.open(destination, expected, plan.config.source)
     else:
-        store = ChunkStore.create(destination, template(plan), expected, len(plan.blocks))
+        store = ChunkStore.create(destination, template(plan, engine), expected, len(plan.blocks))
     done = store.done()
     todo = [block for block in plan.blocks if block.number not in done]
     started = time.perf_counter()
@@ -188,7 +216,7 @@ def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan
 
     try:
         execute(plan, todo, save, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-                kind=kind)
+                engine=engine)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: {_kept(store, plan, destination)}") from None
     except BlockFailed as error:

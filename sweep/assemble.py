@@ -16,6 +16,7 @@ import xarray as xr
 from kernels.compile import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
+from .execute import Engine
 from .plan import PLAN_DIMS, Block, Plan
 
 OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM = "optimizer", "schedule", "start", "seed", "step", "dim"
@@ -47,7 +48,8 @@ class Timing(NamedTuple):
     run: float
 
 
-def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Dataset:
+def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing,
+             engine: Engine = Engine()) -> xr.Dataset:
     """The dataset of a finished sweep, in memory.
 
     Args:
@@ -55,6 +57,7 @@ def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Data
         results: per optimizer, the :class:`Metrics` of its whole computed grid
             (cells in C order over ``plan.shapes[optimizer]``).
         timing: how long compiling and running took.
+        engine: the kernels that ran (the backend and dtype go into the attrs).
 
     Returns:
         dims ``optimizer, [schedule,] start, [seed,] alpha, beta1, beta2, eps``
@@ -66,10 +69,10 @@ def assemble(plan: Plan, results: dict[str, Metrics], timing: Timing) -> xr.Data
              for name in plan.config.optimizers]
     data = {name: ((OPTIMIZER,) + dims, np.stack([part[name][1] for part in parts]))
             for name, (dims, _) in parts[0].items()}
-    return _dataset(plan, data, _attrs(plan, timing))
+    return _dataset(plan, data, _attrs(plan, engine, timing))
 
 
-def template(plan: Plan) -> xr.Dataset:
+def template(plan: Plan, engine: Engine = Engine()) -> xr.Dataset:
     """The dataset's layout with no data (lazy fill values, chunked like the plan):
     what a ``.zarr`` store is created from before any block is computed."""
     import dask.array
@@ -83,10 +86,11 @@ def template(plan: Plan) -> xr.Dataset:
         if trailing and trailing[0] == STEP and not plan.record_steps:
             continue
         full = shape + tuple(extra[d] for d in trailing)
+        dtype = np.dtype(engine.dtype if dtype == "float" else dtype)
         fill = False if dtype == np.bool_ else np.nan
         lazy = dask.array.full(full, fill, dtype=dtype, chunks=chunks + full[len(chunks):])
         data[name] = (_grid_dims(keep) + trailing, lazy)
-    return _dataset(plan, data, _attrs(plan, None))
+    return _dataset(plan, data, _attrs(plan, engine, None))
 
 
 def block_pieces(plan: Plan, block: Block, metrics: Metrics) -> list[tuple[dict, xr.Dataset]]:
@@ -110,16 +114,17 @@ def block_pieces(plan: Plan, block: Block, metrics: Metrics) -> list[tuple[dict,
     return pieces
 
 
-# Per variable: its dimensions after the grid's, and its type.
+# Per variable: its dimensions after the grid's, and its type ("float": the kernels'
+# dtype). A step count stays float64: float32 counts exactly only to 2**24.
 _LAYOUT = {
-    "final_loss": ((), np.float64),
-    "best_loss": ((), np.float64),
-    "final_x": ((DIM,), np.float64),
-    "distance": ((), np.float64),
+    "final_loss": ((), "float"),
+    "best_loss": ((), "float"),
+    "final_x": ((DIM,), "float"),
+    "distance": ((), "float"),
     "steps_to_tol": ((), np.float64),
     "diverged": ((), np.bool_),
-    "trajectory": ((STEP, DIM), np.float64),
-    "loss": ((STEP,), np.float64),
+    "trajectory": ((STEP, DIM), "float"),
+    "loss": ((STEP,), "float"),
 }
 
 
@@ -210,7 +215,7 @@ def _coords(plan: Plan) -> dict:
     return coords
 
 
-def _attrs(plan: Plan, timing: Timing | None) -> dict:
+def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
     config = plan.config
     attrs = {
         "title": f"sweep of {', '.join(config.optimizers)} on {config.objective}",
@@ -231,8 +236,8 @@ def _attrs(plan: Plan, timing: Timing | None) -> dict:
         "record_every": config.record_every,
         "divergence_bound": plan.bound,
         "options": ", ".join(f"{k}.{OPTIMIZERS[k].option} = {v}" for k, v in config.options),
-        "backend": "cpu",
-        "dtype": "float64",
+        "backend": engine.backend,
+        "dtype": engine.dtype,
         "cells": plan.full_cells,
         "computed_cells": plan.computed_cells,
         "versions": _versions(),

@@ -1,5 +1,5 @@
 """``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
-[--dask-scheduler ADDRESS] [--dry-run] [--quiet] [--debug]``,
+[--dask-scheduler ADDRESS] [--backend B] [--dtype D] [--dry-run] [--quiet] [--debug]``,
 and the subcommands ``plot``, ``animate`` and ``bench``.
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--dask-scheduler", metavar="ADDRESS",
                          help="run the blocks on the Dask cluster whose scheduler is at ADDRESS "
                               "(e.g. tcp://10.0.0.5:8786); overrides sweep.scheduler")
+    command.add_argument("--backend", choices=("auto", "cpu", "cuda"),
+                         help="where the kernels run (default: sweep.backend, else auto: CUDA "
+                              "when numba-cuda finds a GPU, else CPU)")
+    command.add_argument("--dtype", choices=("float64", "float32"),
+                         help="the kernels' arithmetic (default: sweep.dtype, else float64)")
     command.add_argument("--dry-run", action="store_true",
                          help="print the plan (cells, steps, blocks, output size, memory, "
                               "estimated time from a short calibration) and run nothing")
@@ -108,14 +113,17 @@ def _run(args) -> int:
     started = time.perf_counter()
     dataset = run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,
                   progress=not args.quiet and sys.stderr.isatty(), resume=args.resume,
-                  overwrite=args.overwrite, scheduler=args.dask_scheduler)
+                  overwrite=args.overwrite, scheduler=args.dask_scheduler, backend=args.backend,
+                  dtype=args.dtype)
     elapsed = time.perf_counter() - started
     attrs = dataset.attrs
     cells, computed = attrs["cells"], attrs["computed_cells"]
     shared = f" ({computed:,} computed, unused axes broadcast)" if computed != cells else ""
     if attrs.get("resumed_blocks"):
         print(f"resumed: {attrs['resumed_blocks']} of {attrs['blocks']} blocks were already saved")
-    print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps in {elapsed:.2f} s "
+    engine = "" if (attrs["backend"], attrs["dtype"]) == ("cpu", "float64") else \
+        f" on {attrs['backend']} in {attrs['dtype']}"
+    print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps{engine} in {elapsed:.2f} s "
           f"({attrs['compile_time_s']:.1f} s compiling; "
           f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {attrs['output']}")
     return 0

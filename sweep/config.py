@@ -28,6 +28,8 @@ from .errors import ConfigError
 from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
+BACKENDS = ("auto", "cpu", "cuda")
+DTYPES = ("float64", "float32")
 # Sizes past these are mistakes, not grids: refuse them before building anything.
 MAX_STEPS = 10**12
 MAX_DIM = 100_000
@@ -63,7 +65,8 @@ PARAM_RULES = {
 }
 BUILTIN_PARAMS = tuple(PARAM_RULES)
 SECTIONS = {
-    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule", "scheduler"),
+    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule", "scheduler",
+              "backend", "dtype"),
     "objective": ("name", "file", "function", "expr", "start", *BUILTIN_PARAMS, "bound", "bounds",
                   "noise", "seeds", "minimizers", "minimum", "box"),
     "grid": AXES,
@@ -96,6 +99,8 @@ class SweepConfig:
         record_every: record the trajectory every this many steps (0: never).
         output: where to write the dataset (``.zarr`` or ``.nc``), or None.
         scheduler: address of a Dask scheduler to run the blocks on, or None (this machine).
+        backend: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when a GPU is usable, else CPU).
+        dtype: ``"float64"`` (default) or ``"float32"``: the kernels' arithmetic.
         objective: objective name.
         objective_params: ``(("dim", n), ("kappa", κ))`` as applicable.
         starts: start points, each a ``dim``-tuple.
@@ -134,6 +139,8 @@ class SweepConfig:
     step_every: int = 1
     step_factor: float = 1.0
     scheduler: str | None = None
+    backend: str = "auto"
+    dtype: str = "float64"
 
     @property
     def dim(self) -> int:
@@ -189,6 +196,8 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
                                  maximum=MAX_STEPS)
     output = _output(check, sweep.get("output"))
     scheduler = _scheduler(check, sweep.get("scheduler"))
+    backend = check.choice(sweep.get("backend", "auto"), "sweep.backend", BACKENDS)
+    dtype = check.choice(sweep.get("dtype", "float64"), "sweep.dtype", DTYPES)
 
     name, params, starts, bound, spec = _objective(check, objective)
     noise = check.number(objective.get("noise", 0.0), "objective.noise", lambda v: v >= 0,
@@ -217,7 +226,7 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
     config = SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
                          params, starts, bound, axes, options, spec, noise, seeds, seed_axis,
                          bounds, schedules, schedule_axis, warmup, step_every, step_factor,
-                         scheduler)
+                         scheduler, backend, dtype)
     # Where the results go may still change (-o): here only what no output could hold.
     check_size(config, streaming=output is None or output.endswith(".zarr"))
     return config
@@ -732,6 +741,12 @@ class _Checker:
         if rule is not None and not rule(as_float):
             self.fail(key, value, broken)
         return as_float
+
+    def choice(self, value, key, choices) -> str:
+        """One of ``choices`` (strings), else an error that lists them."""
+        if not isinstance(value, str) or value not in choices:
+            self.fail(key, value, "must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
 
     def integer(self, value, key, minimum=None, maximum=None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -19,6 +19,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -38,17 +39,36 @@ class BlockFailed(SweepFailure):
     """A block raised; the message names the first cell that fails alone and the error."""
 
 
-def kernel_for(optimizer: str, spec: ObjectiveSpec, kind: str | None = None):
-    """The compiled CPU kernel of one rule on one objective (cached per process).
+@dataclass(frozen=True)
+class Engine:
+    """Which kernels run a sweep.
 
-    ``kind`` is ``"lockstep"`` (the fast kernel, default :data:`tuning.KERNEL`)
-    or ``"simple"`` (one cell at a time); both give the same bits.
+    Attributes:
+        backend: ``"cpu"`` or ``"cuda"`` (resolved: never ``"auto"`` here).
+        dtype: ``"float64"`` or ``"float32"``: the kernels' arithmetic and the results'.
+        kernel: on the CPU, ``"lockstep"`` (the fast kernel, default
+            :data:`tuning.KERNEL`) or ``"simple"`` (one cell at a time); both
+            give the same bits.
     """
+
+    backend: str = "cpu"
+    dtype: str = "float64"
+    kernel: str | None = None
+
+
+def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
+    """The compiled kernel of one rule on one objective (cached per process)."""
     rule = OPTIMIZERS[optimizer]
     function = resolve(spec).value_and_grad
-    if (kind or tuning.KERNEL) == "simple":
-        return cpu_kernel(rule.update, rule.init, function)
-    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES)
+    # float64 is the kernels' default: asked for by default, it needs no keyword.
+    precision = {} if engine.dtype == "float64" else {"dtype": engine.dtype}
+    if engine.backend == "cuda":
+        from kernels.cuda import cuda_kernel
+
+        return cuda_kernel(rule.update, rule.init, function, **precision)
+    if (engine.kernel or tuning.KERNEL) == "simple":
+        return cpu_kernel(rule.update, rule.init, function, **precision)
+    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES, **precision)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
@@ -63,10 +83,16 @@ def settings_for(plan: Plan, optimizer: str) -> Settings:
 
 
 def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,
-              ids: np.ndarray, settings: Settings, records: int, kind: str | None = None) -> Metrics:
-    """Advance ``x0.shape[0]`` cells; returns their :class:`Metrics`."""
-    out = empty_metrics(x0.shape[0], x0.shape[1], records)
-    call_kernel(kernel_for(optimizer, spec, kind), x0, hyper, ids, settings, out)
+              ids: np.ndarray, settings: Settings, records: int,
+              engine: Engine = Engine()) -> Metrics:
+    """Advance ``x0.shape[0]`` cells (x0 (n, dim) and hyper (n, 4) float64, ids (n, 3)
+    int64); returns their :class:`Metrics`, floats in ``engine.dtype``."""
+    if engine.dtype == "float64":
+        out = empty_metrics(x0.shape[0], x0.shape[1], records)
+    else:
+        out = empty_metrics(x0.shape[0], x0.shape[1], records, dtype=engine.dtype)
+        x0, hyper = x0.astype(engine.dtype), hyper.astype(engine.dtype)
+    call_kernel(kernel_for(optimizer, spec, engine), x0, hyper, ids, settings, out)
     return out
 
 
@@ -79,7 +105,7 @@ def resolve_jobs(n_jobs: int | None) -> int:
 
 def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics], None], *,
             n_jobs: int | None = None, scheduler: str | None = None, progress: bool = False,
-            kind: str | None = None) -> None:
+            engine: Engine = Engine()) -> None:
     """Compute ``blocks`` of ``plan`` and hand each to ``save`` as soon as it is done.
 
     Args:
@@ -90,19 +116,21 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         n_jobs: local worker threads (None: every core); ignored with ``scheduler``.
         scheduler: a Dask scheduler's address (``tcp://host:8786``) to run on, or None.
         progress: show a progress bar on stderr.
-        kind: the kernel (see :func:`kernel_for`).
+        engine: the kernels (see :class:`Engine`). CUDA blocks run one after the
+            other from this thread (each fills the GPUs); ``n_jobs`` is then unused.
 
     Raises:
         BlockFailed: a block raised; every block finished before it was saved.
     """
     blocks = list(blocks)
     # Built as they are dispatched: the grid's hyperparameters are never all in memory.
-    calls = ((number, _call(plan, block, kind)) for number, block in enumerate(blocks))
+    calls = ((number, _call(plan, block, engine)) for number, block in enumerate(blocks))
     if scheduler is not None:
         finished = _on_cluster(scheduler, calls)
     else:
-        compile_kernels(plan, kind)
-        finished = _on_threads(calls, len(blocks), resolve_jobs(n_jobs))
+        compile_kernels(plan, engine)
+        jobs = 1 if engine.backend == "cuda" else resolve_jobs(n_jobs)
+        finished = _on_threads(calls, len(blocks), jobs)
     bar = tqdm(total=sum(block.cells for block in blocks), unit="cell", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
     started = time.perf_counter()
@@ -114,7 +142,7 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         try:
             for number, metrics in finished:
                 if isinstance(metrics, BaseException):
-                    raise BlockFailed(_describe_failure(plan, blocks[number], kind, metrics)) from metrics
+                    raise BlockFailed(_describe_failure(plan, blocks[number], engine, metrics)) from metrics
                 save(blocks[number], metrics)
                 saved += 1
                 bar.update(blocks[number].cells)
@@ -128,11 +156,11 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         raise SweepFailure(f"{len(blocks) - saved} of {len(blocks)} blocks never came back")
 
 
-def _call(plan: Plan, block: Block, kind: str | None) -> tuple:
-    """The arguments of :func:`run_block` for one block (arrays, a spec, a tuple)."""
+def _call(plan: Plan, block: Block, engine: Engine) -> tuple:
+    """The arguments of :func:`run_block` for one block (arrays, a spec, tuples)."""
     x0, hyper, ids = plan.hyperparameters(block)
     return (block.optimizer, plan.config.spec, x0, hyper, ids,
-            settings_for(plan, block.optimizer), len(plan.record_steps), kind)
+            settings_for(plan, block.optimizer), len(plan.record_steps), engine)
 
 
 def _numbered(number: int, arguments: tuple) -> tuple[int, Metrics | BaseException]:
@@ -188,14 +216,14 @@ def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tu
             client.cancel(list(running.futures))
 
 
-def _describe_failure(plan: Plan, block: Block, kind: str | None, error: BaseException) -> str:
+def _describe_failure(plan: Plan, block: Block, engine: Engine, error: BaseException) -> str:
     """Which cell of the block fails (each is tried alone, here) and with what error."""
-    optimizer, spec, x0, hyper, ids, settings, records, kind = _call(plan, block, kind)
+    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(plan, block, engine)
     cell, failure = None, error
     for row in range(block.cells):
         try:
             run_block(optimizer, spec, x0[row:row + 1], hyper[row:row + 1], ids[row:row + 1],
-                      settings, records, kind)
+                      settings, records, engine)
         except Exception as alone:
             cell, failure = row, alone
             break
@@ -217,14 +245,12 @@ def _value(plan: Plan, dim: str, index: int):
     return values[index]
 
 
-def compile_kernels(plan: Plan, kind: str | None = None) -> None:
+def compile_kernels(plan: Plan, engine: Engine = Engine()) -> None:
     """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it."""
     for name in plan.shapes:
-        kernel = kernel_for(name, plan.config.spec, kind)
-        if kernel.signatures:
+        if getattr(kernel_for(name, plan.config.spec, engine), "signatures", None):
             continue
         first = next(block for block in plan.blocks if block.optimizer == name)
-        x0, hyper, ids = plan.hyperparameters(first)
-        out = empty_metrics(1, plan.config.dim, len(plan.record_steps))
-        call_kernel(kernel, x0[:1], hyper[:1], ids[:1], settings_for(plan, name)._replace(steps=1),
-                    out)
+        optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
+        run_block(optimizer, spec, x0[:1], hyper[:1], ids[:1], settings._replace(steps=1), records,
+                  engine)

@@ -155,12 +155,16 @@ class ChunkStore:
         zarr.consolidate_metadata(self.path)
 
 
-def fingerprint(config, chunks: tuple[int, ...], engine: str) -> dict:
+def fingerprint(config, chunks: tuple[int, ...], version: str, backend: str,
+                dtype: str) -> dict:
     """What fixes a store's contents: the grid (everything that changes a value),
-    the chunk layout and the engine's version. Workers, block order and timing
-    change nothing, so they are not in it."""
+    the chunk layout, the engine's version, the backend (a GPU's libm and FMAs
+    may move last bits) and the dtype. Workers, block order and timing change
+    nothing, so they are not in it."""
     return {
-        "engine": engine,
+        "engine": version,
+        "backend": backend,
+        "sweep.dtype": dtype,
         "chunks": list(chunks),
         "optimizers": list(config.optimizers),
         "objective": [config.spec.kind, config.spec.name, repr(config.spec.params),

@@ -23,3 +23,6 @@ KERNEL = "lockstep"
 CLUSTER_BLOCKS_PER_THREAD = 2
 # How long to try reaching a Dask scheduler before giving up.
 CLUSTER_CONNECT_TIMEOUT = "10s"
+# Cells per block on the CUDA backend: one block is one launch (chunked further to
+# the devices' free memory), and a GPU needs ~10^5 threads in flight to be busy.
+CUDA_BLOCK_CELLS = 1 << 20
