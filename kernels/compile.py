@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload, register_jitable
 
-from . import logistic, maths, objectives, random, rules, schedules
+from . import logistic, maths, objectives, precision, random, rules, schedules
 from .random import counter_key, normal
 from .schedules import schedule_scale
 
@@ -44,6 +44,11 @@ def _sqrt_cpu(x):
         return lambda x: _llvm_sqrt(x)
     if isinstance(x, types.Integer):
         return lambda x: _llvm_sqrt(float(x))
+
+
+# float32 hook: the AST pass of kernels.precision turns arithmetic into calls of its
+# helpers; here they get their CPU implementation, inlined in numba's IR.
+precision.register_helpers(overload, target="cpu", inline="always")
 
 
 def _register_objective(value_and_grad) -> None:
@@ -158,16 +163,21 @@ class Metrics(NamedTuple):
     loss: np.ndarray
 
 
-def empty_metrics(cells: int, dim: int, records: int) -> Metrics:
-    """Output arrays for ``cells`` cells; recorded values start as NaN."""
+def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64") -> Metrics:
+    """Output arrays for ``cells`` cells; recorded values start as NaN.
+
+    The float fields are in ``dtype`` (``"float32"`` for a float32 kernel),
+    except ``steps_to_tol`` (a step count: float64 always); ``diverged`` is bool.
+    """
+    real = precision.DTYPES[precision.check_dtype(dtype)]
     return Metrics(
-        final_x=np.empty((cells, dim)),
-        final_loss=np.empty(cells),
-        best_loss=np.empty(cells),
+        final_x=np.empty((cells, dim), dtype=real),
+        final_loss=np.empty(cells, dtype=real),
+        best_loss=np.empty(cells, dtype=real),
         steps_to_tol=np.empty(cells),
         diverged=np.empty(cells, dtype=np.bool_),
-        trajectory=np.full((cells, records, dim), np.nan),
-        loss=np.full((cells, records), np.nan),
+        trajectory=np.full((cells, records, dim), np.nan, dtype=real),
+        loss=np.full((cells, records), np.nan, dtype=real),
     )
 
 
@@ -182,7 +192,7 @@ def check_objective(value_and_grad):
     return alone.nopython_signatures[0].return_type
 
 
-def cache_name(kind: str, update, value_and_grad) -> str:
+def cache_name(kind: str, update, value_and_grad, dtype: str = "float64") -> str:
     """A name of its own for each kernel in numba's on-disk cache.
 
     Every kernel is the same nested ``def kernel`` with other functions in its
@@ -192,7 +202,8 @@ def cache_name(kind: str, update, value_and_grad) -> str:
     ``.1`` for their own kernel, and one would later load the other's machine
     code. With a name per (kind, rule, objective), kernels never share files;
     processes compiling the same kernel write the same thing, each file
-    replaced atomically by numba.
+    replaced atomically by numba. A float32 kernel's name ends in ``.float32``
+    (float64 names are unchanged, so are their cache files).
     """
     objective = f"{value_and_grad.__module__}.{value_and_grad.__qualname__}"
     closure = [cell.cell_contents for cell in (value_and_grad.__closure__ or ())]
@@ -201,7 +212,8 @@ def cache_name(kind: str, update, value_and_grad) -> str:
         contents.update(value.tobytes() if isinstance(value, np.ndarray) else
                         getattr(value, "__qualname__", repr(value)).encode())
     readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{update.__name__}.{objective}")[:80]
-    return f"{kind}_kernel.{readable}.{contents.hexdigest()[:12]}"
+    suffix = "" if precision.check_dtype(dtype) == "float64" else f".{dtype}"
+    return f"{kind}_kernel.{readable}.{contents.hexdigest()[:12]}{suffix}"
 
 
 def _cached_as(name: str):
@@ -223,8 +235,33 @@ def call_kernel(kernel, *args) -> None:
         kernel(*args)
 
 
+def _register_twins(made) -> None:
+    """Register a float32 twin and the twins it calls, as their originals are registered."""
+    for function in precision.reachable(made)[:-1]:  # the last is ``made`` itself
+        if function not in _REGISTERED:
+            original = getattr(function, "__float32_of__", None)
+            register_jitable(inline="never" if original in CALLED_FUNCTIONS else "always")(
+                function)
+            _REGISTERED.add(function)
+
+
+def _in_dtype(kernel, kind: str, update, value_and_grad, dtype: str):
+    """float32 hook of the kernel factories: ``kernel`` itself for float64; for float32,
+    its float32 twin (the same source retyped by :mod:`kernels.precision`, calling the
+    twins of the rule, init, objective and schedule), compiled with the same options
+    under a cache name of its own. The float64 ``Settings`` argument is cast on entry."""
+    if dtype == "float64":
+        return kernel
+    made = precision.twin(kernel.py_func, dtype,
+                          cast_arguments={"settings": precision.record_cast(Settings, dtype)})
+    _register_twins(made)
+    made.__qualname__ = cache_name(kind, update, value_and_grad, dtype)
+    options = {key: value for key, value in kernel.targetoptions.items() if key != "nopython"}
+    return njit(cache=True, **options)(made)  # as the float64 kernels: cached on disk
+
+
 @functools.cache
-def cpu_kernel(update, init, value_and_grad):
+def cpu_kernel(update, init, value_and_grad, dtype: str = "float64"):
     """A compiled ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
 
     Args (of the returned kernel):
@@ -237,6 +274,11 @@ def cpu_kernel(update, init, value_and_grad):
             (common random numbers across optimizers and hyperparameters).
         settings: a :class:`Settings`.
         out: a :class:`Metrics` of arrays for n cells, filled in place.
+
+    With ``dtype="float32"`` (the default is float64) x0 and hyper are float32,
+    ``out`` is ``empty_metrics(..., dtype="float32")``, ``settings`` the same
+    (float64) :class:`Settings`, and every floating-point operation is float32
+    (see :mod:`kernels.precision`).
 
     Each step t: f and g at θ_{t-1} (with ``t`` and the step's random key),
     gradient noise if any, α_t = α·s(t), the rule, then the projection onto
@@ -324,11 +366,11 @@ def cpu_kernel(update, init, value_and_grad):
             for i in range(dim):
                 out.final_x[cell, i] = math.nan if diverged else theta[i]
 
-    return kernel
+    return _in_dtype(kernel, "simple", update, value_and_grad, dtype)  # float32 hook
 
 
 @functools.cache
-def lockstep_kernel(update, init, value_and_grad, lanes: int):
+def lockstep_kernel(update, init, value_and_grad, lanes: int, dtype: str = "float64"):
     """The fast CPU kernel: ``lanes`` cells advance in lockstep, the lane loop innermost.
 
     Same signature and the same results, bit for bit, as :func:`cpu_kernel`
@@ -338,6 +380,7 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
     stop the vectorizer are masks: a cell that diverges is frozen (its lane
     keeps computing, its results are not kept), and the metrics are selects.
     State is laid out (dim, lanes) so a lane's neighbours are contiguous.
+    ``dtype`` as for :func:`cpu_kernel`.
     """
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
@@ -467,4 +510,4 @@ def lockstep_kernel(update, init, value_and_grad, lanes: int):
                 for i in range(dim):
                     out.final_x[cell, i] = math.nan if diverged else theta[i, lane]
 
-    return kernel
+    return _in_dtype(kernel, f"lockstep{lanes}", update, value_and_grad, dtype)  # float32 hook
