@@ -69,7 +69,7 @@ import types as pytypes
 
 import numpy as np
 
-from . import maths
+from . import maths, precision
 from .compile import (CALLED_FUNCTIONS, INLINED_FUNCTIONS, NOISE_STREAM, OBJECTIVE_STREAM,
                       SCHEDULE, SEED, STREAM, Metrics, Settings, uses_key)
 from .random import counter_key, normal
@@ -159,6 +159,19 @@ def _register_shared() -> None:
     for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS):
         register_jitable(function)
         _CUDA_REGISTERED.add(function)
+    # float32 hook: the arithmetic helpers float32 twins call (see kernels.precision).
+    precision.register_helpers(overload, target="cuda", inline="always")
+
+
+def _register_twins(made) -> None:
+    """float32 hook: register the twins (and casts) a float32 kernel calls, once."""
+    from numba.cuda.extending import register_jitable
+
+    _register_shared()
+    for function in precision.reachable(made)[:-1]:  # the last is the kernel itself
+        if function not in _CUDA_REGISTERED:
+            register_jitable(function)
+            _CUDA_REGISTERED.add(function)
 
 
 def _register_objective(value_and_grad) -> None:
@@ -210,7 +223,7 @@ def _check_constant_memory(value_and_grad) -> None:
 
 
 @functools.cache
-def _kernel_function(update, init, value_and_grad):
+def _kernel_function(update, init, value_and_grad, dtype: str = "float64"):
     """The kernel's plain Python function, closed over one rule and one objective.
 
     ``cuda.jit`` compiles it for the device at hand (:func:`cuda_kernel`),
@@ -228,6 +241,8 @@ def _kernel_function(update, init, value_and_grad):
 
     Each thread runs cells ``cuda.grid(1)``, ``+ cuda.gridsize(1)``, … with
     the same operations in the same order as :func:`kernels.compile.cpu_kernel`.
+    With ``dtype="float32"`` every float array above is float32 and the
+    function is the float32 twin of this one (:mod:`kernels.precision`).
     """
     keyed = uses_key(value_and_grad)
 
@@ -309,17 +324,22 @@ def _kernel_function(update, init, value_and_grad):
             for i in range(dim):
                 final_x[i, cell] = math.nan if diverged else theta[i]
 
-    return kernel
+    if precision.check_dtype(dtype) == "float64":
+        return kernel
+    made = precision.twin(kernel, dtype)  # float32 hook: the same source, retyped
+    _register_twins(made)
+    return made
 
 
-def kernel_signature():
+def kernel_signature(dtype: str = "float64"):
     """The numba types of the device kernel's arguments (see :func:`_kernel_function`)."""
     from numba.cuda import types
 
-    matrix = types.float64[:, ::1]
-    return (matrix, matrix, types.int64[:, ::1], types.int64, types.int64, types.float64[::1],
-            matrix, types.float64[:, :, ::1], matrix, matrix, types.boolean[::1],
-            types.float64[:, :, ::1], matrix)
+    real = getattr(types, precision.check_dtype(dtype))  # float32 hook
+    matrix = real[:, ::1]
+    return (matrix, matrix, types.int64[:, ::1], types.int64, types.int64, real[::1],
+            matrix, real[:, :, ::1], matrix, matrix, types.boolean[::1],
+            real[:, :, ::1], matrix)
 
 
 @contextlib.contextmanager
@@ -346,7 +366,7 @@ def _compiling_for(cc: tuple[int, int]):
             dispatcher.get_current_device = original
 
 
-def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0)) -> str:
+def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str = "float64") -> str:
     """The kernel of one rule on one objective as PTX for compute capability ``cc``; no device needed.
 
     Raises:
@@ -356,8 +376,8 @@ def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0)) -> str:
     _require_cuda()
     _register_objective(value_and_grad)
     with _compiling_for(tuple(cc)):
-        text, _ = cuda.compile_ptx(_kernel_function(update, init, value_and_grad),
-                                   kernel_signature(), cc=tuple(cc))
+        text, _ = cuda.compile_ptx(_kernel_function(update, init, value_and_grad, dtype),
+                                   kernel_signature(dtype), cc=tuple(cc))
     used = ptx_constant_bytes(text)
     if used > CONSTANT_MEMORY_BYTES:
         raise NotImplementedError(f"the kernel needs {used:,} bytes of constant memory, more "
@@ -427,22 +447,23 @@ def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, sta
     """Copy cells ``start:stop`` in, launch on ``stream``; returns the device outputs."""
     n, dim = stop - start, x0.shape[1]
     records = out.loss.shape[1]
+    real = out.final_x.dtype  # float32 hook: floats travel in the kernel's dtype (out's)
 
-    def send(array, dtype=np.float64):
+    def send(array, dtype=real):
         return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
 
     scalars = np.array([settings.tol, settings.minimum, settings.bound, settings.option,
                         settings.noise, settings.warmup, settings.step_every,
-                        settings.step_factor], dtype=np.float64)
+                        settings.step_factor], dtype=real)
     # Recorded entries a cell never reaches keep the value they had in ``out``.
     # With no records, one unused slot: no zero-size device arrays.
     trajectory = np.moveaxis(out.trajectory[start:stop], 0, -1)  # (records, dim, n)
     loss = out.loss[start:stop].T  # (records, n)
     if records == 0:
-        trajectory, loss = np.full((1, dim, n), np.nan), np.full((1, n), np.nan)
+        trajectory, loss = np.full((1, dim, n), np.nan, real), np.full((1, n), np.nan, real)
     outputs = (
-        cuda.device_array((dim, n), dtype=np.float64, stream=stream),  # final_x
-        cuda.device_array((3, n), dtype=np.float64, stream=stream),  # results
+        cuda.device_array((dim, n), dtype=real, stream=stream),  # final_x
+        cuda.device_array((3, n), dtype=real, stream=stream),  # results
         cuda.device_array(n, dtype=np.bool_, stream=stream),  # diverged
         send(trajectory),
         send(loss),
@@ -452,7 +473,7 @@ def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, sta
         send(x0[start:stop].T), send(hyper[start:stop].T), send(ids[start:stop].T, np.int64),
         int(settings.steps), int(settings.record_every), send(scalars),
         send(np.stack([settings.lower, settings.upper])),
-        cuda.device_array((5, dim, n), dtype=np.float64, stream=stream), *outputs)
+        cuda.device_array((5, dim, n), dtype=real, stream=stream), *outputs)
     return outputs
 
 
@@ -527,14 +548,15 @@ class CudaKernel:
 
 
 @functools.cache
-def cuda_kernel(update, init, value_and_grad) -> CudaKernel:
+def cuda_kernel(update, init, value_and_grad, dtype: str = "float64") -> CudaKernel:
     """The CUDA ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
 
     Same arguments, results and semantics as :func:`kernels.compile.cpu_kernel`
     (x0 (n, dim) float64, hyper (n, 4) float64, ids (n, 3) int64, a
     :class:`~kernels.compile.Settings`, a :class:`~kernels.compile.Metrics` of
     host arrays filled in place). One thread per cell; compiled on the first
-    call, for the device at hand.
+    call, for the device at hand. ``dtype="float32"``: as for ``cpu_kernel``
+    (x0, hyper and ``out`` float32; every float on the device float32).
 
     Raises:
         CudaUnavailableError: numba-cuda is not installed.
@@ -544,4 +566,4 @@ def cuda_kernel(update, init, value_and_grad) -> CudaKernel:
     _require_cuda()
     _check_constant_memory(value_and_grad)
     _register_objective(value_and_grad)
-    return CudaKernel(_kernel_function(update, init, value_and_grad))
+    return CudaKernel(_kernel_function(update, init, value_and_grad, dtype))

@@ -230,3 +230,38 @@ def test_the_simulator_counts_as_a_device():
     ok, message = backend.device_status()
     assert ok, message
     assert message.startswith("1 CUDA device(s)")
+
+
+# --- float32 (kernels.precision): the same float32 twins on both backends ---
+
+FLOAT32_OPTIMIZERS = ("sgd", "adam", "nadam", "rmsprop")
+
+
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+@pytest.mark.parametrize("optimizer", FLOAT32_OPTIMIZERS)
+def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
+    """cuda_kernel(dtype="float32") against cpu_kernel(dtype="float32"): the same bits, except
+    where float32 libm functions meet the simulator's float64 ones rounded (the logistic's
+    exp/log1p): there within 1e-5 relative (a few float32 ulps)."""
+    target = problem(objective, **OBJECTIVES[objective])
+    x0, hyper, ids = cells(target.dim)
+    x0, hyper = x0.astype(np.float32), hyper.astype(np.float32)
+    rule = OPTIMIZERS[optimizer]
+    config = settings(target.dim, target.minimum, float(rule.option_default))
+    expected = empty_metrics(12, target.dim, records(), "float32")
+    actual = empty_metrics(12, target.dim, records(), "float32")
+    cpu_kernel(rule.update, rule.init, target.value_and_grad, "float32")(x0, hyper, ids, config,
+                                                                         expected)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        backend.cuda_kernel(rule.update, rule.init, target.value_and_grad, "float32")(
+            x0, hyper, ids, config, actual)
+    assert np.isfinite(expected.final_loss).any()
+    for name in Metrics._fields:
+        want, got = getattr(expected, name), getattr(actual, name)
+        assert got.dtype == want.dtype, name
+        if objective == "logistic" and want.dtype == np.float32:
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=name)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=name)
+        else:
+            assert np.array_equal(got, want, equal_nan=True), name

@@ -140,3 +140,18 @@ def test_launch_shape_caps_blocks_for_the_grid_stride_loop(monkeypatch):
     assert backend._launch_shape(1) == (1, 128)
     assert backend._launch_shape(129) == (2, 128)
     assert backend._launch_shape(10**6) == (4, 128)
+
+
+@pytest.mark.parametrize("optimizer, name", [("adam", "rosenbrock"), ("nadam", "rosenbrock"),
+                                             ("rmsprop", "beale"), ("adam", "logistic")])
+def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
+    """dtype="float32": the kernel's state and arithmetic are .f32 (the generator's Box–Muller
+    and the step schedule's pow stay f64, by design)."""
+    rule = OPTIMIZERS[optimizer]
+    text = backend.ptx(rule.update, rule.init, objective(name), (9, 0), dtype="float32")
+    assert_is_kernel_ptx(text, (9, 0))
+    assert "sqrt.rn.f32" in text and ("fma.rn.f32" in text or "mul.rn.f32" in text)
+    assert ".param .u64" in text  # array arguments
+    if name == "logistic":  # its data as float32 constants: half the float64 kernel's bytes
+        double = backend.ptx(rule.update, rule.init, objective(name), (9, 0))
+        assert 2 * backend.ptx_constant_bytes(text) == backend.ptx_constant_bytes(double)
