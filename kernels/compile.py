@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic, overload
 
 from . import logistic, maths, objectives, precision, random, rules, schedules
 from .random import counter_key, normal
@@ -49,6 +49,48 @@ def _sqrt_cpu(x):
 # float32 hook: the AST pass of kernels.precision turns arithmetic into calls of its
 # helpers; here they get their CPU implementation, inlined in numba's IR.
 precision.register_helpers(overload, target="cpu", inline="always")
+
+
+def register_jitable(function=None, *, inline: str = "never"):
+    """numba's ``register_jitable`` (``register_jitable(f)`` or
+    ``register_jitable(inline="always")(f)``), for the CPU target only.
+
+    numba's own registers for the "generic" target, which numba-cuda's typing
+    also consults: after a CPU kernel inlined a rule (caching the rule's IR
+    typed for the CPU), compiling a CUDA kernel in the same process picked up
+    that cached IR and failed to lower it (``mul(omitted, omitted)``).
+    :mod:`kernels.cuda` registers the same functions for its own target.
+    """
+    def register(function):
+        overload(function, target="cpu", inline=inline, strict=False)(
+            lambda *args, **kwargs: function)
+        _ON_CPU.add(function)
+        return function
+    return register if function is None else register(function)
+
+
+_ON_CPU: set = set()
+
+
+def forget_inlined_ir() -> None:
+    """Drop the IR the CPU kernels cached for the functions they inline.
+
+    numba's ``InlineOverloads`` pass takes a call's cached IR from *any*
+    template of the called function that has it for the signature, whatever
+    the template's target: after a CPU kernel inlined ``adam`` (IR typed for the
+    CPU, cached on the CPU's template), a CUDA kernel compiled later in the same
+    process would inline that IR and fail to lower it (``mul(omitted,
+    omitted)``). :mod:`kernels.cuda` calls this before it compiles; a later CPU
+    compile types the functions again (a little slower, the same code).
+    """
+    from numba.core.typing.templates import builtin_registry
+
+    for function, function_type in builtin_registry.globals:
+        if function in _ON_CPU:
+            for template in getattr(function_type, "templates", ()):
+                cached = getattr(template, "_inline_overloads", None)
+                if cached:
+                    cached.clear()
 
 
 def _register_objective(value_and_grad) -> None:

@@ -71,7 +71,7 @@ import numpy as np
 
 from . import maths, precision
 from .compile import (CALLED_FUNCTIONS, INLINED_FUNCTIONS, NOISE_STREAM, OBJECTIVE_STREAM,
-                      SCHEDULE, SEED, STREAM, Metrics, Settings, uses_key)
+                      SCHEDULE, SEED, STREAM, Metrics, Settings, forget_inlined_ir, uses_key)
 from .random import counter_key, normal
 from .schedules import schedule_scale
 
@@ -375,6 +375,7 @@ def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str =
     """
     _require_cuda()
     _register_objective(value_and_grad)
+    forget_inlined_ir()
     with _compiling_for(tuple(cc)):
         text, _ = cuda.compile_ptx(_kernel_function(update, init, value_and_grad, dtype),
                                    kernel_signature(dtype), cc=tuple(cc))
@@ -544,6 +545,8 @@ class CudaKernel:
 
     def __call__(self, x0, hyper, ids, settings: Settings, out: Metrics) -> None:
         """Advance ``x0.shape[0]`` cells and fill ``out`` (see :func:`cpu_kernel`)."""
+        if not getattr(self.device_kernel, "overloads", True):  # compiled at the first launch
+            forget_inlined_ir()
         run_on_devices(self.device_kernel, x0, hyper, ids, settings, out)
 
 

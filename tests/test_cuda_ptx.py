@@ -155,3 +155,35 @@ def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
     if name == "logistic":  # its data as float32 constants: half the float64 kernel's bytes
         double = backend.ptx(rule.update, rule.init, objective(name), (9, 0))
         assert 2 * backend.ptx_constant_bytes(text) == backend.ptx_constant_bytes(double)
+
+
+AFTER_A_CPU_KERNEL = """
+import numpy as np
+from kernels import cuda as backend
+from kernels.compile import Settings, empty_metrics, lockstep_kernel
+from kernels.objectives import problem
+from kernels.rules import OPTIMIZERS
+adam = OPTIMIZERS["adam"]
+kernel = lockstep_kernel(adam.update, adam.init, problem("booth").value_and_grad, 64)
+box = np.full(2, np.inf)
+kernel(np.zeros((1, 2)), np.full((1, 4), 0.1), np.zeros((1, 3), np.int64),
+       Settings(3, 0, 1e-6, 0.0, 1e6, 0.0, 0.0, 0.0, 1.0, 1.0, -box, box), empty_metrics(1, 2, 0))
+text = backend.ptx(adam.update, adam.init, problem("rosenbrock").value_and_grad, (9, 0))
+print(".visible .entry" in text)
+"""
+
+
+def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(tmp_path):
+    """numba inlines a call with IR cached by any template of the function, whatever its
+    target: a CPU kernel compiled (not loaded from the cache) first used to break the
+    CUDA compile (kernels.compile.forget_inlined_ir). A fresh process and cache."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", AFTER_A_CPU_KERNEL], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "True"
