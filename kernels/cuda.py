@@ -71,7 +71,8 @@ import numpy as np
 
 from . import maths, precision
 from .compile import (CALLED_FUNCTIONS, INLINED_FUNCTIONS, NOISE_STREAM, OBJECTIVE_STREAM,
-                      SCHEDULE, SEED, STREAM, Metrics, Settings, forget_inlined_ir, uses_key)
+                      SCHEDULE, SEED, STREAM, Metrics, Settings, empty_metrics, forget_inlined_ir,
+                      uses_key)
 from .random import counter_key, normal
 from .schedules import schedule_scale
 
@@ -446,6 +447,14 @@ def _launch_shape(cells: int) -> tuple[int, int]:
 def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, start: int,
             stop: int, stream):
     """Copy cells ``start:stop`` in, launch on ``stream``; returns the device outputs."""
+    inputs, outputs = _to_device(x0, hyper, ids, settings, out, start, stop, stream)
+    blocks, threads = _launch_shape(stop - start)
+    device_kernel[blocks, threads, stream](*inputs, *outputs)
+    return outputs
+
+
+def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, stop: int, stream):
+    """The kernel's arguments for cells ``start:stop``, on the device: (inputs, outputs)."""
     n, dim = stop - start, x0.shape[1]
     records = out.loss.shape[1]
     real = out.final_x.dtype  # float32 hook: floats travel in the kernel's dtype (out's)
@@ -469,13 +478,33 @@ def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, sta
         send(trajectory),
         send(loss),
     )
-    blocks, threads = _launch_shape(n)
-    device_kernel[blocks, threads, stream](
-        send(x0[start:stop].T), send(hyper[start:stop].T), send(ids[start:stop].T, np.int64),
-        int(settings.steps), int(settings.record_every), send(scalars),
-        send(np.stack([settings.lower, settings.upper])),
-        cuda.device_array((5, dim, n), dtype=real, stream=stream), *outputs)
-    return outputs
+    inputs = (send(x0[start:stop].T), send(hyper[start:stop].T),
+              send(ids[start:stop].T, np.int64), int(settings.steps), int(settings.record_every),
+              send(scalars), send(np.stack([settings.lower, settings.upper])),
+              cuda.device_array((5, dim, n), dtype=real, stream=stream))
+    return inputs, outputs
+
+
+def kernel_seconds(update, init, value_and_grad, x0, hyper, ids, settings: Settings,
+                   records: int, dtype: str = "float64") -> float:
+    """Seconds the kernel alone takes for these cells on the current device: inputs
+    already on it, compiled beforehand, timed with CUDA events (for ``bench``).
+    All the cells go in one launch, so they must fit the device's memory."""
+    kernel = cuda_kernel(update, init, value_and_grad, dtype)
+    cells, dim = x0.shape
+    warm = empty_metrics(1, dim, records, dtype)
+    kernel(x0[:1].astype(dtype), hyper[:1].astype(dtype), ids[:1], settings._replace(steps=1),
+           warm)  # compiles
+    stream = cuda.stream()
+    inputs, outputs = _to_device(x0, hyper, ids, settings, empty_metrics(cells, dim, records, dtype),
+                                 0, cells, stream)
+    blocks, threads = _launch_shape(cells)
+    began, ended = cuda.event(), cuda.event()
+    began.record(stream)
+    kernel.device_kernel[blocks, threads, stream](*inputs, *outputs)
+    ended.record(stream)
+    ended.synchronize()
+    return began.elapsed_time(ended) / 1e3  # milliseconds
 
 
 def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:

@@ -181,7 +181,7 @@ def _dataset(plan: Plan, data: dict, attrs: dict) -> xr.Dataset:
 def _distance(final_x: np.ndarray, minimizers: tuple) -> np.ndarray:
     if not minimizers:
         return np.full(final_x.shape[:-1], np.nan)
-    points = np.asarray(minimizers, dtype=np.float64)
+    points = np.asarray(minimizers, dtype=final_x.dtype)  # in the kernels' dtype
     gaps = final_x[..., None, :] - points  # (..., minimizer, dim)
     return np.sqrt((gaps * gaps).sum(axis=-1)).min(axis=-1)
 

@@ -132,17 +132,38 @@ def time_sweep(table: dict, repeats: int, **run_options) -> dict:
     return result
 
 
-def cuda_line() -> str:
-    try:
-        from numba import cuda
-    except ImportError:
-        return "no CUDA: numba-cuda is not installed (pip install 'sweep[gpu]')"
-    try:
-        if cuda.is_available():
-            return f"CUDA device present ({cuda.get_current_device().name}); the CUDA backend is not built yet"
-    except Exception:  # a driver that fails to load is no device
-        pass
-    return "no CUDA device on this machine: no GPU rows"
+def cuda_rows(table: dict, repeats: int) -> tuple[dict, str]:
+    """The CUDA backend's rows when a GPU is usable (else none), and a line saying which."""
+    from kernels.cuda import device_status
+
+    usable, why = device_status()
+    if not usable:
+        return {}, f"no CUDA rows: {why}"
+    rows = {"sweep, CUDA backend, end to end": time_sweep(table, repeats, backend="cuda")}
+    rows["CUDA kernel alone (no transfers)"] = cuda_kernel_rate(table, repeats)
+    return rows, f"CUDA: {why}"
+
+
+def cuda_kernel_rate(table: dict, repeats: int) -> dict:
+    """Trajectory-steps/s of the CUDA kernel alone: inputs already on the device,
+    timed with CUDA events around the launches."""
+    from kernels.cuda import kernel_seconds
+    from kernels.rules import OPTIMIZERS
+
+    from .api import load_config
+    from .execute import Engine, _call
+    from .objectives import resolve
+    from .plan import make_plan
+
+    plan = make_plan(load_config(table), block_cells=10**9)
+    optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, plan.blocks[0], Engine())
+    rule, problem = OPTIMIZERS[optimizer], resolve(spec)
+    seconds = [kernel_seconds(rule.update, rule.init, problem.value_and_grad, x0, hyper, ids,
+                              settings, records) for _ in range(repeats + 1)][1:]
+    work = len(x0) * settings.steps
+    rates = [work / max(second, 1e-9) for second in seconds]  # the simulator times 0
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "repeats": repeats, "cells": len(x0), "steps": settings.steps}
 
 
 MIX_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nadam")
@@ -157,10 +178,11 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
                "cells": cells, "steps": steps, "repeats": repeats}
     rows = {}
     table = sweep_table(cells, steps)
-    rows["sweep, lockstep kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores)
-    rows["sweep, lockstep kernel, 1 thread"] = time_sweep(table, repeats, n_jobs=1)
+    rows["sweep, lockstep kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores,
+                                                           backend="cpu")
+    rows["sweep, lockstep kernel, 1 thread"] = time_sweep(table, repeats, n_jobs=1, backend="cpu")
     rows["sweep, simple kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores,
-                                                         kernel="simple")
+                                                         kernel="simple", backend="cpu")
     exact = rows["sweep, lockstep kernel, all cores"]["cells"]
     hyper = adam_grid(exact)
     rows["numpy broadcasting"] = measure(lambda: numpy_adam(*hyper, steps), exact * steps, repeats)
@@ -168,8 +190,9 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     if jax_run is not None:
         jax_run(*hyper)  # compile
         rows["jax vmap + optax"] = measure(lambda: jax_run(*hyper), exact * steps, repeats)
+    gpu, results["cuda"] = cuda_rows(table, repeats)
+    rows |= gpu
     results["backends"] = rows
-    results["cuda"] = cuda_line()
 
     mix = {}
     for objective in objectives:
@@ -179,7 +202,7 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
             mix_steps = max(10, steps // (100 if objective == "logistic" else 4))
             small = sweep_table(max(256, cells // 4), mix_steps, optimizer, objective, **keys)
             mix[f"{optimizer} on {objective}"] = time_sweep(small, max(1, repeats - 1),
-                                                            n_jobs=cores)
+                                                            n_jobs=cores, backend="cpu")
     results["optimizers_objectives"] = mix
 
     scaling = {}
@@ -187,11 +210,13 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     while size <= max_cells:
         # Keep each point near the same amount of work: fewer steps for more cells.
         size_steps = int(max(100, min(steps, 2e8 / size)))
-        scaling[size] = time_sweep(sweep_table(size, size_steps), repeats, n_jobs=cores)
+        scaling[size] = time_sweep(sweep_table(size, size_steps), repeats, n_jobs=cores,
+                                   backend="cpu")
         size *= 10
     results["cells_scaling"] = scaling
     results["threads_scaling"] = {
-        jobs: time_sweep(table, repeats, n_jobs=jobs) for jobs in range(1, cores + 1)}
+        jobs: time_sweep(table, repeats, n_jobs=jobs, backend="cpu")
+        for jobs in range(1, cores + 1)}
     return results
 
 
