@@ -2,7 +2,7 @@
 
 # A block of the grid is sized to about this many trajectory-steps, so that a
 # block takes a fraction of a second and the progress bar moves.
-BLOCK_TRAJECTORY_STEPS = 1 << 23
+BLOCK_TRAJECTORY_STEPS = 1 << 25
 # At least this many blocks per worker, so that uneven blocks even out...
 BLOCKS_PER_WORKER = 4
 # ... but no block smaller than this many trajectory-steps (a few ms of work):
