@@ -234,11 +234,13 @@ def test_the_simulator_counts_as_a_device():
 
 # --- float32 (kernels.precision): the same float32 twins on both backends ---
 
-FLOAT32_OPTIMIZERS = ("sgd", "adam", "nadam", "rmsprop")
+# Each rule once and each objective once (a float32 CPU reference kernel takes ~5 s
+# to compile cold; the float64 tests above cover every rule on every objective).
+FLOAT32_PAIRS = [("sgd", "rosenbrock"), ("adam", "beale"), ("nadam", "logistic"),
+                 ("rmsprop", "quadratic")]
 
 
-@pytest.mark.parametrize("objective", list(OBJECTIVES))
-@pytest.mark.parametrize("optimizer", FLOAT32_OPTIMIZERS)
+@pytest.mark.parametrize("optimizer, objective", FLOAT32_PAIRS)
 def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
     """cuda_kernel(dtype="float32") against cpu_kernel(dtype="float32"): the same bits, except
     where float32 libm functions meet the simulator's float64 ones rounded (the logistic's

@@ -86,14 +86,19 @@ def lockstep_equals_simple(optimizer, objective, **keys):
 # --- (a) lockstep = simple, bit for bit ---
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+# The float32 kernels are twins of the float64 ones, which tests/test_lockstep.py proves
+# equal for every rule and objective; here the rules that exercise what the twinning
+# rewrites (divisions and √, nadam's integer t + 1, adamax's max, a plain step), and
+# the objectives with captured arrays and minibatch indices. (Each float32 kernel
+# takes ~5 s to compile cold: all 11 rules × 14 objectives would take minutes.)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "nadam", "adamax", "adadelta"])
 def test_lockstep_is_simple_for_every_rule(optimizer):
     """Noise, every schedule with warm-up, a box, records, cells that diverge."""
     lockstep_equals_simple(optimizer, "rosenbrock")
 
 
-@pytest.mark.parametrize("objective", [name for name in OBJECTIVES if name != "rosenbrock"])
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("objective", ["beale", "quadratic", "logistic"])
+@pytest.mark.parametrize("optimizer", ["adam"])
 def test_lockstep_is_simple_for_objectives(optimizer, objective):
     lockstep_equals_simple(optimizer, objective, **OBJECTIVES[objective])
 
