@@ -142,7 +142,8 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
         try:
             for number, metrics in finished:
                 if isinstance(metrics, BaseException):
-                    raise BlockFailed(_describe_failure(plan, blocks[number], engine, metrics)) from metrics
+                    why = _describe_failure(plan, blocks[number], engine, metrics)
+                    raise BlockFailed(why) from metrics
                 save(blocks[number], metrics)
                 saved += 1
                 bar.update(blocks[number].cells)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import sweep
 from conftest import ROOT
-from sweep import cli
+from sweep import SweepFailure, cli
 
 SMALL = """
 [sweep]
@@ -81,7 +80,7 @@ def test_a_failure_while_running_exits_1_without_traceback(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert code == 1 and "kernel exploded" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]
-    with pytest.raises(sweep.SweepFailure) as failed:  # the worker's error is its cause
+    with pytest.raises(SweepFailure) as failed:  # the worker's error is its cause
         cli.main([str(grid), "-o", str(tmp_path / "r.nc"), "--quiet", "--debug"])
     assert isinstance(failed.value.__cause__, RuntimeError)
 

@@ -1,5 +1,4 @@
 """Nothing lost: a .zarr store filled block by block, resumed after any stop to the same bits."""
-import json
 import os
 import shlex
 import signal
