@@ -64,12 +64,13 @@ def register_jitable(function=None, *, inline: str = "never"):
     def register(function):
         overload(function, target="cpu", inline=inline, strict=False)(
             lambda *args, **kwargs: function)
-        _ON_CPU.add(function)
+        _REGISTERED.add(function)
         return function
     return register if function is None else register(function)
 
 
-_ON_CPU: set = set()
+# Every function registered for CPU kernels (once each).
+_REGISTERED: set = set()
 
 
 def forget_inlined_ir() -> None:
@@ -86,7 +87,7 @@ def forget_inlined_ir() -> None:
     from numba.core.typing.templates import builtin_registry
 
     for function, function_type in builtin_registry.globals:
-        if function in _ON_CPU:
+        if function in _REGISTERED:
             for template in getattr(function_type, "templates", ()):
                 cached = getattr(template, "_inline_overloads", None)
                 if cached:
@@ -97,7 +98,6 @@ def _register_objective(value_and_grad) -> None:
     """Make an objective (built-in or the user's) callable from kernels, inlined, once."""
     if value_and_grad not in _REGISTERED:
         register_jitable(inline="always")(value_and_grad)
-        _REGISTERED.add(value_and_grad)
 
 
 def uses_key(value_and_grad) -> bool:
@@ -116,8 +116,6 @@ def _functions_of(module):
             if inspect.isfunction(f) and f.__module__ == module.__name__]
 
 
-_REGISTERED: set = set()
-
 # Everything a kernel may call (kernels.cuda registers the same functions for
 # the GPU). A rule may call another (adamw calls adam), which is why they are
 # registered rather than wrapped. Rules and objectives are inlined in numba's
@@ -135,7 +133,6 @@ INLINED_FUNCTIONS = (
 CALLED_FUNCTIONS = (schedules.schedule_scale, *_functions_of(random))
 for _function in INLINED_FUNCTIONS:
     register_jitable(inline="always")(_function)
-    _REGISTERED.add(_function)
 for _function in CALLED_FUNCTIONS:
     register_jitable(_function)
 
@@ -284,7 +281,6 @@ def _register_twins(made) -> None:
             original = getattr(function, "__float32_of__", None)
             register_jitable(inline="never" if original in CALLED_FUNCTIONS else "always")(
                 function)
-            _REGISTERED.add(function)
 
 
 def _in_dtype(kernel, kind: str, update, value_and_grad, dtype: str):
