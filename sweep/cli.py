@@ -16,6 +16,8 @@ from .errors import ConfigError
 
 
 def parser() -> argparse.ArgumentParser:
+    from .config import BACKENDS, DTYPES
+
     command = argparse.ArgumentParser(
         prog="python -m sweep",
         description="Run a grid of gradient-descent optimizers over (α, β₁, β₂, ε) and write "
@@ -40,10 +42,10 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--dask-scheduler", metavar="ADDRESS",
                          help="run the blocks on the Dask cluster whose scheduler is at ADDRESS "
                               "(e.g. tcp://10.0.0.5:8786); overrides sweep.scheduler")
-    command.add_argument("--backend", choices=("auto", "cpu", "cuda"),
+    command.add_argument("--backend", choices=BACKENDS,
                          help="where the kernels run (default: sweep.backend, else auto: CUDA "
                               "when numba-cuda finds a GPU, else CPU)")
-    command.add_argument("--dtype", choices=("float64", "float32"),
+    command.add_argument("--dtype", choices=DTYPES,
                          help="the kernels' arithmetic (default: sweep.dtype, else float64)")
     command.add_argument("--dry-run", action="store_true",
                          help="print the plan (cells, steps, blocks, output size, memory, "

@@ -114,15 +114,13 @@ class Plan:
         one, or several where the rule does not read an axis cut by ``chunks``
         (its one computed value is broadcast into each of them)."""
         choices = []
-        for part, size, full in zip(block.region, self.chunks, self.full_shape):
-            if part.stop - part.start == 1 and full > 1 and self._unused(block, len(choices)):
+        for part, size, full, computed in zip(block.region, self.chunks, self.full_shape,
+                                              self.shapes[block.optimizer]):
+            if computed < full:  # an axis the rule does not read: computed once
                 choices.append([slice(lo, min(lo + size, full)) for lo in range(0, full, size)])
             else:
                 choices.append([part])
         return list(itertools.product(*choices))
-
-    def _unused(self, block: Block, dimension: int) -> bool:
-        return self.shapes[block.optimizer][dimension] == 1
 
 
 def full_shape(config: SweepConfig) -> tuple[int, ...]:
@@ -168,7 +166,7 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     blocks = []
     for name, shape in shapes.items():
         # A rule's grid has length 1 on the axes it does not read: one block spans them.
-        starts = [range(0, length, size if length > 1 else 1) for length, size in zip(shape, chunks)]
+        starts = [range(0, length, size) for length, size in zip(shape, chunks)]
         for corner in itertools.product(*starts):
             region = tuple(slice(lo, min(lo + size, length))
                            for lo, size, length in zip(corner, chunks, shape))
@@ -190,11 +188,8 @@ def chunk_shape(grid: tuple[int, ...], cells: int) -> tuple[int, ...]:
     """The largest box of ``grid`` of at most ``cells`` cells (at least one) that is
     ones, then a part of one axis, then whole axes (C order): its blocks are
     contiguous in the dataset and line up with zarr's chunks."""
-    chunks = list(grid)
     for axis in range(len(grid)):
         inner = math.prod(grid[axis + 1:])
         if inner <= cells:
-            chunks[:axis] = [1] * axis
-            chunks[axis] = max(1, min(grid[axis], cells // max(inner, 1)))
-            return tuple(chunks)
-    return (1,) * (len(grid) - 1) + (1,)
+            return (1,) * axis + (max(1, min(grid[axis], cells // inner)),) + grid[axis + 1:]
+    return (1,) * len(grid)  # cells < 1
