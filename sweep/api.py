@@ -87,9 +87,13 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
     from .execute import Engine, compile_kernels, resolve_jobs  # imports numba
 
     engine = Engine(_backend(backend or sweep_config.backend, backend is not None), dtype, kernel)
-    chunks = None
+    # A store being resumed keeps its own chunks, whatever n_jobs and block_cells say.
+    stored = None
     if resume and destination is not None and exists(destination):
-        chunks = _stored_chunks(destination)
+        from .store import ChunkStore
+
+        stored = ChunkStore.stored_fingerprint(destination)
+    chunks = None if stored is None else tuple(stored["chunks"])
     if engine.backend == "cuda" and block_cells is None and chunks is None:
         block_cells = tuning.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
     plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells,
@@ -102,7 +106,7 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
     compile_time = time.perf_counter() - started
     steps = dict(plan=plan, n_jobs=n_jobs, scheduler=scheduler, progress=progress, engine=engine)
     if destination is not None and Path(destination).suffix == ".zarr":
-        return _run_into_store(destination, resume, compile_time, **steps)
+        return _run_into_store(destination, stored, compile_time, **steps)
     dataset = _run_in_memory(compile_time, **steps)
     if destination is not None:
         from .store import write
@@ -152,16 +156,6 @@ def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> 
     return destination
 
 
-def _stored_chunks(destination: str) -> tuple[int, ...]:
-    from .store import ChunkStore
-
-    try:
-        return ChunkStore.stored_chunks(destination)
-    except (OSError, KeyError, ValueError) as error:
-        raise ConfigError(f"{destination}: not a store this program can resume "
-                          f"({type(error).__name__}: {error})") from None
-
-
 def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
                    engine) -> xr.Dataset:
     """Every block into arrays of the whole grid, then one dataset."""
@@ -172,7 +166,7 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
 
     config = plan.config
     results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps),
-                                   **({} if engine.dtype == "float64" else {"dtype": engine.dtype}))
+                                   engine.dtype)
                for name, shape in plan.shapes.items()}
 
     def save(block, metrics):
@@ -188,9 +182,10 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
     return assemble(plan, results, Timing(compile_time, time.perf_counter() - started), engine)
 
 
-def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan, n_jobs,
+def _run_into_store(destination: str, stored: dict | None, compile_time: float, *, plan, n_jobs,
                     scheduler, progress, engine) -> xr.Dataset:
-    """Each block into its chunks of the store as soon as it is done (see :mod:`sweep.store`)."""
+    """Each block into its chunks of the store as soon as it is done (see :mod:`sweep.store`).
+    ``stored`` is the fingerprint of the store being resumed, or None for a new store."""
     import xarray
 
     from kernels.compile import SOURCE_FINGERPRINT
@@ -201,8 +196,8 @@ def _run_into_store(destination: str, resume: bool, compile_time: float, *, plan
 
     version = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
     expected = fingerprint(plan.config, plan.chunks, version, engine.backend, engine.dtype)
-    if resume and exists(destination):
-        store = ChunkStore.open(destination, expected, plan.config.source)
+    if stored is not None:
+        store = ChunkStore.resume(destination, stored, expected, plan.config.source)
     else:
         store = ChunkStore.create(destination, template(plan, engine), expected, len(plan.blocks))
     done = store.done()

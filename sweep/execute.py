@@ -60,15 +60,13 @@ def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
     """The compiled kernel of one rule on one objective (cached per process)."""
     rule = OPTIMIZERS[optimizer]
     function = resolve(spec).value_and_grad
-    # float64 is the kernels' default: asked for by default, it needs no keyword.
-    precision = {} if engine.dtype == "float64" else {"dtype": engine.dtype}
     if engine.backend == "cuda":
         from kernels.cuda import cuda_kernel
 
-        return cuda_kernel(rule.update, rule.init, function, **precision)
+        return cuda_kernel(rule.update, rule.init, function, engine.dtype)
     if (engine.kernel or tuning.KERNEL) == "simple":
-        return cpu_kernel(rule.update, rule.init, function, **precision)
-    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES, **precision)
+        return cpu_kernel(rule.update, rule.init, function, engine.dtype)
+    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES, engine.dtype)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
@@ -87,11 +85,8 @@ def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.nda
               engine: Engine = Engine()) -> Metrics:
     """Advance ``x0.shape[0]`` cells (x0 (n, dim) and hyper (n, 4) float64, ids (n, 3)
     int64); returns their :class:`Metrics`, floats in ``engine.dtype``."""
-    if engine.dtype == "float64":
-        out = empty_metrics(x0.shape[0], x0.shape[1], records)
-    else:
-        out = empty_metrics(x0.shape[0], x0.shape[1], records, dtype=engine.dtype)
-        x0, hyper = x0.astype(engine.dtype), hyper.astype(engine.dtype)
+    out = empty_metrics(x0.shape[0], x0.shape[1], records, engine.dtype)
+    x0, hyper = x0.astype(engine.dtype, copy=False), hyper.astype(engine.dtype, copy=False)
     call_kernel(kernel_for(optimizer, spec, engine), x0, hyper, ids, settings, out)
     return out
 

@@ -39,15 +39,13 @@ FINGERPRINT_ATTR = "sweep_fingerprint"
 
 
 def write(dataset: xr.Dataset, path: str | Path) -> Path:
-    """Write ``dataset`` to ``path`` (``.zarr`` store or ``.nc`` netCDF-4 file), atomically."""
+    """Write ``dataset`` to ``path``, a netCDF-4 file, atomically (a ``.zarr`` output
+    is a :class:`ChunkStore`, filled as the sweep goes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(path)
     try:
-        if path.suffix == ".zarr":
-            dataset.to_zarr(partial, mode="w", consolidated=True, zarr_format=2)
-        else:
-            dataset.to_netcdf(partial, engine="h5netcdf")
+        dataset.to_netcdf(partial, engine="h5netcdf")
         _replace(partial, path)
     except BaseException:
         _remove(partial)
@@ -93,33 +91,30 @@ class ChunkStore:
             raise
         return cls(path)
 
-    @classmethod
-    def open(cls, path: str | Path, fingerprint: dict, source: str) -> ChunkStore:
-        """Open a store to resume it; a store of another grid or engine is refused
-        (:class:`ConfigError` naming what differs)."""
-        import xarray as xr
+    @staticmethod
+    def stored_fingerprint(path: str | Path) -> dict:
+        """The fingerprint a store was created with (its ``chunks`` are what a resumed
+        plan must use); a folder that is not such a store is a :class:`ConfigError`."""
+        import zarr
 
-        path = Path(path)
         try:
-            attrs = xr.open_zarr(path, consolidated=True).attrs
-            stored = json.loads(attrs[FINGERPRINT_ATTR])
+            return json.loads(zarr.open_group(path, mode="r", zarr_format=2)
+                              .attrs[FINGERPRINT_ATTR])
         except (OSError, KeyError, ValueError) as error:
             raise ConfigError(f"{path}: not a store this program can resume "
                               f"({type(error).__name__}: {error})") from None
+
+    @classmethod
+    def resume(cls, path: str | Path, stored: dict, fingerprint: dict,
+               source: str) -> ChunkStore:
+        """Open a store to resume it, given its :meth:`stored_fingerprint`; a store of
+        another grid or engine is refused (:class:`ConfigError` naming what differs)."""
         differences = describe_differences(stored, fingerprint)
         if differences:
             raise ConfigError(f"{path}: cannot resume: it was made from a different grid or "
                               f"engine than {source}:\n  " + "\n  ".join(differences) +
                               "\n  (use --overwrite to start it again)")
-        return cls(path)
-
-    @staticmethod
-    def stored_chunks(path: str | Path) -> tuple[int, ...]:
-        """The chunk shape a store was created with (a resumed plan must use it)."""
-        import xarray as xr
-
-        attrs = xr.open_zarr(path, consolidated=True).attrs
-        return tuple(json.loads(attrs[FINGERPRINT_ATTR])["chunks"])
+        return cls(Path(path))
 
     def done(self) -> set[int]:
         """The numbers of the blocks whose every region is written."""
@@ -150,8 +145,7 @@ class ChunkStore:
         """Record the run's attrs, mark the store complete, consolidate its metadata."""
         import zarr
 
-        group = zarr.open_group(self.path, mode="r+", zarr_format=2)
-        group.attrs.update(attrs | {"status": "complete"})
+        self.group.attrs.update(attrs | {"status": "complete"})
         zarr.consolidate_metadata(self.path)
 
 
@@ -206,10 +200,6 @@ def _short(key: str, value) -> str:
 def exists(path: str | Path) -> bool:
     path = Path(path)
     return path.exists() or path.is_symlink()
-
-
-def remove(path: str | Path) -> None:
-    _remove(Path(path))
 
 
 def _partial(path: Path) -> Path:

@@ -131,7 +131,8 @@ def chunk_files(target, name, block_number):
     from sweep.api import load_config
     from sweep.plan import make_plan
 
-    plan = make_plan(load_config(broadcast_grid()), chunks=ChunkStore.stored_chunks(target))
+    chunks = tuple(ChunkStore.stored_fingerprint(target)["chunks"])
+    plan = make_plan(load_config(broadcast_grid()), chunks=chunks)
     block = plan.blocks[block_number]
     optimizer = plan.config.optimizers.index(block.optimizer)
     files = []
