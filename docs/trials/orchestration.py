@@ -3,13 +3,15 @@
     python docs/trials/orchestration.py [TRIALS]
 
 Times ``execute`` of every block with nothing saved (the kernels and their
-dispatch), then ``sweep.run`` of the same grid into a ``.zarr`` store (written
-block by block) and into a netCDF file (assembled in memory), and prints the
-share of each run's wall time spent outside the kernels.
+dispatch), ``sweep.run`` of the same grid into a ``.zarr`` store (written
+block by block) and into a netCDF file (assembled in memory), after one
+warm-up run of each, TRIALS times interleaved (default 5), and prints the
+share of each run's median wall time spent outside the kernels.
 """
 from __future__ import annotations
 
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -31,22 +33,35 @@ GRID = {
 }
 
 
-def main(trials: int = 2) -> None:
+def main(trials: int = 5) -> None:
     config = load_config(GRID)
     plan = make_plan(config, n_jobs=2)
     compile_kernels(plan)
     folder = Path(tempfile.mkdtemp(prefix="orchestration-"))
-    for _ in range(trials):
-        started = time.perf_counter()
+
+    def kernels_alone():
         execute(plan, plan.blocks, lambda block, metrics: None, n_jobs=2)
-        kernels = time.perf_counter() - started
-        shares = []
-        for name in ("r.zarr", "r.nc"):
+
+    def into(name):
+        return lambda: sweep.run(config, output=folder / name, n_jobs=2, overwrite=True,
+                                 backend="cpu")
+
+    runs = {"kernels alone": kernels_alone, "zarr": into("r.zarr"), "nc": into("r.nc")}
+    for run in runs.values():  # warm-up: the first write imports the zarr and netCDF backends
+        run()
+    seconds = {name: [] for name in runs}
+    for _ in range(trials):  # interleaved, so that the machine's drift hits each alike
+        for name, run in runs.items():
             started = time.perf_counter()
-            sweep.run(config, output=folder / name, n_jobs=2, overwrite=True, backend="cpu")
-            whole = time.perf_counter() - started
-            shares.append(f"→ {name[2:]} {whole:.2f} s ({(whole - kernels) / whole:.1%} outside)")
-        print(f"{len(plan.blocks)} blocks: kernels alone {kernels:.2f} s; " + "; ".join(shares))
+            run()
+            seconds[name].append(time.perf_counter() - started)
+    kernels = statistics.median(seconds["kernels alone"])
+    print(f"{len(plan.blocks)} blocks, median of {trials} (range): kernels alone {kernels:.2f} s "
+          f"({min(seconds['kernels alone']):.2f}–{max(seconds['kernels alone']):.2f})")
+    for name in ("zarr", "nc"):
+        whole = statistics.median(seconds[name])
+        print(f"  → .{name} {whole:.2f} s ({min(seconds[name]):.2f}–{max(seconds[name]):.2f}): "
+              f"{(whole - kernels) / whole:.1%} outside the kernels")
     shutil.rmtree(folder)
 
 
