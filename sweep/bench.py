@@ -87,7 +87,19 @@ def jax_adam(steps, start=START):
 def sweep_table(cells: int, steps: int, optimizer: str = "adam", objective: str = "rosenbrock",
                 **objective_keys) -> dict:
     """A grid file with about ``cells`` computed cells: a full factorial over the axes
-    ``optimizer`` reads (sgd: α only), so every rule is timed on as many trajectories."""
+    ``optimizer`` reads (sgd: α only) times the objective's start points (its customary
+    ones; Rosenbrock: one), so every rule and objective is timed on as many trajectories."""
+    from .api import load_config
+
+    table = _factorial_table(cells, steps, optimizer, objective, **objective_keys)
+    starts = len(load_config(table).starts)
+    if starts == 1:
+        return table
+    return _factorial_table(-(-cells // starts), steps, optimizer, objective, **objective_keys)
+
+
+def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
+                     **objective_keys) -> dict:
     from kernels.rules import OPTIMIZERS
 
     used = OPTIMIZERS[optimizer].axes
@@ -166,6 +178,18 @@ def cuda_kernel_rate(table: dict, repeats: int) -> dict:
             "repeats": repeats, "cells": len(x0), "steps": settings.steps}
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 MIX_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nadam")
 MIX_OBJECTIVES = ("rosenbrock", "beale", "quadratic", "logistic")
 
@@ -173,7 +197,7 @@ MIX_OBJECTIVES = ("rosenbrock", "beale", "quadratic", "logistic")
 def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
               optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES) -> dict:
     cores = os.cpu_count() or 1
-    results = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": cores,
+    results = {"machine": {"cpu": cpu_name(), "cores": cores,
                            "python": platform.python_version()},
                "cells": cells, "steps": steps, "repeats": repeats}
     rows = {}
@@ -248,15 +272,13 @@ def print_report(results: dict, out=sys.stdout) -> None:
         line(f"{jobs} thread(s)", row)
 
 
-def plot(results: dict, path: Path) -> bool:
-    try:
-        import matplotlib
+def figure(results: dict):
+    """The three panels of ``bench.png`` (backends, cells, threads) as a matplotlib Figure,
+    from :func:`run_bench`'s results (or ``bench.json`` read back)."""
+    from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
+    fig = Figure(figsize=(15, 4.5), layout="constrained")
+    axes = fig.subplots(1, 3)
     names = list(results["backends"])[::-1]  # the engine on top
     medians = [results["backends"][n]["median"] / 1e6 for n in names]
     bars = axes[0].barh(names, medians, color=["tab:gray" if "sweep" not in n else "tab:blue"
@@ -281,8 +303,16 @@ def plot(results: dict, path: Path) -> bool:
     axes[2].set_title("scaling with threads")
     for ax in axes[1:]:
         ax.set_ylim(bottom=0)
+    return fig
+
+
+def plot(results: dict, path: Path) -> bool:
+    """Write :func:`figure` to ``path``; False when matplotlib is not installed."""
+    try:
+        fig = figure(results)
+    except ImportError:
+        return False
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return True
 
 
