@@ -296,7 +296,12 @@ class _Converter(ast.NodeVisitor):
         return -operand if isinstance(node.op, ast.USub) else operand
 
     def visit_Call(self, node):
-        return FUNCTIONS[node.func.id](self.visit(node.args[0]))
+        argument = self.visit(node.args[0])
+        if not argument.free_symbols and not math.isfinite(_float_value(argument).real):
+            # Checked before the function sees it: sympy's cos(e**e**e**e) or
+            # sin(exp(1e308)) chases the exact digits of a huge argument for ever.
+            raise FormulaError(f"{ast.unparse(node.args[0])} is too large for a float")
+        return FUNCTIONS[node.func.id](argument)
 
     def visit_BinOp(self, node):
         left, right = self.visit(node.left), self.visit(node.right)
