@@ -572,6 +572,12 @@ class CudaKernel:
         self.function = function
         self.device_kernel = cuda.jit(function)
 
+    @property
+    def signatures(self) -> list:
+        """The argument types compiled so far, as a numba CPU dispatcher's ``signatures``
+        (empty in the simulator, which compiles nothing)."""
+        return list(getattr(self.device_kernel, "overloads", {}))
+
     def __call__(self, x0, hyper, ids, settings: Settings, out: Metrics) -> None:
         """Advance ``x0.shape[0]`` cells and fill ``out`` (see :func:`cpu_kernel`)."""
         if not getattr(self.device_kernel, "overloads", True):  # compiled at the first launch

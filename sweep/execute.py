@@ -242,9 +242,10 @@ def _value(plan: Plan, dim: str, index: int):
 
 
 def compile_kernels(plan: Plan, engine: Engine = Engine()) -> None:
-    """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it."""
+    """Compile each kernel of ``plan`` once, in this thread, before workers race to compile it
+    (a kernel with compiled ``signatures`` is not run again)."""
     for name in plan.shapes:
-        if getattr(kernel_for(name, plan.config.spec, engine), "signatures", None):
+        if kernel_for(name, plan.config.spec, engine).signatures:
             continue
         first = next(block for block in plan.blocks if block.optimizer == name)
         optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
