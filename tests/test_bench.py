@@ -30,3 +30,17 @@ def test_bench_refuses_bad_options(capsys):
     assert cli.main(["bench", "--repeats", "0"]) == 2
     assert cli.main(["bench", "--optimizers", "adamm"]) == 2
     assert "adamm" in capsys.readouterr().err
+
+
+
+def test_every_rule_and_objective_is_timed_on_about_as_many_trajectories():
+    # Beale has three customary starts, Rosenbrock's table one, sgd reads α only:
+    # each row's grid is sized so that its computed cells are about the same.
+    from sweep.api import load_config
+    from sweep.bench import sweep_table
+    from sweep.plan import make_plan
+
+    for optimizer in ("sgd", "adam"):
+        for objective in ("rosenbrock", "beale", "booth"):
+            plan = make_plan(load_config(sweep_table(4096, 10, optimizer, objective)))
+            assert 4096 <= plan.computed_cells < 4096 * 1.2, (optimizer, objective)
