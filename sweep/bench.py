@@ -244,7 +244,10 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     return results
 
 
-def print_report(results: dict, out=sys.stdout) -> None:
+def print_report(results: dict, out=None) -> None:
+    """The table of :func:`run_bench`'s results, to ``out`` (default: ``sys.stdout`` at the call)."""
+    out = sys.stdout if out is None else out
+
     def line(name, row):
         spread = f"{row['min'] / 1e6:7.1f} – {row['max'] / 1e6:7.1f}"
         print(f"  {name:<36} {row['median'] / 1e6:9.1f} M/s   (spread {spread})", file=out)

@@ -5,6 +5,9 @@ Speed itself is a benchmark, never a test: nothing here asserts a throughput.
 import json
 
 from sweep import cli
+from sweep.api import load_config
+from sweep.bench import sweep_table
+from sweep.plan import make_plan
 
 
 def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
@@ -32,14 +35,9 @@ def test_bench_refuses_bad_options(capsys):
     assert "adamm" in capsys.readouterr().err
 
 
-
 def test_every_rule_and_objective_is_timed_on_about_as_many_trajectories():
     # Beale has three customary starts, Rosenbrock's table one, sgd reads α only:
     # each row's grid is sized so that its computed cells are about the same.
-    from sweep.api import load_config
-    from sweep.bench import sweep_table
-    from sweep.plan import make_plan
-
     for optimizer in ("sgd", "adam"):
         for objective in ("rosenbrock", "beale", "booth"):
             plan = make_plan(load_config(sweep_table(4096, 10, optimizer, objective)))
