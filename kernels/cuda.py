@@ -1,13 +1,14 @@
 """CUDA kernels built from the same plain-Python rules, objectives, generator and schedules.
 
 The GPU counterpart of :func:`kernels.compile.cpu_kernel`, with exactly its
-interface and semantics: :func:`cuda_kernel` returns a host callable
-``kernel(x0, hyper, ids, settings, out)`` that copies the cells to the
-device(s), runs one CUDA thread per cell and fills ``out`` in place. Nothing
-mathematical is written here: each step calls the scalar functions of
-:mod:`kernels.rules`, :mod:`kernels.objectives` (or the user's objective),
-:mod:`kernels.random` and :mod:`kernels.schedules`, registered below for the
-CUDA target as they are for the CPU in :mod:`kernels.compile`.
+interface and semantics (:mod:`kernels.layout`): :func:`cuda_kernel` returns a
+host callable ``kernel(x0, hyper, ids, settings, out)`` that copies the cells
+to the device(s), runs one CUDA thread per cell and fills ``out`` in place.
+Nothing about a step is written here: each thread runs
+:func:`kernels.step.cell_runner`, the same plain-Python function the simple
+CPU kernel runs, with the rules, objectives, generator and schedules it calls
+registered below for the CUDA target as they are for the CPU in
+:mod:`kernels.compile`.
 
 How the shared functions reach CUDA
 -----------------------------------
@@ -34,17 +35,20 @@ made by ``cuda.jit(device=True)``, ``overload(target="cuda")`` or
 the *current device* for its compute capability, so ``cuda.compile_ptx`` of
 any kernel that calls a function needs a driver. :func:`ptx` supplies the
 requested compute capability instead, for the duration of the compilation
-only and only when no device is present (:func:`_compiling_for`).
+only and only when no device is present
+(:func:`kernels.numba_support.cuda_compiling_for`).
 
 Layout
 ------
-Per-cell state (θ, ∇f and three state arrays) lives in one device array
-``work`` of shape (5, dim, cells), cell axis last: thread ``c`` reads
-``work[k, i, c]`` while its warp neighbours read ``work[k, i, c + 1]``, so
-every access to θ_i is coalesced, any dimension works (no compile-time
-maximum, unlike ``cuda.local.array``) and an objective sees a 1-D (strided)
-``x`` of the right ``x.shape[0]``, exactly as in the CPU lockstep kernel.
-Inputs and outputs are transposed the same way on the host.
+For up to :data:`LOCAL_DIM_MAX` coordinates, a thread's θ, ∇f and three state
+arrays are ``cuda.local.array``s of the problem's dimension, fixed when the
+kernel is compiled (one kernel per dimension): registers, or the thread's own
+local memory. Beyond that they live in one device array ``work`` of shape
+(5, dim, cells), cell axis last, so that warp neighbours' accesses are
+coalesced and any dimension works. Inputs and outputs are laid out cell axis
+last too (transposed on the host): ``x0`` (dim, n), ``hyper`` (4, n), ``ids``
+(3, n), with the rows of :mod:`kernels.layout`'s columns; the settings travel as
+:func:`kernels.layout.pack_settings`'s three arrays.
 
 How close to the CPU
 --------------------
@@ -59,22 +63,20 @@ bit identity, and has not been measured on a GPU here.
 """
 from __future__ import annotations
 
-import contextlib
 import dis
 import functools
 import importlib.util
 import math
 import re
-import types as pytypes
 
 import numpy as np
 
 from . import maths, precision
-from .compile import (CALLED_FUNCTIONS, INLINED_FUNCTIONS, NOISE_STREAM, OBJECTIVE_STREAM,
-                      SCHEDULE, SEED, STREAM, Metrics, Settings, empty_metrics, forget_inlined_ir,
-                      uses_key)
-from .random import counter_key, normal
-from .schedules import schedule_scale
+from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, uses_key
+from .layout import (ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Metrics, Settings,
+                     empty_metrics, pack_settings, unpack_settings)
+from .numba_support import cuda_compiling_for, forget_inlined_ir
+from .step import cell_runner, results
 
 INSTALL_HINT = "pip install 'sweep[gpu]'"
 
@@ -84,23 +86,23 @@ else:  # the gpu extra is missing; numba's own numba.cuda is deprecated and not 
     cuda = None
 
 # --- tunables (module attributes, so tests and the orchestration may patch them) ---
-# Threads per block. 128 keeps several blocks resident per SM for a kernel
-# with many live registers (the rules' float64 state); a multiple of 32.
+# Threads per CUDA thread block. 128 keeps several thread blocks resident per SM
+# for a kernel with many live registers (the rules' float64 state); a multiple of 32.
 THREADS_PER_BLOCK = 128
-# Blocks per launch at most; the kernel's grid-stride loop covers the rest.
+# CUDA thread blocks per launch at most; the kernel's grid-stride loop covers the rest.
 MAX_BLOCKS = 1 << 16
-# Share of a device's free memory one chunk of cells may use.
+# Share of a device's free memory one device chunk of cells may use.
 MEMORY_FRACTION = 0.5
-# Cells per chunk at most (the simulator reports infinite free memory).
+# Cells per device chunk at most (the simulator reports infinite free memory).
 MAX_CHUNK_CELLS = 1 << 22
 # Constant memory of every CUDA device since sm_20 (where captured arrays go).
 CONSTANT_MEMORY_BYTES = 64 * 1024
+# Up to this many coordinates, a thread's θ and state are local arrays (registers).
+LOCAL_DIM_MAX = 8
 
 # Rows of the device arrays (the cell index is always the last axis).
 THETA, GRAD, STATE0, STATE1, STATE2 = range(5)  # work: (5, dim, cells)
-FINAL_LOSS, BEST_LOSS, STEPS_TO_TOL = range(3)  # results: (3, cells)
-TOL, MINIMUM, BOUND, OPTION, NOISE, WARMUP, STEP_EVERY, STEP_FACTOR = range(8)  # scalars: (8,)
-LOWER, UPPER = range(2)  # box: (2, dim)
+FINAL_LOSS, BEST_LOSS, STEPS_TO_TOL = range(3)  # outcome: (3, cells)
 
 
 class CudaUnavailableError(RuntimeError):
@@ -157,7 +159,7 @@ def _register_shared() -> None:
     # inlines these small device functions anyway (the PTX has no call to
     # them), and each is then typed once per process, not once per kernel,
     # which takes a third off the compile time of a kernel.
-    for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS):
+    for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS, unpack_settings):
         register_jitable(function)
         _CUDA_REGISTERED.add(function)
     # float32 hook: the arithmetic helpers float32 twins call (see kernels.precision).
@@ -223,109 +225,79 @@ def _check_constant_memory(value_and_grad) -> None:
 # --- the device kernel ---
 
 
+def _register_cell(run_cell) -> None:
+    """Register a kernel's :func:`kernels.step.cell_runner` closure for CUDA, once."""
+    from numba.cuda.extending import register_jitable
+
+    _register_shared()
+    if run_cell not in _CUDA_REGISTERED:
+        register_jitable(run_cell)
+        _CUDA_REGISTERED.add(run_cell)
+
+
+def local_dim(dim: int) -> int | None:
+    """The compile-time length of a thread's local θ and state arrays for problems of
+    ``dim`` coordinates, or None where they live in the global ``work`` array."""
+    return dim if 1 <= dim <= LOCAL_DIM_MAX else None
+
+
 @functools.cache
-def _kernel_function(update, init, value_and_grad, dtype: str = "float64"):
+def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | None = None):
     """The kernel's plain Python function, closed over one rule and one objective.
 
     ``cuda.jit`` compiles it for the device at hand (:func:`cuda_kernel`),
     ``cuda.compile_ptx`` for any compute capability (:func:`ptx`); the
     simulator runs it as Python. Arguments (n cells in this launch, cell axis last):
 
-    * x0 (dim, n) float64; hyper (4, n) float64 (alpha, beta1, beta2, eps);
-      ids (3, n) int64 (seed, stream, schedule);
-    * steps, record_every: int64;
-    * scalars (8,) float64, indexed by :data:`TOL` … :data:`STEP_FACTOR`;
-      box (2, dim) float64 (lower, upper);
-    * work (5, dim, n) float64 scratch: θ, ∇f and the rule's three state arrays;
-    * outputs final_x (dim, n), results (3, n) (final loss, best loss,
+    * x0 (dim, n), hyper (4, n), ids (3, n) int64 (rows: :mod:`kernels.layout`'s columns);
+    * integers, reals, box: :func:`kernels.layout.pack_settings` of the settings;
+    * work (5, dim, n) scratch for θ, ∇f and the rule's three state arrays
+      (unused when ``local`` is a length: then they are local arrays of it);
+    * outputs final_x (dim, n), outcome (3, n) (final loss, best loss,
       steps to tol), diverged (n,) bool, trajectory (r, dim, n), loss (r, n).
 
-    Each thread runs cells ``cuda.grid(1)``, ``+ cuda.gridsize(1)``, … with
-    the same operations in the same order as :func:`kernels.compile.cpu_kernel`.
+    Each thread runs cells ``cuda.grid(1)``, ``+ cuda.gridsize(1)``, … through
+    :func:`kernels.step.cell_runner`, as :func:`kernels.compile.cpu_kernel` does.
     With ``dtype="float32"`` every float array above is float32 and the
     function is the float32 twin of this one (:mod:`kernels.precision`).
     """
-    keyed = uses_key(value_and_grad)
+    from numba.cuda import types
 
-    def kernel(x0, hyper, ids, steps, record_every, scalars, box, work,
-               final_x, results, diverged_out, trajectory, loss):
+    run_cell = cell_runner(rule, value_and_grad, uses_key(value_and_grad))
+    registers = local is not None
+    length = local if registers else 1
+    real = getattr(types, precision.check_dtype(dtype))
+
+    def kernel(x0, hyper, ids, integers, reals, box, work, final_x, outcome, diverged,
+               trajectory, loss):
+        settings = unpack_settings(integers, reals, box)
         dim, cells = x0.shape
-        tol = scalars[TOL]
-        minimum = scalars[MINIMUM]
-        bound = scalars[BOUND]
-        option = scalars[OPTION]
-        noise = scalars[NOISE]
-        warmup = scalars[WARMUP]
-        step_every = scalars[STEP_EVERY]
-        step_factor = scalars[STEP_FACTOR]
         for cell in range(cuda.grid(1), cells, cuda.gridsize(1)):
-            theta = work[THETA, :, cell]
-            grad = work[GRAD, :, cell]
-            state0 = work[STATE0, :, cell]
-            state1 = work[STATE1, :, cell]
-            state2 = work[STATE2, :, cell]
-            seed, stream, schedule = ids[SEED, cell], ids[STREAM, cell], ids[SCHEDULE, cell]
-            alpha, beta1, beta2, eps = hyper[0, cell], hyper[1, cell], hyper[2, cell], hyper[3, cell]
+            if registers:
+                theta = cuda.local.array(length, real)
+                grad = cuda.local.array(length, real)
+                state0 = cuda.local.array(length, real)
+                state1 = cuda.local.array(length, real)
+                state2 = cuda.local.array(length, real)
+            else:
+                theta = work[THETA, :, cell]
+                grad = work[GRAD, :, cell]
+                state0 = work[STATE0, :, cell]
+                state1 = work[STATE1, :, cell]
+                state2 = work[STATE2, :, cell]
             for i in range(dim):
                 theta[i] = x0[i, cell]
-                state0[i], state1[i], state2[i] = init(option)
-            diverged = False
-            best = math.inf
-            reached = -1
-            record = 0
-            value = math.nan
-            beta1_power = 1.0
-            beta2_power = 1.0
-            for step in range(steps + 1):
-                # f and ∇f at θ_step are those of step t = step + 1.
-                t = float(step + 1)
-                key = 0
-                if keyed:  # a compile-time constant: no generator call for deterministic f
-                    key = counter_key(seed, stream, step + 1, OBJECTIVE_STREAM)
-                value = value_and_grad(theta, grad, t, key)
-                if not math.isfinite(value):
-                    diverged = True
-                    break
-                best = value if value < best else best
-                if reached < 0 and value - minimum <= tol:
-                    reached = step
-                if record_every > 0 and (step % record_every == 0 or step == steps):
-                    for i in range(dim):
-                        trajectory[record, i, cell] = theta[i]
-                    loss[record, cell] = value
-                    record += 1
-                if step == steps:
-                    break
-                if noise > 0.0:
-                    noise_key = counter_key(seed, stream, step + 1, NOISE_STREAM)
-                    for i in range(dim):
-                        grad[i] += noise * normal(noise_key, i)
-                scale = schedule_scale(schedule, t, float(steps), warmup, step_every, step_factor)
-                beta1_power *= beta1
-                beta2_power *= beta2
-                hp = (alpha * scale, beta1, beta2, eps, option, beta1_power, beta2_power)
-                for i in range(dim):
-                    theta[i], state = update(theta[i], grad[i], t, hp,
-                                             (state0[i], state1[i], state2[i]))
-                    state0[i], state1[i], state2[i] = state
-                    # Projected gradient: back into the box (NaN stays NaN).
-                    if theta[i] < box[LOWER, i]:
-                        theta[i] = box[LOWER, i]
-                    elif theta[i] > box[UPPER, i]:
-                        theta[i] = box[UPPER, i]
-                    # Written so that NaN fails the test too.
-                    if not abs(theta[i]) <= bound:
-                        diverged = True
-                if diverged:
-                    break
-            diverged_out[cell] = diverged
-            results[BEST_LOSS, cell] = best if best < math.inf else math.nan
-            results[STEPS_TO_TOL, cell] = reached if reached >= 0 else math.nan
-            results[FINAL_LOSS, cell] = math.nan if diverged else value
+            alive, value, best, reached = run_cell(
+                theta, grad, state0, state1, state2, hyper[ALPHA, cell], hyper[BETA1, cell],
+                hyper[BETA2, cell], hyper[EPS, cell], ids[SEED, cell], ids[START, cell],
+                ids[SCHEDULE, cell], settings, trajectory[:, :, cell], loss[:, cell])
+            (diverged[cell], outcome[FINAL_LOSS, cell], outcome[BEST_LOSS, cell],
+             outcome[STEPS_TO_TOL, cell]) = results(alive, value, best, reached)
             for i in range(dim):
-                final_x[i, cell] = math.nan if diverged else theta[i]
+                final_x[i, cell] = theta[i] if alive else math.nan
 
     if precision.check_dtype(dtype) == "float64":
+        _register_cell(run_cell)
         return kernel
     made = precision.twin(kernel, dtype)  # float32 hook: the same source, retyped
     _register_twins(made)
@@ -338,37 +310,16 @@ def kernel_signature(dtype: str = "float64"):
 
     real = getattr(types, precision.check_dtype(dtype))  # float32 hook
     matrix = real[:, ::1]
-    return (matrix, matrix, types.int64[:, ::1], types.int64, types.int64, real[::1],
-            matrix, real[:, :, ::1], matrix, matrix, types.boolean[::1],
-            real[:, :, ::1], matrix)
+    return (matrix, matrix, types.int64[:, ::1], types.int64[::1], real[::1], matrix,
+            real[:, :, ::1], matrix, matrix, types.boolean[::1], real[:, :, ::1], matrix)
 
 
-@contextlib.contextmanager
-def _compiling_for(cc: tuple[int, int]):
-    """Let numba-cuda compile device functions for ``cc`` when there is no device to ask.
-
-    ``CUDADispatcher.compile_device`` reads ``get_current_device().compute_capability``
-    (a driver call) for every device function a kernel calls, even under
-    ``compile_ptx``. Without a device this stands in for the answer, under
-    numba's compiler lock so no other compilation sees it.
-    """
-    from numba.cuda import dispatcher
-    from numba.cuda.core.compiler_lock import global_compiler_lock
-
-    if cuda.is_available():
-        yield
-        return
-    with global_compiler_lock:
-        original = dispatcher.get_current_device
-        dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
-        try:
-            yield
-        finally:
-            dispatcher.get_current_device = original
-
-
-def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str = "float64") -> str:
+def ptx(rule, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str = "float64",
+        dim: int | None = None) -> str:
     """The kernel of one rule on one objective as PTX for compute capability ``cc``; no device needed.
+
+    ``dim``: the problem's dimension, for the local-array kernel of small
+    problems (:func:`local_dim`); None compiles the kernel that keeps θ in ``work``.
 
     Raises:
         NotImplementedError: the objective's captured arrays exceed the 64 KiB
@@ -377,8 +328,9 @@ def ptx(update, init, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str =
     _require_cuda()
     _register_objective(value_and_grad)
     forget_inlined_ir()
-    with _compiling_for(tuple(cc)):
-        text, _ = cuda.compile_ptx(_kernel_function(update, init, value_and_grad, dtype),
+    local = None if dim is None else local_dim(dim)
+    with cuda_compiling_for(tuple(cc)):
+        text, _ = cuda.compile_ptx(_kernel_function(rule, value_and_grad, dtype, local),
                                    kernel_signature(dtype), cc=tuple(cc))
     used = ptx_constant_bytes(text)
     if used > CONSTANT_MEMORY_BYTES:
@@ -462,9 +414,6 @@ def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, sto
     def send(array, dtype=real):
         return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
 
-    scalars = np.array([settings.tol, settings.minimum, settings.bound, settings.option,
-                        settings.noise, settings.warmup, settings.step_every,
-                        settings.step_factor], dtype=real)
     # Recorded entries a cell never reaches keep the value they had in ``out``.
     # With no records, one unused slot: no zero-size device arrays.
     trajectory = np.moveaxis(out.trajectory[start:stop], 0, -1)  # (records, dim, n)
@@ -473,24 +422,25 @@ def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, sto
         trajectory, loss = np.full((1, dim, n), np.nan, real), np.full((1, n), np.nan, real)
     outputs = (
         cuda.device_array((dim, n), dtype=real, stream=stream),  # final_x
-        cuda.device_array((3, n), dtype=real, stream=stream),  # results
+        cuda.device_array((3, n), dtype=real, stream=stream),  # outcome
         cuda.device_array(n, dtype=np.bool_, stream=stream),  # diverged
         send(trajectory),
         send(loss),
     )
+    integers, reals, box = pack_settings(settings, np.dtype(real).name)
+    work = (1 if local_dim(dim) else n)  # local arrays: no global scratch
     inputs = (send(x0[start:stop].T), send(hyper[start:stop].T),
-              send(ids[start:stop].T, np.int64), int(settings.steps), int(settings.record_every),
-              send(scalars), send(np.stack([settings.lower, settings.upper])),
-              cuda.device_array((5, dim, n), dtype=real, stream=stream))
+              send(ids[start:stop].T, np.int64), send(integers, np.int64), send(reals), send(box),
+              cuda.device_array((5, dim, work), dtype=real, stream=stream))
     return inputs, outputs
 
 
-def kernel_seconds(update, init, value_and_grad, x0, hyper, ids, settings: Settings,
+def kernel_seconds(rule, value_and_grad, x0, hyper, ids, settings: Settings,
                    records: int, dtype: str = "float64") -> float:
     """Seconds the kernel alone takes for these cells on the current device: inputs
     already on it, compiled beforehand, timed with CUDA events (for ``bench``).
     All the cells go in one launch, so they must fit the device's memory."""
-    kernel = cuda_kernel(update, init, value_and_grad, dtype)
+    kernel = cuda_kernel(rule, value_and_grad, dtype)
     cells, dim = x0.shape
     warm = empty_metrics(1, dim, records, dtype)
     kernel(x0[:1].astype(dtype), hyper[:1].astype(dtype), ids[:1], settings._replace(steps=1),
@@ -501,7 +451,7 @@ def kernel_seconds(update, init, value_and_grad, x0, hyper, ids, settings: Setti
     blocks, threads = _launch_shape(cells)
     began, ended = cuda.event(), cuda.event()
     began.record(stream)
-    kernel.device_kernel[blocks, threads, stream](*inputs, *outputs)
+    kernel.device_kernel(dim)[blocks, threads, stream](*inputs, *outputs)
     ended.record(stream)
     ended.synchronize()
     return began.elapsed_time(ended) / 1e3  # milliseconds
@@ -509,13 +459,13 @@ def kernel_seconds(update, init, value_and_grad, x0, hyper, ids, settings: Setti
 
 def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:
     """Copy one chunk's device outputs into ``out[start:stop]`` (waits for ``stream``)."""
-    final_x, results, diverged, trajectory, loss = (
+    final_x, outcome, diverged, trajectory, loss = (
         array.copy_to_host(stream=stream) for array in outputs)
     stream.synchronize()
     out.final_x[start:stop] = final_x.T
-    out.final_loss[start:stop] = results[FINAL_LOSS]
-    out.best_loss[start:stop] = results[BEST_LOSS]
-    out.steps_to_tol[start:stop] = results[STEPS_TO_TOL]
+    out.final_loss[start:stop] = outcome[FINAL_LOSS]
+    out.best_loss[start:stop] = outcome[BEST_LOSS]
+    out.steps_to_tol[start:stop] = outcome[STEPS_TO_TOL]
     out.diverged[start:stop] = diverged
     records = out.loss.shape[1]
     out.trajectory[start:stop] = np.moveaxis(trajectory[:records], -1, 0)
@@ -562,39 +512,49 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
 class CudaKernel:
     """A host callable with the interface of :func:`kernels.compile.cpu_kernel`'s kernels.
 
+    One ``cuda.jit`` dispatcher per problem dimension that gets local arrays
+    (:func:`local_dim`), and one for all larger ones, made on first use.
+
     Attributes:
-        device_kernel: the ``cuda.jit`` dispatcher (its ``overloads`` hold one
-            entry per signature; hyperparameters are data, so a new grid adds none).
-        function: the plain Python function it compiles.
+        rule, value_and_grad, dtype: what the kernels run.
     """
 
-    def __init__(self, function):
-        self.function = function
-        self.device_kernel = cuda.jit(function)
+    def __init__(self, rule, value_and_grad, dtype: str):
+        self.rule, self.value_and_grad, self.dtype = rule, value_and_grad, dtype
+        self._dispatchers: dict = {}
+
+    def device_kernel(self, dim: int):
+        """The ``cuda.jit`` dispatcher for problems of ``dim`` coordinates (its
+        ``overloads`` hold one entry per signature; a new grid adds none)."""
+        local = local_dim(dim)
+        if local not in self._dispatchers:
+            self._dispatchers[local] = cuda.jit(
+                _kernel_function(self.rule, self.value_and_grad, self.dtype, local))
+        return self._dispatchers[local]
 
     @property
     def signatures(self) -> list:
         """The argument types compiled so far, as a numba CPU dispatcher's ``signatures``
         (empty in the simulator, which compiles nothing)."""
-        return list(getattr(self.device_kernel, "overloads", {}))
+        return [signature for dispatcher in self._dispatchers.values()
+                for signature in getattr(dispatcher, "overloads", {})]
 
     def __call__(self, x0, hyper, ids, settings: Settings, out: Metrics) -> None:
         """Advance ``x0.shape[0]`` cells and fill ``out`` (see :func:`cpu_kernel`)."""
-        if not getattr(self.device_kernel, "overloads", True):  # compiled at the first launch
+        dispatcher = self.device_kernel(x0.shape[1])
+        if not getattr(dispatcher, "overloads", True):  # compiled at the first launch
             forget_inlined_ir()
-        run_on_devices(self.device_kernel, x0, hyper, ids, settings, out)
+        run_on_devices(dispatcher, x0, hyper, ids, settings, out)
 
 
 @functools.cache
-def cuda_kernel(update, init, value_and_grad, dtype: str = "float64") -> CudaKernel:
+def cuda_kernel(rule, value_and_grad, dtype: str = "float64") -> CudaKernel:
     """The CUDA ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
 
-    Same arguments, results and semantics as :func:`kernels.compile.cpu_kernel`
-    (x0 (n, dim) float64, hyper (n, 4) float64, ids (n, 3) int64, a
-    :class:`~kernels.compile.Settings`, a :class:`~kernels.compile.Metrics` of
-    host arrays filled in place). One thread per cell; compiled on the first
-    call, for the device at hand. ``dtype="float32"``: as for ``cpu_kernel``
-    (x0, hyper and ``out`` float32; every float on the device float32).
+    Same arguments (:mod:`kernels.layout`), results and semantics as
+    :func:`kernels.compile.cpu_kernel`, with ``out`` host arrays filled in
+    place. One thread per cell; compiled on the first call, for the device at
+    hand. ``dtype="float32"``: as for ``cpu_kernel``.
 
     Raises:
         CudaUnavailableError: numba-cuda is not installed.
@@ -604,4 +564,4 @@ def cuda_kernel(update, init, value_and_grad, dtype: str = "float64") -> CudaKer
     _require_cuda()
     _check_constant_memory(value_and_grad)
     _register_objective(value_and_grad)
-    return CudaKernel(_kernel_function(update, init, value_and_grad, dtype))
+    return CudaKernel(rule, value_and_grad, precision.check_dtype(dtype))

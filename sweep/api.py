@@ -159,7 +159,7 @@ def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> 
 def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
                    engine) -> xr.Dataset:
     """Every block into arrays of the whole grid, then one dataset."""
-    from kernels.compile import empty_metrics
+    from kernels.layout import empty_metrics
 
     from .assemble import Timing, assemble
     from .execute import execute

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from kernels.compile import Metrics
+from kernels.layout import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
 from .execute import Engine

@@ -25,8 +25,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from kernels.compile import (Metrics, Settings, call_kernel, cpu_kernel, empty_metrics,
-                             lockstep_kernel)
+from kernels.compile import cpu_kernel, lockstep_kernel
+from kernels.layout import Metrics, Settings, empty_metrics, no_box
+from kernels.numba_support import call_kernel
 from kernels.rules import OPTIMIZERS
 
 from . import tuning
@@ -63,21 +64,23 @@ def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
     if engine.backend == "cuda":
         from kernels.cuda import cuda_kernel
 
-        return cuda_kernel(rule.update, rule.init, function, engine.dtype)
+        return cuda_kernel(rule, function, engine.dtype)
     if (engine.kernel or tuning.KERNEL) == "simple":
-        return cpu_kernel(rule.update, rule.init, function, engine.dtype)
-    return lockstep_kernel(rule.update, rule.init, function, tuning.LANES, engine.dtype)
+        return cpu_kernel(rule, function, engine.dtype)
+    return lockstep_kernel(rule, function, tuning.LANES, engine.dtype)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
+    """The kernel settings of ``optimizer``'s blocks in ``plan``."""
     config = plan.config
-    lower = np.full(config.dim, -np.inf)
-    upper = np.full(config.dim, np.inf)
+    lower, upper = no_box(config.dim)
     if config.bounds is not None:
         lower[:], upper[:] = np.asarray(config.bounds, dtype=np.float64).T
-    return Settings(config.steps, config.record_every, config.tol, plan.problem.minimum,
-                    plan.bound, config.option(optimizer), config.noise, float(config.warmup),
-                    float(config.step_every), config.step_factor, lower, upper)
+    return Settings(steps=config.steps, record_every=config.record_every, tol=config.tol,
+                    minimum=plan.problem.minimum, bound=plan.bound,
+                    option=config.option(optimizer), noise=config.noise,
+                    warmup=float(config.warmup), step_every=float(config.step_every),
+                    step_factor=config.step_factor, lower=lower, upper=upper)
 
 
 def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.layout import HYPER_COLUMNS, ID_COLUMNS, SCHEDULE, SEED, START
 from kernels.objectives import Problem
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
@@ -91,22 +92,24 @@ class Plan:
 
     def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A block's start points (cells, dim), hyperparameters (cells, 4) and
-        ids (cells, 3): seed, random stream (the start's index), schedule code.
-        Cells in C order over the block's region."""
+        ids (cells, 3) int64, laid out as :mod:`kernels.layout` says (the ids: the
+        seed, the start point's index, the schedule code). Cells in C order over
+        the block's region."""
         config = self.config
         indices = np.meshgrid(*(np.arange(part.start, part.stop) for part in block.region),
                               indexing="ij")
         schedule, start, seed, *axes = (index.ravel() for index in indices)
         x0 = np.asarray(config.starts, dtype=np.float64)[start]
-        hyper = np.empty((block.cells, len(AXES)))
+        hyper = np.empty((block.cells, len(HYPER_COLUMNS)))
         used = OPTIMIZERS[block.optimizer].axes
-        for column, (axis, index) in enumerate(zip(config.axes, axes)):
+        for axis, index in zip(config.axes, axes):
             # An axis the rule does not read gets NaN: a rule that read it by mistake would show.
-            hyper[:, column] = np.asarray(axis.values)[index] if axis.name in used else np.nan
-        ids = np.empty((block.cells, 3), dtype=np.int64)
-        ids[:, 0] = np.asarray(config.seeds, dtype=np.int64)[seed]
-        ids[:, 1] = start
-        ids[:, 2] = np.asarray([SCHEDULES[name] for name in config.schedules])[schedule]
+            hyper[:, HYPER_COLUMNS.index(axis.name)] = (np.asarray(axis.values)[index]
+                                                        if axis.name in used else np.nan)
+        ids = np.empty((block.cells, len(ID_COLUMNS)), dtype=np.int64)
+        ids[:, SEED] = np.asarray(config.seeds, dtype=np.int64)[seed]
+        ids[:, START] = start
+        ids[:, SCHEDULE] = np.asarray([SCHEDULES[name] for name in config.schedules])[schedule]
         return x0, hyper, ids
 
     def dataset_regions(self, block: Block) -> list[tuple[slice, ...]]:

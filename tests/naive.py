@@ -43,24 +43,38 @@ def naive_trajectory(optimizer, grad, x0, steps, alpha, beta1, beta2, eps, optio
     # Every state starts at 0 (adagrad's accumulator at its option).
     m = [0.0] * n      # first moment / momentum buffer b
     v = [0.0] * n      # second moment / square average
-    a = [0.0] * n      # rmsprop centered: gradient average
+    a_avg = [0.0] * n  # rmsprop centered: gradient average
     u = [0.0] * n      # adadelta: delta accumulator; adamax: infinity norm
     vbar = [0.0] * n   # amsgrad: running max of v
     s = [float(opts["initial_accumulator"])] * n if optimizer == "adagrad" else [0.0] * n
-    mu_product = 1.0   # nadam: Pi_t
 
     out = np.empty((steps + 1, n), dtype=np.float64)
     out[0, :] = theta
 
+    # "How a step is computed": p1 = beta1**t and p2 = beta2**t as running products
+    # (p <- p * beta each step, from 1); the step coefficients once per step, then the
+    # coordinate update, each in exactly the grouping the document writes.
+    p1 = 1.0
+    p2 = 1.0
+    mu_product = 1.0   # nadam: Pi_t, a step coefficient
     for t in range(1, steps + 1):
         g = [float(v_) for v_ in np.asarray(grad(np.array(theta, dtype=np.float64), t),
                                               dtype=np.float64).ravel()]
-
+        p1 = p1 * beta1
+        p2 = p2 * beta2
+        if optimizer in ("adam", "amsgrad", "adamw", "adamax"):
+            a = alpha * (1.0 / (1.0 - p1))
+            c = 1.0 / math.sqrt(1.0 - p2)
+        if optimizer == "adamw":
+            w = 1.0 - alpha * float(opts["weight_decay"])
         if optimizer == "nadam":
             psi = float(opts["momentum_decay"])
             mu_t = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
             mu_product = mu_product * mu_t
+            a = alpha * ((1.0 - mu_t) / (1.0 - mu_product))
+            b = alpha * (mu_next / (1.0 - mu_product * mu_next))
+            c = 1.0 / math.sqrt(1.0 - p2)
 
         for i in range(n):
             if optimizer == "sgd":
@@ -77,56 +91,51 @@ def naive_trajectory(optimizer, grad, x0, steps, alpha, beta1, beta2, eps, optio
                 theta[i] = theta[i] - alpha * (g[i] + mu * m[i])
 
             elif optimizer == "adagrad":
-                s[i] = s[i] + g[i] ** 2
-                theta[i] = theta[i] - alpha * g[i] / (math.sqrt(s[i]) + eps)
+                s[i] = s[i] + g[i] * g[i]
+                theta[i] = theta[i] - (alpha * g[i]) / (math.sqrt(s[i]) + eps)
 
             elif optimizer == "adadelta":
                 rho = beta2
-                v[i] = rho * v[i] + (1.0 - rho) * g[i] ** 2
-                delta = math.sqrt(u[i] + eps) / math.sqrt(v[i] + eps) * g[i]
-                u[i] = rho * u[i] + (1.0 - rho) * delta ** 2
+                v[i] = rho * v[i] + (1.0 - rho) * (g[i] * g[i])
+                delta = math.sqrt((u[i] + eps) / (v[i] + eps)) * g[i]
+                u[i] = rho * u[i] + (1.0 - rho) * (delta * delta)
                 theta[i] = theta[i] - alpha * delta
 
             elif optimizer == "rmsprop":
                 mu = beta1
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] ** 2
+                v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
                 if opts["centered"]:
-                    a[i] = beta2 * a[i] + (1.0 - beta2) * g[i]
-                    d = math.sqrt(v[i] - a[i] ** 2) + eps
+                    a_avg[i] = beta2 * a_avg[i] + (1.0 - beta2) * g[i]
+                    d = math.sqrt(v[i] - a_avg[i] * a_avg[i]) + eps
                 else:
                     d = math.sqrt(v[i]) + eps
                 if mu > 0:
                     m[i] = mu * m[i] + g[i] / d
                     theta[i] = theta[i] - alpha * m[i]
                 else:
-                    theta[i] = theta[i] - alpha * g[i] / d
+                    theta[i] = theta[i] - (alpha * g[i]) / d
 
             elif optimizer in ("adam", "amsgrad", "adamw"):
                 if optimizer == "adamw":
-                    theta[i] = theta[i] * (1.0 - alpha * float(opts["weight_decay"]))
+                    theta[i] = theta[i] * w
                 m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] ** 2
-                m_hat = m[i] / (1.0 - beta1 ** t)
+                v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
                 if optimizer == "amsgrad":
                     vbar[i] = max(vbar[i], v[i])
-                    v_hat = vbar[i] / (1.0 - beta2 ** t)
+                    root = math.sqrt(vbar[i])
                 else:
-                    v_hat = v[i] / (1.0 - beta2 ** t)
-                theta[i] = theta[i] - alpha * m_hat / (math.sqrt(v_hat) + eps)
+                    root = math.sqrt(v[i])
+                theta[i] = theta[i] - a * (m[i] / (root * c + eps))
 
             elif optimizer == "nadam":
                 m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] ** 2
-                v_hat = v[i] / (1.0 - beta2 ** t)
-                denom = math.sqrt(v_hat) + eps
-                theta[i] = (theta[i]
-                            - alpha * (1.0 - mu_t) / (1.0 - mu_product) * g[i] / denom
-                            - alpha * mu_next / (1.0 - mu_product * mu_next) * m[i] / denom)
+                v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
+                theta[i] = theta[i] - (a * g[i] + b * m[i]) / (math.sqrt(v[i]) * c + eps)
 
             elif optimizer == "adamax":
                 m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
                 u[i] = max(beta2 * u[i], abs(g[i]) + eps)
-                theta[i] = theta[i] - alpha / (1.0 - beta1 ** t) * m[i] / u[i]
+                theta[i] = theta[i] - a * (m[i] / u[i])
 
         out[t, :] = theta
     return out

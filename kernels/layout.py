@@ -1,0 +1,130 @@
+"""The kernels' interfaces, named once: settings, per-cell columns and outputs.
+
+Every kernel (:mod:`kernels.compile` on the CPU, :mod:`kernels.cuda` on a GPU)
+takes the same arguments, ``kernel(x0, hyper, ids, settings, out)``:
+
+* ``x0`` (n, dim): one start point per cell;
+* ``hyper`` (n, 4): the cell's grid point, columns :data:`HYPER_COLUMNS`
+  (indices :data:`ALPHA` … :data:`EPS`);
+* ``ids`` (n, 3) int64: columns :data:`ID_COLUMNS` (indices :data:`SEED`,
+  :data:`START`, :data:`SCHEDULE`): the seed, the index of the start point
+  (which, with the seed, picks the cell's random draws) and the schedule code;
+* ``settings``: a :class:`Settings`, shared by every cell;
+* ``out``: a :class:`Metrics` of arrays for n cells, filled in place.
+
+A CUDA kernel cannot take a record of scalars and arrays, so :func:`pack_settings`
+and :func:`unpack_settings` turn a :class:`Settings` into three arrays and back;
+they are the only code that knows where each field travels.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .precision import DTYPES, check_dtype
+from .rules import AXES
+
+HYPER_COLUMNS = AXES
+ALPHA, BETA1, BETA2, EPS = (HYPER_COLUMNS.index(name) for name in ("alpha", "beta1", "beta2", "eps"))
+ID_COLUMNS = ("seed", "start", "schedule")
+SEED, START, SCHEDULE = (ID_COLUMNS.index(name) for name in ("seed", "start", "schedule"))
+
+class Settings(NamedTuple):
+    """Scalars and small arrays shared by every cell of a kernel call. Build it by keyword.
+
+    Attributes:
+        steps: number of update steps (≥ 1).
+        record_every: record θ and f every this many steps (0: never).
+        tol: ``steps_to_tol`` is the first step with f(θ_t) − f* ≤ tol.
+        minimum: f* (NaN if unknown: ``steps_to_tol`` stays NaN).
+        bound: |θ_i| > bound, or a non-finite θ_i or f, marks a cell diverged.
+        option: the rule's fixed option (see :class:`kernels.rules.Optimizer`).
+        noise: σ of the Gaussian noise added to each gradient component (0: none).
+        warmup: linear warm-up length in steps (0: none), see :mod:`kernels.schedules`.
+        step_every: the step schedule's period in steps.
+        step_factor: the step schedule's factor.
+        lower: (dim,) lower corner of the box θ is projected onto after every step (−inf: none).
+        upper: (dim,) upper corner (inf: none).
+    """
+
+    steps: int
+    record_every: int
+    tol: float
+    minimum: float
+    bound: float
+    option: float
+    noise: float
+    warmup: float
+    step_every: float
+    step_factor: float
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def no_box(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)`` of a box that projects nothing: ±inf."""
+    return np.full(dim, -np.inf), np.full(dim, np.inf)
+
+
+# How a Settings travels to a CUDA kernel: its ints, its floats, and the box (2, dim).
+INTEGER_FIELDS = ("steps", "record_every")
+REAL_FIELDS = ("tol", "minimum", "bound", "option", "noise", "warmup", "step_every", "step_factor")
+assert set(Settings._fields) == {*INTEGER_FIELDS, *REAL_FIELDS, "lower", "upper"}
+
+
+def pack_settings(settings: Settings, dtype: str = "float64"):
+    """``(integers (2,) int64, reals (8,) dtype, box (2, dim) dtype)``: the arrays a CUDA
+    kernel receives for ``settings`` (see :func:`unpack_settings`)."""
+    real = DTYPES[check_dtype(dtype)]
+    integers = np.array([getattr(settings, name) for name in INTEGER_FIELDS], dtype=np.int64)
+    reals = np.array([getattr(settings, name) for name in REAL_FIELDS], dtype=real)
+    return integers, reals, np.stack([settings.lower, settings.upper]).astype(real)
+
+
+def unpack_settings(integers, reals, box):
+    """The :class:`Settings` of :func:`pack_settings`'s arrays (plain Python: it runs in
+    device code too, where the box rows stay views of the device array)."""
+    return Settings(steps=integers[0], record_every=integers[1], tol=reals[0], minimum=reals[1],
+                    bound=reals[2], option=reals[3], noise=reals[4], warmup=reals[5],
+                    step_every=reals[6], step_factor=reals[7], lower=box[0], upper=box[1])
+
+
+class Metrics(NamedTuple):
+    """Per-cell results, filled by a kernel. ``n`` cells, ``dim`` coordinates, ``r`` records.
+
+    Attributes:
+        final_x: (n, dim) θ after the last step; NaN where diverged.
+        final_loss: (n,) f(θ_steps); NaN where diverged.
+        best_loss: (n,) min over t of f(θ_t), t = 0 … steps, before any divergence.
+        steps_to_tol: (n,) first t with f(θ_t) − f* ≤ tol, as float; NaN if never.
+        diverged: (n,) bool.
+        trajectory: (n, r, dim) θ at the recorded steps; NaN from divergence on.
+        loss: (n, r) f(θ) at the recorded steps; NaN from divergence on.
+    """
+
+    final_x: np.ndarray
+    final_loss: np.ndarray
+    best_loss: np.ndarray
+    steps_to_tol: np.ndarray
+    diverged: np.ndarray
+    trajectory: np.ndarray
+    loss: np.ndarray
+
+
+def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64") -> Metrics:
+    """Output arrays for ``cells`` cells; recorded values start as NaN.
+
+    The float fields are in ``dtype`` (``"float32"`` for a float32 kernel),
+    except ``steps_to_tol`` (a step count: float64 always); ``diverged`` is bool.
+    """
+    real = DTYPES[check_dtype(dtype)]
+    return Metrics(
+        final_x=np.empty((cells, dim), dtype=real),
+        final_loss=np.empty(cells, dtype=real),
+        best_loss=np.empty(cells, dtype=real),
+        steps_to_tol=np.empty(cells),
+        diverged=np.empty(cells, dtype=np.bool_),
+        trajectory=np.full((cells, records, dim), np.nan, dtype=real),
+        loss=np.full((cells, records), np.nan, dtype=real),
+    )

@@ -1,0 +1,140 @@
+"""Every use of numba's (and numba-cuda's) internals, in one place, each with why.
+
+The rest of :mod:`kernels` uses numba's public API only. What is here reaches
+past it; each piece names the behaviour it works around, how it was found and
+the upstream report where there is one. ``pyproject.toml`` pins numba and
+numba-cuda to the versions the suite passes on: a new version must pass the
+suite (which exercises every piece below) before the pins move.
+"""
+from __future__ import annotations
+
+import contextlib
+import pickle
+import types as pytypes
+
+from numba import types
+from numba.extending import intrinsic, overload
+
+from . import maths
+
+
+@intrinsic
+def _llvm_sqrt(typingctx, x):
+    """√x through the llvm.sqrt intrinsic: the same bits as libm, but vectorizable."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        function = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
+        return builder.call(function, args)
+
+    return x(x), codegen
+
+
+# numba lowers math.sqrt to libm's sqrt, which LLVM must assume sets errno, so
+# the vectorizer leaves it scalar; llvm.sqrt is the same IEEE operation.
+@overload(maths.sqrt, target="cpu")
+def _sqrt_cpu(x):
+    if isinstance(x, types.Float):
+        return lambda x: _llvm_sqrt(x)
+    if isinstance(x, types.Integer):
+        return lambda x: _llvm_sqrt(float(x))
+
+
+# Every plain function registered for CPU kernels (once each).
+REGISTERED: set = set()
+
+
+def register_jitable(function=None, *, inline: str = "never"):
+    """numba's ``register_jitable`` (``register_jitable(f)`` or
+    ``register_jitable(inline="always")(f)``), for the CPU target only.
+
+    numba's own registers for the "generic" target, which numba-cuda's typing
+    also consults: after a CPU kernel inlined a rule (caching the rule's IR
+    typed for the CPU), compiling a CUDA kernel in the same process picked up
+    that cached IR and failed to lower it (``mul(omitted, omitted)``).
+    :mod:`kernels.cuda` registers the same functions for its own target.
+    """
+    def register(function):
+        overload(function, target="cpu", inline=inline, strict=False)(
+            lambda *args, **kwargs: function)
+        REGISTERED.add(function)
+        return function
+    return register if function is None else register(function)
+
+
+def forget_inlined_ir() -> None:
+    """Drop the IR that CPU kernels cached for the functions they inline.
+
+    Internal: ``_inline_overloads`` of numba's overload templates. The
+    ``InlineOverloads`` pass takes a call's cached IR from *any* template of
+    the called function that has it for the signature, whatever the
+    template's target: after a CPU kernel inlined ``adam`` (IR typed for the
+    CPU), a CUDA kernel compiled later in the same process inlined that IR
+    and failed to lower it (``mul(omitted, omitted)``; found by
+    ``tests/test_cuda_ptx.py``, which compiles both in one process; no
+    upstream report found). :mod:`kernels.cuda` calls this before it
+    compiles; a later CPU compile types the functions again (the same code).
+    """
+    from numba.core.typing.templates import builtin_registry
+
+    for function, function_type in builtin_registry.globals:
+        if function in REGISTERED:
+            for template in getattr(function_type, "templates", ()):
+                cached = getattr(template, "_inline_overloads", None)
+                if cached:
+                    cached.clear()
+
+
+def cached_as(name: str):
+    """Give a kernel the qualified name that numba's cache files are named after.
+
+    numba names a function's on-disk cache index after its ``__qualname__``;
+    every kernel is the same nested ``def kernel``, so without this they would
+    all share one index and its numbered data files, and two processes
+    compiling two kernels at once could each write data file ``.1`` (the
+    other's machine code loaded later). See :func:`kernels.compile.cache_name`.
+    """
+    def rename(function):
+        function.__qualname__ = name
+        return function
+    return rename
+
+
+def call_kernel(kernel, *args) -> None:
+    """``kernel(*args)``; a cache file cut short (a disk that filled, a machine that
+    stopped mid-write) makes numba raise instead of compiling afresh
+    (numba/numba#10434): then flush this kernel's cache (internal: the
+    dispatcher's ``_cache``) and compile it again."""
+    try:
+        kernel(*args)
+    except (EOFError, pickle.UnpicklingError):
+        kernel._cache.flush()
+        kernel(*args)
+
+
+@contextlib.contextmanager
+def cuda_compiling_for(cc: tuple[int, int]):
+    """Let numba-cuda compile device functions for ``cc`` when there is no device to ask.
+
+    Internal: ``numba.cuda.dispatcher.get_current_device``. numba-cuda's
+    ``CUDADispatcher.compile_device`` reads the current device's compute
+    capability (a driver call) for every device function a kernel calls, even
+    under ``compile_ptx`` (which, upstream says, should need no device:
+    numba/numba#8387's review). Without a device this stands in for the
+    answer, under numba-cuda's compiler lock so no other compilation sees it.
+    """
+    from numba import cuda
+    from numba.cuda import dispatcher
+    from numba.cuda.core.compiler_lock import global_compiler_lock
+
+    if cuda.is_available():
+        yield
+        return
+    with global_compiler_lock:
+        original = dispatcher.get_current_device
+        dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
+        try:
+            yield
+        finally:
+            dispatcher.get_current_device = original

@@ -1,0 +1,150 @@
+"""The semantics of one step, written once: every kernel only arranges these functions.
+
+A step t of one cell (``step`` = t − 1 counts from 0; f and ∇f at θ_step are
+those of step t):
+
+1. ``value = f(θ, grad, t, objective_key(...))``: the objective writes ∇f.
+2. :func:`observe`: divergence of f, the best loss, the first step within tol.
+3. :func:`is_recorded`: whether θ and f are recorded at this step.
+4. :func:`perturb`: gradient noise, one draw per coordinate.
+5. α_t = α·s(t) (:func:`kernels.schedules.schedule_scale`), the rule's step
+   coefficients, then for each coordinate the rule's update and :func:`constrain`
+   (projection onto the box, divergence of θ).
+6. At the end, :func:`results`.
+
+Plain Python on scalars, like the rules: :mod:`kernels.compile` inlines them
+into the CPU kernels and :mod:`kernels.cuda` compiles them as device functions.
+They are written as selects, not branches, so that the lockstep kernel's lane
+loops vectorize; a kernel that handles one cell at a time simply stops at the
+first step where ``alive`` is False (the results are the same).
+"""
+from __future__ import annotations
+
+import math
+
+from .random import counter_key, normal
+from .rules import Powers
+from .schedules import schedule_scale
+
+# Random streams of a cell: the objective's own draws (minibatches), and the gradient noise.
+OBJECTIVE_STREAM, NOISE_STREAM = 0, 1
+
+
+def objective_key(seed, start, step):
+    """The key of the objective's draws at step t = step + 1 (a pure function of the cell's
+    seed and start index: every cell from one start sees the same draws)."""
+    return counter_key(seed, start, step + 1, OBJECTIVE_STREAM)
+
+
+def noise_key(seed, start, step):
+    """The key of the gradient noise at step t = step + 1."""
+    return counter_key(seed, start, step + 1, NOISE_STREAM)
+
+
+def perturb(grad, noise, key, i):
+    """∂f/∂θ_i plus σ·z, z the i-th standard normal of ``key``."""
+    return grad + noise * normal(key, i)
+
+
+def observe(value, step, alive, best, reached, minimum, tol):
+    """The metrics after f(θ_step) = ``value``: ``(alive, best, reached)``.
+
+    A non-finite f marks the cell diverged (not alive) and changes nothing else.
+    ``best`` is the lowest f so far (``math.inf`` before any), ``reached`` the
+    first step with f − f* ≤ tol (−1 before; a float, so that lanes vectorize).
+    """
+    ok = alive & math.isfinite(value)
+    best = value if ok & (value < best) else best
+    reached = float(step) if ok & (reached < 0.0) & (value - minimum <= tol) else reached
+    return ok, best, reached
+
+
+def is_recorded(step, steps, record_every):
+    """Whether θ_step and f(θ_step) are recorded: every ``record_every`` steps and the last."""
+    return record_every > 0 and (step % record_every == 0 or step == steps)
+
+
+def constrain(theta, lower, upper, bound, alive):
+    """θ_i after the update: projected onto [lower, upper] (NaN stays NaN), and whether the
+    cell is still alive (|θ_i| ≤ bound, written so that NaN fails it too)."""
+    theta = lower if theta < lower else (upper if theta > upper else theta)
+    return theta, alive & (abs(theta) <= bound)
+
+
+def results(alive, value, best, reached):
+    """A cell's metrics at the end: ``(diverged, final_loss, best_loss, steps_to_tol)``.
+
+    NaN where there is nothing to report: the final loss of a diverged cell, a best
+    loss before any finite f, steps to tol never reached.
+    """
+    return (not alive, value if alive else math.nan, best if best < math.inf else math.nan,
+            reached if reached >= 0.0 else math.nan)
+
+
+def cell_runner(rule, value_and_grad, keyed: bool):
+    """``run_cell(...)``: one cell's whole run, the steps above in order (plain Python).
+
+    The simple CPU kernel and the CUDA kernel call it once per cell; the
+    lockstep kernel arranges the same functions across lanes instead.
+
+    ``run_cell(theta, grad, state0, state1, state2, alpha, beta1, beta2, eps, seed, start,
+    schedule, settings, trajectory, loss) -> (alive, value, best, reached)``: ``theta``
+    (dim,) holds the start point and ends as the final θ; ``grad`` and ``state0..2``
+    (dim,) are scratch; ``trajectory`` (records, dim) and ``loss`` (records,) receive
+    the recorded steps (left as they are after a divergence). The result goes
+    through :func:`results`.
+
+    Args:
+        rule: a :class:`kernels.rules.Optimizer`.
+        value_and_grad: the objective ``(x, grad, t, key) -> f``.
+        keyed: whether the objective reads its key (if not, none is computed: a
+            call the CPU's vectorizer could not remove).
+    """
+    decay, coefficients, update, init = rule.functions
+
+    def run_cell(theta, grad, state0, state1, state2, alpha, beta1, beta2, eps, seed, start,
+                 schedule, settings, trajectory, loss):
+        dim = theta.shape[0]
+        steps = settings.steps
+        option = settings.option
+        for i in range(dim):
+            state0[i], state1[i], state2[i] = init(option)
+        powers = Powers(first=1.0, second=1.0)
+        alive = True
+        best = math.inf
+        reached = -1.0
+        value = math.nan
+        record = 0
+        for step in range(steps + 1):
+            t = float(step + 1)
+            key = objective_key(seed, start, step) if keyed else 0
+            value = value_and_grad(theta, grad, t, key)
+            alive, best, reached = observe(value, step, alive, best, reached, settings.minimum,
+                                           settings.tol)
+            if not alive:
+                break
+            if is_recorded(step, steps, settings.record_every):
+                for i in range(dim):
+                    trajectory[record, i] = theta[i]
+                loss[record] = value
+                record += 1
+            if step == steps:
+                break
+            if settings.noise > 0.0:
+                noise = noise_key(seed, start, step)
+                for i in range(dim):
+                    grad[i] = perturb(grad[i], settings.noise, noise, i)
+            alpha_t = alpha * schedule_scale(schedule, t, float(steps), settings.warmup,
+                                             settings.step_every, settings.step_factor)
+            factors, powers = decay(beta1, beta2, option, t, powers)
+            k = coefficients(alpha_t, beta1, beta2, eps, option, factors)
+            for i in range(dim):
+                new, state = update(theta[i], grad[i], k, (state0[i], state1[i], state2[i]))
+                theta[i], alive = constrain(new, settings.lower[i], settings.upper[i],
+                                            settings.bound, alive)
+                state0[i], state1[i], state2[i] = state
+            if not alive:
+                break
+        return alive, value, best, reached
+
+    return run_cell
