@@ -271,7 +271,8 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     def kernel(x0, hyper, ids, integers, reals, box, work, final_x, outcome, diverged,
                trajectory, loss):
         settings = unpack_settings(integers, reals, box)
-        dim, cells = x0.shape
+        cells = x0.shape[1]
+        dim = length if registers else x0.shape[0]  # a constant: loops unrolled, θ in registers
         for cell in range(cuda.grid(1), cells, cuda.gridsize(1)):
             if registers:
                 theta = cuda.local.array(length, real)

@@ -386,7 +386,8 @@ def run_both(optimizer: str, objective: str, starts, steps: int, alphas, beta1s,
     Returns:
         ``(float64 Metrics, float32 Metrics)``, the same cells in the same order.
     """
-    from .compile import Settings, cpu_kernel, empty_metrics
+    from .compile import cpu_kernel
+    from .layout import Settings, empty_metrics
     from .objectives import problem
     from .rules import OPTIMIZERS
 
@@ -395,13 +396,14 @@ def run_both(optimizer: str, objective: str, starts, steps: int, alphas, beta1s,
     x0 = np.array([start for start, _, _ in grid], dtype=np.float64)
     hyper = np.array([(alpha, beta1, beta2, eps) for _, alpha, beta1 in grid])
     ids = np.zeros((len(grid), 3), dtype=np.int64)
-    settings = Settings(steps, 0, tol, target.minimum, target.bound, float(rule.option_default),
-                        0.0, 0.0, 1.0, 1.0, np.full(target.dim, -np.inf),
-                        np.full(target.dim, np.inf))
+    settings = Settings(steps=steps, record_every=0, tol=tol, minimum=target.minimum,
+                        bound=target.bound, option=float(rule.option_default), noise=0.0,
+                        warmup=0.0, step_every=1.0, step_factor=1.0,
+                        lower=np.full(target.dim, -np.inf), upper=np.full(target.dim, np.inf))
     results = []
     for dtype in ("float64", "float32"):
         out = empty_metrics(len(grid), target.dim, 0, dtype)
-        kernel = cpu_kernel(rule.update, rule.init, target.value_and_grad, dtype)
+        kernel = cpu_kernel(rule, target.value_and_grad, dtype)
         real = DTYPES[dtype]
         kernel(x0.astype(real), hyper.astype(real), ids, settings, out)
         results.append(out)

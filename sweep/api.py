@@ -305,11 +305,13 @@ def _numba_reason(error: Exception, spec, function) -> str:
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,
                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-               options: dict | None = None, objective_options: dict | None = None) -> np.ndarray:
+               options: dict | None = None, objective_options: dict | None = None,
+               kernel: str | None = None) -> np.ndarray:
     """One trajectory θ_0 … θ_steps, shape (steps + 1, dim): a one-cell sweep.
 
     ``options`` are the rule's fixed options (``{"weight_decay": 0.1}``),
-    ``objective_options`` the objective's (``{"dim": 4, "kappa": 100}``).
+    ``objective_options`` the objective's (``{"dim": 4, "kappa": 100}``);
+    ``kernel`` the CPU kernel (``"lockstep"``, the default, or ``"simple"``).
     The divergence bound is lifted, so the trajectory is the rule's whole path.
     """
     table = {
@@ -319,5 +321,5 @@ def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,
         "grid": {"alpha": [alpha], "beta1": [beta1], "beta2": [beta2], "eps": [eps]},
         "options": {optimizer: dict(options or {})},
     }
-    dataset = run(table, n_jobs=1)
+    dataset = run(table, n_jobs=1, kernel=kernel)
     return dataset["trajectory"].values.reshape(steps + 1, -1)

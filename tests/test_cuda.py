@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 
 from conftest import assert_same_bits  # noqa: E402
 from kernels import cuda as backend  # noqa: E402
-from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics  # noqa: E402
+from kernels.compile import cpu_kernel  # noqa: E402
+from kernels.layout import Metrics, Settings, empty_metrics  # noqa: E402
 from kernels.objectives import problem  # noqa: E402
 from kernels.rules import OPTIMIZERS  # noqa: E402
 from kernels.schedules import SCHEDULES  # noqa: E402
@@ -76,8 +77,9 @@ def settings(dim, minimum=0.0, option=0.0, noise=0.3, bounded=True, bound=20.0):
     upper = np.full(dim, np.inf)
     if bounded:
         lower[0], upper[0] = -1.5, 1.2
-    return Settings(STEPS, RECORD_EVERY, 1e-2, minimum, bound, option, noise, 5.0, 10.0, 0.5,
-                    lower, upper)
+    return Settings(steps=STEPS, record_every=RECORD_EVERY, tol=1e-2, minimum=minimum,
+                    bound=bound, option=option, noise=noise, warmup=5.0, step_every=10.0,
+                    step_factor=0.5, lower=lower, upper=upper)
 
 
 def records(steps=STEPS, record_every=RECORD_EVERY):
@@ -93,12 +95,12 @@ def run_both(optimizer, value_and_grad, x0, hyper, ids, config):
     count, dim = x0.shape
     expected = empty_metrics(count, dim, records(config.steps, config.record_every))
     actual = empty_metrics(count, dim, records(config.steps, config.record_every))
-    cpu_kernel(rule.update, rule.init, value_and_grad)(x0, hyper, ids, config, expected)
+    cpu_kernel(rule, value_and_grad)(x0, hyper, ids, config, expected)
     # The simulator computes in Python and numpy scalars: overflow in a diverging
     # cell warns there (a GPU, like the CPU kernel, just gives inf or NaN).
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        backend.cuda_kernel(rule.update, rule.init, value_and_grad)(x0, hyper, ids, config, actual)
+        backend.cuda_kernel(rule, value_and_grad)(x0, hyper, ids, config, actual)
     return expected, actual
 
 
@@ -193,7 +195,7 @@ def test_results_do_not_depend_on_chunks_or_devices(monkeypatch):
                                settings(target.dim, target.minimum, 1e-2))
     monkeypatch.setattr(backend, "MAX_CHUNK_CELLS", 5)
     rule = OPTIMIZERS["adamw"]
-    kernel = backend.cuda_kernel(rule.update, rule.init, target.value_and_grad)
+    kernel = backend.cuda_kernel(rule, target.value_and_grad)
     for devices in ([0], [0, 0]):
         chunked = empty_metrics(*x0.shape, records())
         with np.errstate(all="ignore"):
@@ -211,7 +213,7 @@ def test_records_a_cell_never_reaches_keep_their_value():
     out = empty_metrics(8, 2, records())
     out.trajectory[:] = -7.0
     with np.errstate(all="ignore"):
-        backend.cuda_kernel(rule.update, rule.init, target.value_and_grad)(x0, hyper, ids, config,
+        backend.cuda_kernel(rule, target.value_and_grad)(x0, hyper, ids, config,
                                                                            out)
     assert out.diverged.any()
     assert (out.trajectory[out.diverged, -1] == -7.0).all()
@@ -221,7 +223,7 @@ def test_records_a_cell_never_reaches_keep_their_value():
 def test_no_cells_is_a_no_op():
     rule = OPTIMIZERS["sgd"]
     out = empty_metrics(0, 2, 0)
-    backend.cuda_kernel(rule.update, rule.init, problem("booth").value_and_grad)(
+    backend.cuda_kernel(rule, problem("booth").value_and_grad)(
         np.empty((0, 2)), np.empty((0, 4)), np.empty((0, 3), np.int64), settings(2), out)
     assert out.final_loss.shape == (0,)
 
@@ -252,11 +254,11 @@ def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
     config = settings(target.dim, target.minimum, float(rule.option_default))
     expected = empty_metrics(12, target.dim, records(), "float32")
     actual = empty_metrics(12, target.dim, records(), "float32")
-    cpu_kernel(rule.update, rule.init, target.value_and_grad, "float32")(x0, hyper, ids, config,
+    cpu_kernel(rule, target.value_and_grad, "float32")(x0, hyper, ids, config,
                                                                          expected)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        backend.cuda_kernel(rule.update, rule.init, target.value_and_grad, "float32")(
+        backend.cuda_kernel(rule, target.value_and_grad, "float32")(
             x0, hyper, ids, config, actual)
     assert np.isfinite(expected.final_loss).any()
     for name in Metrics._fields:

@@ -9,6 +9,7 @@ Also, without a device: the device status sentences, the constant-memory
 check and the chunk planning.
 """
 import os
+import re
 
 import pytest
 
@@ -40,15 +41,34 @@ def assert_is_kernel_ptx(text, cc):
 @pytest.mark.parametrize("cc", ARCHITECTURES, ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_every_rule_compiles(optimizer, cc):
+    """The kernel of a 2-D problem, θ and the state in local arrays (registers)."""
     rule = OPTIMIZERS[optimizer]
-    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, objective("rosenbrock"), cc), cc)
+    assert_is_kernel_ptx(backend.ptx(rule, objective("rosenbrock"), cc, dim=2), cc)
 
 
 @pytest.mark.parametrize("cc", ARCHITECTURES, ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
 @pytest.mark.parametrize("name", [name for name in OBJECTIVES if name != "rosenbrock"])
 def test_every_objective_compiles(name, cc):
+    """The kernel that keeps θ and the state in the global work array (any dimension)."""
     rule = OPTIMIZERS["adam"]
-    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, objective(name), cc), cc)
+    assert_is_kernel_ptx(backend.ptx(rule, objective(name), cc), cc)
+
+
+def test_small_problems_keep_theta_out_of_global_memory():
+    """With local arrays (and loops of a compile-time length) θ, ∇f and the state stay in
+    registers: the kernel's float64 memory traffic is its inputs and outputs, far less
+    than the work-array kernel's, which loads and stores them through generic pointers
+    every step (``ld.f64``/``st.f64``; the local kernel has no generic load at all)."""
+    rule = OPTIMIZERS["adam"]
+    local = backend.ptx(rule, objective("rosenbrock"), (9, 0), dim=2)
+    work = backend.ptx(rule, objective("rosenbrock"), (9, 0))
+
+    def accesses(text, space=r"(?:global\.|local\.)?"):
+        return len(re.findall(rf"\b(?:ld|st)\.{space}f64\b", text))
+
+    assert accesses(local) < accesses(work) / 2
+    assert len(re.findall(r"\bld\.f64\b", local)) == 0 < len(re.findall(r"\bld\.f64\b", work))
+    assert backend.local_dim(2) == 2 and backend.local_dim(backend.LOCAL_DIM_MAX + 1) is None
 
 
 def test_user_objectives_compile(tmp_path):
@@ -59,7 +79,7 @@ def test_user_objectives_compile(tmp_path):
 
     function, _, _ = formula_objective("log(1 + x**2) + atan(y)**2 + tanh(t*x) + abs(y)**1.5")
     rule = OPTIMIZERS["rmsprop"]
-    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, function, (9, 0)), (9, 0))
+    assert_is_kernel_ptx(backend.ptx(rule, function, (9, 0)), (9, 0))
     path = tmp_path / "mine.py"
     path.write_text("from kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\n"
                     "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = x[1] * uniform(key, 1)\n"
@@ -67,7 +87,7 @@ def test_user_objectives_compile(tmp_path):
     spec = importlib.util.spec_from_file_location("mine_for_ptx", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert_is_kernel_ptx(backend.ptx(rule.update, rule.init, module.f, (8, 0)), (8, 0))
+    assert_is_kernel_ptx(backend.ptx(rule, module.f, (8, 0)), (8, 0))
 
 
 @pytest.mark.parametrize("name, keys", [("quadratic", {"dim": 5, "kappa": 100.0}),
@@ -76,7 +96,7 @@ def test_captured_arrays_are_counted_as_constant_memory(name, keys):
     """The estimate that guards cuda_kernel is what the compiler really emits."""
     function = problem(name, **keys).value_and_grad
     rule = OPTIMIZERS["sgd"]
-    text = backend.ptx(rule.update, rule.init, function, (9, 0))
+    text = backend.ptx(rule, function, (9, 0))
     assert backend.ptx_constant_bytes(text) == backend.constant_bytes(function) > 0
 
 
@@ -84,7 +104,7 @@ def test_data_beyond_constant_memory_is_refused_with_a_sentence():
     function = problem("logistic", samples=4000, features=4).value_and_grad
     rule = OPTIMIZERS["adam"]
     with pytest.raises(NotImplementedError, match="64 KiB of CUDA constant memory"):
-        backend.cuda_kernel(rule.update, rule.init, function)
+        backend.cuda_kernel(rule, function)
     assert backend.constant_bytes(problem("rosenbrock").value_and_grad) == 0
 
 
@@ -93,7 +113,7 @@ def test_status_without_the_gpu_extra(monkeypatch):
     ok, message = backend.device_status()
     assert not ok and "pip install 'sweep[gpu]'" in message
     with pytest.raises(backend.CudaUnavailableError, match=r"sweep\[gpu\]"):
-        backend.cuda_kernel(OPTIMIZERS["sgd"].update, OPTIMIZERS["sgd"].init,
+        backend.cuda_kernel(OPTIMIZERS["sgd"],
                             problem("booth").value_and_grad)
 
 
@@ -148,27 +168,29 @@ def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
     """dtype="float32": the kernel's state and arithmetic are .f32 (the generator's Box–Muller
     and the step schedule's pow stay f64, by design)."""
     rule = OPTIMIZERS[optimizer]
-    text = backend.ptx(rule.update, rule.init, objective(name), (9, 0), dtype="float32")
+    text = backend.ptx(rule, objective(name), (9, 0), dtype="float32")
     assert_is_kernel_ptx(text, (9, 0))
     assert "sqrt.rn.f32" in text and ("fma.rn.f32" in text or "mul.rn.f32" in text)
     assert ".param .u64" in text  # array arguments
     if name == "logistic":  # its data as float32 constants: half the float64 kernel's bytes
-        double = backend.ptx(rule.update, rule.init, objective(name), (9, 0))
+        double = backend.ptx(rule, objective(name), (9, 0))
         assert 2 * backend.ptx_constant_bytes(text) == backend.ptx_constant_bytes(double)
 
 
 AFTER_A_CPU_KERNEL = """
 import numpy as np
 from kernels import cuda as backend
-from kernels.compile import Settings, empty_metrics, lockstep_kernel
+from kernels.compile import lockstep_kernel
+from kernels.layout import Settings, empty_metrics
 from kernels.objectives import problem
 from kernels.rules import OPTIMIZERS
 adam = OPTIMIZERS["adam"]
-kernel = lockstep_kernel(adam.update, adam.init, problem("booth").value_and_grad, 64)
+kernel = lockstep_kernel(adam, problem("booth").value_and_grad, 64)
 box = np.full(2, np.inf)
 kernel(np.zeros((1, 2)), np.full((1, 4), 0.1), np.zeros((1, 3), np.int64),
-       Settings(3, 0, 1e-6, 0.0, 1e6, 0.0, 0.0, 0.0, 1.0, 1.0, -box, box), empty_metrics(1, 2, 0))
-text = backend.ptx(adam.update, adam.init, problem("rosenbrock").value_and_grad, (9, 0))
+       Settings(steps=3, record_every=0, tol=1e-6, minimum=0.0, bound=1e6, option=0.0,
+                noise=0.0, warmup=0.0, step_every=1.0, step_factor=1.0, lower=-box, upper=box), empty_metrics(1, 2, 0))
+text = backend.ptx(adam, problem("rosenbrock").value_and_grad, (9, 0))
 print(".visible .entry" in text)
 """
 

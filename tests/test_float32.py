@@ -15,10 +15,11 @@ import pytest
 
 import naive
 from kernels import precision
-from kernels.compile import Metrics, Settings, cpu_kernel, empty_metrics, lockstep_kernel
+from kernels.compile import cpu_kernel, lockstep_kernel
+from kernels.layout import Metrics, Settings, empty_metrics
 from kernels.objectives import problem
 from kernels.random import normal
-from kernels.rules import OPTIMIZERS
+from kernels.rules import OPTIMIZERS, Coefficients
 from kernels.schedules import SCHEDULES
 
 LANES = 8
@@ -40,8 +41,9 @@ def cells(dim, count=21, alpha_max=3.0):
 def settings(dim, minimum=0.0, option=0.0, noise=0.3, steps=60, record_every=7):
     lower, upper = np.full(dim, -np.inf), np.full(dim, np.inf)
     lower[0], upper[0] = -1.5, 1.2
-    return Settings(steps, record_every, 1e-2, minimum, 20.0, option, noise, 5.0, 10.0, 0.5,
-                    lower, upper)
+    return Settings(steps=steps, record_every=record_every, tol=1e-2, minimum=minimum,
+                    bound=20.0, option=option, noise=noise, warmup=5.0, step_every=10.0,
+                    step_factor=0.5, lower=lower, upper=upper)
 
 
 def records(steps, record_every):
@@ -70,9 +72,9 @@ def lockstep_equals_simple(optimizer, objective, **keys):
     rule, target = OPTIMIZERS[optimizer], problem(objective, **keys)
     x0, hyper, ids = cells(target.dim)
     config = settings(target.dim, target.minimum, float(rule.option_default))
-    simple = run(cpu_kernel(rule.update, rule.init, target.value_and_grad, "float32"),
+    simple = run(cpu_kernel(rule, target.value_and_grad, "float32"),
                  x0, hyper, ids, config)
-    fast = run(lockstep_kernel(rule.update, rule.init, target.value_and_grad, LANES, "float32"),
+    fast = run(lockstep_kernel(rule, target.value_and_grad, LANES, "float32"),
                x0, hyper, ids, config)
     for name in Metrics._fields:
         want = getattr(simple, name)
@@ -109,10 +111,10 @@ def test_float32_is_not_float64():
     rule, target = OPTIMIZERS["adam"], problem("beale")
     x0, hyper, ids = cells(2, alpha_max=0.01)
     config = settings(2, noise=0.0)._replace(lower=np.full(2, -np.inf), upper=np.full(2, np.inf))
-    single = run(cpu_kernel(rule.update, rule.init, target.value_and_grad, "float32"),
+    single = run(cpu_kernel(rule, target.value_and_grad, "float32"),
                  x0, hyper, ids, config)
     double = empty_metrics(*x0.shape, records(60, 7))
-    cpu_kernel(rule.update, rule.init, target.value_and_grad)(
+    cpu_kernel(rule, target.value_and_grad)(
         x0.astype(np.float64), hyper.astype(np.float64), ids, config, double)
     assert not np.array_equal(single.final_x, double.final_x.astype(np.float32))
     np.testing.assert_allclose(single.final_x, double.final_x, rtol=1e-4)
@@ -142,7 +144,7 @@ def test_the_naive_reference_on_float32_scalars(optimizer, objective, monkeypatc
     rule, target = OPTIMIZERS[optimizer], problem(objective, **keys)
     config = settings(2, noise=0.0, steps=steps, record_every=1)._replace(
         lower=np.full(2, -np.inf), upper=np.full(2, np.inf), warmup=0.0)
-    out = run(cpu_kernel(rule.update, rule.init, target.value_and_grad, "float32"),
+    out = run(cpu_kernel(rule, target.value_and_grad, "float32"),
               np.array([start], np.float32),
               np.array([[hyper[k] for k in ("alpha", "beta1", "beta2", "eps")]], np.float32),
               np.zeros((1, 3), np.int64), config)
@@ -164,7 +166,7 @@ def inspected():
     from numba import njit
 
     rule, target = OPTIMIZERS["adam"], problem("rosenbrock")
-    cached = lockstep_kernel(rule.update, rule.init, target.value_and_grad, 16, "float32")
+    cached = lockstep_kernel(rule, target.value_and_grad, 16, "float32")
     kernel = njit(nogil=True, error_model="numpy")(cached.py_func)
     x0, hyper, ids = cells(2)
     run(kernel, x0, hyper, ids, settings(2))
@@ -243,8 +245,9 @@ def test_twins_are_plain_python_in_float32():
     """A twin runs uncompiled on numpy float32 scalars (the CUDA simulator does this)."""
     adam = precision.twin(OPTIMIZERS["adam"].update)
     f32 = np.float32
-    hyper = (f32(0.1), f32(0.9), f32(0.999), f32(1e-8), f32(0.0), f32(0.9), f32(0.999))
-    theta, state = adam(f32(1.0), f32(0.5), f32(1.0), hyper, (f32(0.0), f32(0.0), f32(0.0)))
+    k = Coefficients(a=f32(1.0), b=f32(0.0), c=f32(4.5), beta1=f32(0.9), beta2=f32(0.999),
+                     eps=f32(1e-8), option=f32(0.0))
+    theta, state = adam(f32(1.0), f32(0.5), k, (f32(0.0), f32(0.0), f32(0.0)))
     assert all(type(value) is np.float32 for value in (theta, *state))
     assert precision.twin(OPTIMIZERS["adam"].update, "float64") is OPTIMIZERS["adam"].update
     with pytest.raises(ValueError, match="dtype must be one of"):

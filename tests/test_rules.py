@@ -72,6 +72,23 @@ def test_kernel_matches_the_naive_transcription(optimizer, options):
                                        err_msg=f"{optimizer} {options} on {name} at {hyper}")
 
 
+@pytest.mark.parametrize("kernel", ["simple", "lockstep"])
+@pytest.mark.parametrize("optimizer, options", OPTION_VARIANTS,
+                         ids=[f"{n}{o or ''}" for n, o in OPTION_VARIANTS])
+def test_kernels_follow_the_pinned_grouping_bit_for_bit(optimizer, options, kernel):
+    """The groupings of UPDATE_RULES.md ("How a step is computed") fix the bits: both CPU
+    kernels give the naive transcription's trajectory exactly (1e-10 could not tell the
+    earlier grouping, m/(1−β₁ᵗ), v/(1−β₂ᵗ), √, ÷, from the pinned one)."""
+    rng = np.random.default_rng(zlib.crc32(f"bits-{optimizer}".encode()))
+    for _ in range(3):
+        hyper = random_hyperparameters(rng)
+        expected = naive_trajectory(optimizer, naive_objectives["booth"][1], np.zeros(2), 120,
+                                    options=options, **hyper)
+        got = sweep.trajectory(optimizer, "booth", (0.0, 0.0), 120, options=options,
+                               kernel=kernel, **hyper)
+        np.testing.assert_array_equal(got, expected, err_msg=f"{optimizer} {options} {hyper}")
+
+
 def test_adamw_without_decay_is_adam():
     hyper = dict(alpha=0.05, beta1=0.9, beta2=0.99, eps=1e-8)
     adam = sweep.trajectory("adam", "rosenbrock", (-1.2, 1.0), 100, **hyper)
