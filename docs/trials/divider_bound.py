@@ -1,30 +1,32 @@
 """How fast can *any* float64 Adam kernel go on this machine? A ceiling, measured.
 
-Issue 4 asks for 400 M trajectory-steps/s on Adam/Rosenbrock, bit-identical to
-the simple kernel. The pinned rule (``shared/UPDATE_RULES.md``) divides three
-times and takes one square root per coordinate:
+Correctly rounded division and square root come only from the core's divider.
+The pinned Adam (``shared/UPDATE_RULES.md``, "How a step is computed") takes
+one division and one root per coordinate,
 
-    m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ);  θ −= α·m̂/(√v̂ + ε)
+    a = α_t·(1/(1−β₁ᵗ));  c = 1/√(1−β₂ᵗ)           (once per step and (β₁, β₂))
+    θ −= a·(m/(√v·c + ε))                           (per coordinate)
 
-and IEEE division and square root can only be had, correctly rounded, from the
-core's divider. This script times the rule's arithmetic *alone*, with nothing
-else (the "gradient" is θ itself: no objective, no metrics, no masks, no
-divergence checks), vectorized across 64 lanes as the lockstep kernel is:
+where the earlier grouping took three divisions and the root per coordinate
+(m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), θ −= α·m̂/(√v̂ + ε)). This script times the
+rule's arithmetic *alone*, with nothing else (the "gradient" is θ itself: no
+objective, no metrics, no masks, no divergence checks), vectorized across 64
+lanes as the lockstep kernel is, every lane with the same (β₁, β₂) so the step
+coefficients cost one division and one root per step for all 64:
 
-- ``pinned``: Adam's arithmetic, three divisions and the square root as pinned;
-- ``no divisions``: the same loop with each division replaced by a
-  multiplication (wrong numbers, same everything else): what the divider costs;
-- ``one division``: the bias corrections as multiplications by per-step
-  reciprocals (the ``fast_division`` idea), one division and the root left;
-- ``divider alone``: the three divisions and the root per coordinate and
-  nothing else (no moments): the divider's ceiling.
+- ``pinned``: Adam's arithmetic as pinned now;
+- ``earlier grouping``: three divisions and the root per coordinate;
+- ``no divisions``: the pinned loop with its division and root made
+  multiplications (wrong numbers, same everything else): what the divider costs;
+- ``divider alone``: the one division and one root per coordinate and nothing
+  else (no moments): the divider's ceiling for the pinned grouping;
+- ``divider alone, earlier``: three divisions and the root per coordinate, nothing
+  else: the ceiling the earlier grouping had.
 
 ``python docs/trials/divider_bound.py`` prints M cell-steps/s on one thread and
 on every core (threads: the kernel releases the GIL). The ceiling is the
-``divider alone`` figure: no correctly rounded Adam step can be faster. The
-``pinned`` loop came out *below* the engine's real kernel (110 against 132 M/s
-on one thread here: LLVM schedules the real kernel better), so it is a
-comparison for the other variants, not a bound.
+``divider alone`` figure: no correctly rounded Adam step in this grouping can
+be faster.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ from numba import njit
 
 LANES = 64
 DIM = 2
-VARIANTS = {"pinned": 0, "no divisions": 1, "one division": 2, "divider alone": 3}
+VARIANTS = {"pinned": 0, "earlier grouping": 1, "no divisions": 2, "divider alone": 3,
+            "divider alone, earlier": 4}
 
 
 def build(kind: str):
@@ -56,50 +59,47 @@ def build(kind: str):
         beta1 = np.empty(LANES)
         beta2 = np.empty(LANES)
         eps = np.empty(LANES)
-        power1 = np.empty(LANES)
-        power2 = np.empty(LANES)
-        inverse1 = np.empty(LANES)
-        inverse2 = np.empty(LANES)
+        a = np.empty(LANES)
         total = 0.0
         for first in range(0, cells, LANES):
+            power1 = 1.0
+            power2 = 1.0
             for lane in range(LANES):
                 cell = first + lane
                 alpha[lane], beta1[lane] = hyper[cell, 0], hyper[cell, 1]
                 beta2[lane], eps[lane] = hyper[cell, 2], hyper[cell, 3]
-                power1[lane] = 1.0
-                power2[lane] = 1.0
                 for i in range(DIM):
                     theta[i, lane] = theta0[cell, i]
                     m[i, lane] = 0.0
                     v[i, lane] = 0.0
             for step in range(steps):
+                # The step coefficients, once for all lanes (they share β here).
+                power1 *= beta1[0]
+                power2 *= beta2[0]
+                scale = 1.0 / (1.0 - power1)
+                root = 1.0 / math.sqrt(1.0 - power2)
                 for lane in range(LANES):
-                    power1[lane] *= beta1[lane]
-                    power2[lane] *= beta2[lane]
-                    if code == 2:
-                        inverse1[lane] = 1.0 / (1.0 - power1[lane])
-                        inverse2[lane] = 1.0 / (1.0 - power2[lane])
+                    a[lane] = alpha[lane] * scale
                 for i in range(DIM):
                     for lane in range(LANES):
                         grad = theta[i, lane]
                         b1, b2 = beta1[lane], beta2[lane]
                         mi = b1 * m[i, lane] + (1.0 - b1) * grad
                         vi = b2 * v[i, lane] + (1.0 - b2) * (grad * grad)
-                        if code == 0:    # pinned: three divisions and a root
-                            m_hat = mi / (1.0 - power1[lane])
-                            v_hat = vi / (1.0 - power2[lane])
+                        if code == 0:    # pinned: one root, one division
+                            delta = a[lane] * (mi / (math.sqrt(vi) * root + eps[lane]))
+                        elif code == 1:  # earlier grouping: three divisions and a root
+                            m_hat = mi / (1.0 - power1)
+                            v_hat = vi / (1.0 - power2)
                             delta = alpha[lane] * m_hat / (math.sqrt(v_hat) + eps[lane])
-                        elif code == 1:  # every division a multiplication
-                            m_hat = mi * (1.0 - power1[lane])
-                            v_hat = vi * (1.0 - power2[lane])
-                            delta = alpha[lane] * m_hat * (math.sqrt(v_hat) + eps[lane])
-                        elif code == 2:  # bias corrections by reciprocals
-                            m_hat = mi * inverse1[lane]
-                            v_hat = vi * inverse2[lane]
-                            delta = alpha[lane] * m_hat / (math.sqrt(v_hat) + eps[lane])
-                        else:            # the divider's work alone: the moments are not kept
-                            m_hat = grad / (1.0 - power1[lane])
-                            v_hat = grad / (1.0 - power2[lane])
+                        elif code == 2:  # the division and the root made multiplications
+                            delta = a[lane] * (mi * (vi * root + eps[lane]))
+                        elif code == 3:  # the divider's work alone: the moments are not kept
+                            delta = grad / (math.sqrt(grad * grad) + eps[lane])
+                            mi, vi = m[i, lane], v[i, lane]
+                        else:            # the earlier grouping's divider work alone
+                            m_hat = grad / (1.0 - power1)
+                            v_hat = grad / (1.0 - power2)
                             delta = m_hat / (math.sqrt(v_hat) + eps[lane])
                             mi, vi = m[i, lane], v[i, lane]
                         theta[i, lane] -= delta
@@ -116,8 +116,11 @@ def rate(kernel, cells: int, steps: int, threads: int, repeats: int = 3) -> floa
     """Median M cell-steps/s with ``threads`` threads, each on cells/threads cells."""
     rng = np.random.default_rng(0)
     theta0 = rng.uniform(-2, 2, (cells, DIM))
-    hyper = np.column_stack([10 ** rng.uniform(-4, -1, cells), rng.uniform(0, 0.99, cells),
-                             rng.uniform(0.9, 0.9999, cells), 10 ** rng.uniform(-8, -4, cells)])
+    # One (β₁, β₂) per block of lanes, as in a grid whose inner axes are α and ε.
+    hyper = np.column_stack([10 ** rng.uniform(-4, -1, cells),
+                             np.repeat(rng.uniform(0, 0.99, cells // LANES + 1), LANES)[:cells],
+                             np.repeat(rng.uniform(0.9, 0.9999, cells // LANES + 1), LANES)[:cells],
+                             10 ** rng.uniform(-8, -4, cells)])
     parts = np.array_split(np.arange(cells), threads)
     kernel(theta0[:LANES], hyper[:LANES], 1)  # compile
     rates = []
