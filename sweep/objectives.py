@@ -55,10 +55,6 @@ class ObjectiveSpec:
     box: tuple | None = None
     digest: str | None = None
 
-    @property
-    def label(self) -> str:
-        return self.name
-
 
 @functools.cache
 def resolve(spec: ObjectiveSpec) -> Problem:
