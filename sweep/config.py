@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kernels.objectives import OBJECTIVES
+from kernels.precision import DTYPES as KERNEL_DTYPES
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
@@ -29,7 +30,7 @@ from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_functio
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
 BACKENDS = ("auto", "cpu", "cuda")
-DTYPES = ("float64", "float32")
+DTYPES = tuple(KERNEL_DTYPES)  # the kernels' list: "float64", "float32"
 # Sizes past these are mistakes, not grids: refuse them before building anything.
 MAX_STEPS = 10**12
 MAX_DIM = 100_000
