@@ -110,16 +110,17 @@ def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> 
     if destination is None:
         if resume:
             raise ConfigError("--resume needs an output (-o OUT.zarr or sweep.output)")
-        config_module.check_size(config, streaming=False)  # the disk bound was checked with it
-        return None
-    destination = str(destination)
-    if resume and Path(destination).suffix != ".zarr":
-        raise ConfigError(f"--resume: {destination}: only a .zarr store can be resumed "
-                          "(a .nc file is written whole at the end)")
-    if exists(destination) and not (resume or overwrite):
-        resumable = "--resume to continue it or " if Path(destination).suffix == ".zarr" else ""
-        raise ConfigError(f"{destination} exists: pass {resumable}--overwrite to replace it")
-    if Path(destination).suffix != ".zarr":  # a .nc is assembled in memory, then written
+    else:
+        destination = str(destination)
+        if resume and Path(destination).suffix != ".zarr":
+            raise ConfigError(f"--resume: {destination}: only a .zarr store can be resumed "
+                              "(a .nc file is written whole at the end)")
+        if exists(destination) and not (resume or overwrite):
+            resumable = "--resume to continue it or " if Path(destination).suffix == ".zarr" else ""
+            raise ConfigError(f"{destination} exists: pass {resumable}--overwrite to replace it")
+    if destination is None or Path(destination).suffix != ".zarr":
+        # The dataset is assembled in memory (a .nc is written at the end): will it fit?
+        # (The disk bound, which no output could exceed, was checked with the grid.)
         config_module.check_size(config, streaming=False)
     return destination
 
