@@ -10,10 +10,11 @@ which cells run::
     z = normal(key, i)                            # the i-th standard normal for that key
 
 The functions are plain Python scalar arithmetic: :mod:`kernels.compile`
-registers them with ``numba.extending.register_jitable`` for CPU kernels, and
-the same source compiles as CUDA device functions. Each function is
-self-contained (calls nothing else in this module), so registering or
-``cuda.jit(device=True)``-ing only the ones a kernel uses is enough.
+registers every function of this module (the private helpers ``_mix`` …
+included: the public three call them) with ``register_jitable`` for CPU
+kernels, and :mod:`kernels.cuda` registers the same list for CUDA. Compiling
+one of them elsewhere (``cuda.compile_ptx``, ``njit``) needs the helpers
+registered for that target too.
 
 Algorithm: SplitMix64 (Steele, Lea & Flood 2014; Vigna's ``splitmix64.c``).
 With ``γ = 0x9E3779B97F4A7C15`` and, all mod 2**64, the finaliser ::
@@ -97,17 +98,47 @@ _M2_3 = (_MIX2 >> 48) & 0xFFFF
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53, exact
 _TWO_PI = 2.0 * math.pi
 
-# The functions below repeat the same blocks (a module-level helper would have
-# to be registered with numba too). Block by block, on z = (hi, lo):
-#
-#   z *= C:        y = lo * C_1
-#                  t = lo * C_0 + ((y & 0xFFFF) << 16)            # low half of lo * cl
-#                  hi = ((t >> 32) + (y >> 16)                     # its high half ...
-#                        + lo * C_2 + (((lo * C_3) & 0xFFFF) << 16)   # ... + lo * ch mod 2**32
-#                        + hi * C_0 + (((hi * C_1) & 0xFFFF) << 16)) & _M32  # + hi * cl
-#                  lo = t & _M32
-#   z ^= z >> s:   lo ^= ((lo >> s) | (hi << (32 - s))) & _M32
-#                  hi ^= hi >> s
+
+def _times(hi, lo, c0, c1, c2, c3):
+    """z·C mod 2**64 for z = (hi, lo) and a constant C given as four 16-bit pieces
+    c0 (lowest) … c3: ``lo·cl + 2**32·(lo·ch + hi·cl)``, each partial product < 2**48."""
+    y = lo * c1
+    t = lo * c0 + ((y & 0xFFFF) << 16)  # the low half of lo·cl
+    hi = ((t >> 32) + (y >> 16)  # its high half ...
+          + lo * c2 + (((lo * c3) & 0xFFFF) << 16)  # ... + lo·ch mod 2**32
+          + hi * c0 + (((hi * c1) & 0xFFFF) << 16)) & _M32  # ... + hi·cl mod 2**32
+    return hi, t & _M32
+
+
+def _shift_xor(hi, lo, s):
+    """z ^ (z >> s) for z = (hi, lo) and 0 < s < 32."""
+    return hi ^ (hi >> s), lo ^ (((lo >> s) | (hi << (32 - s))) & _M32)
+
+
+def _mix(hi, lo):
+    """SplitMix64's finaliser mix(z) of z = (hi, lo) (see the module doc)."""
+    hi, lo = _shift_xor(hi, lo, 30)
+    hi, lo = _times(hi, lo, _M1_0, _M1_1, _M1_2, _M1_3)
+    hi, lo = _shift_xor(hi, lo, 27)
+    hi, lo = _times(hi, lo, _M2_0, _M2_1, _M2_2, _M2_3)
+    return _shift_xor(hi, lo, 31)
+
+
+def _absorb(hi, lo, x):
+    """One step of :func:`counter_key`'s chain: h = mix((h ^ x) + γ) for h = (hi, lo)."""
+    lo = (lo ^ (int(x) & _M32)) + (_G_0 | (_G_1 << 16))
+    hi = ((hi ^ ((int(x) >> 32) & _M32)) + (_G_2 | (_G_3 << 16)) + (lo >> 32)) & _M32
+    return _mix(hi, lo & _M32)
+
+
+def _output(key, c):
+    """The top 53 bits of mix(c·γ + key), an int < 2**53: output c − 1 of SplitMix64
+    seeded with ``key`` (0 < c < 2**63)."""
+    hi, lo = _times((c >> 32) & _M32, c & _M32, _G_0, _G_1, _G_2, _G_3)
+    lo = lo + (key & _M32)
+    hi = (hi + ((key >> 32) & _M32) + (lo >> 32)) & _M32
+    hi, lo = _mix(hi, lo & _M32)
+    return (hi << 21) | (lo >> 11)  # all of hi, the top 21 bits of lo
 
 
 def counter_key(seed, cell, step, stream):
@@ -117,81 +148,16 @@ def counter_key(seed, cell, step, stream):
     plain Python and compiled code. Each argument goes through a full
     SplitMix64 mix, so keys differing in any one argument are unrelated.
     """
-    hi = 0
-    lo = 0
-    for r in range(4):
-        # x's two halves (masked in each branch, so the arguments' numba types may differ)
-        if r == 0:
-            xh = (int(seed) >> 32) & _M32
-            xl = int(seed) & _M32
-        elif r == 1:
-            xh = (int(cell) >> 32) & _M32
-            xl = int(cell) & _M32
-        elif r == 2:
-            xh = (int(step) >> 32) & _M32
-            xl = int(step) & _M32
-        else:
-            xh = (int(stream) >> 32) & _M32
-            xl = int(stream) & _M32
-        # z = (h ^ x) + γ
-        lo = (lo ^ xl) + (_G_0 | (_G_1 << 16))
-        hi = ((hi ^ xh) + (_G_2 | (_G_3 << 16)) + (lo >> 32)) & _M32
-        lo = lo & _M32
-        # h = mix(z)
-        lo ^= ((lo >> 30) | (hi << 2)) & _M32
-        hi ^= hi >> 30
-        y = lo * _M1_1
-        t = lo * _M1_0 + ((y & 0xFFFF) << 16)
-        hi = ((t >> 32) + (y >> 16) + lo * _M1_2 + (((lo * _M1_3) & 0xFFFF) << 16)
-              + hi * _M1_0 + (((hi * _M1_1) & 0xFFFF) << 16)) & _M32
-        lo = t & _M32
-        lo ^= ((lo >> 27) | (hi << 5)) & _M32
-        hi ^= hi >> 27
-        y = lo * _M2_1
-        t = lo * _M2_0 + ((y & 0xFFFF) << 16)
-        hi = ((t >> 32) + (y >> 16) + lo * _M2_2 + (((lo * _M2_3) & 0xFFFF) << 16)
-              + hi * _M2_0 + (((hi * _M2_1) & 0xFFFF) << 16)) & _M32
-        lo = t & _M32
-        lo ^= ((lo >> 31) | (hi << 1)) & _M32
-        hi ^= hi >> 31
+    hi, lo = _absorb(0, 0, seed)
+    hi, lo = _absorb(hi, lo, cell)
+    hi, lo = _absorb(hi, lo, step)
+    hi, lo = _absorb(hi, lo, stream)
     return ((hi & 0x7FFFFFFF) << 32) | lo
 
 
 def uniform(key, i):
     """The i-th float64 uniform on [0, 1) for ``key`` (53 random bits; 0 ≤ i < 2**62)."""
-    k = int(key)
-    c = int(i) + 1
-    # z = (i + 1)·γ
-    hi = (c >> 32) & _M32
-    lo = c & _M32
-    y = lo * _G_1
-    t = lo * _G_0 + ((y & 0xFFFF) << 16)
-    hi = ((t >> 32) + (y >> 16) + lo * _G_2 + (((lo * _G_3) & 0xFFFF) << 16)
-          + hi * _G_0 + (((hi * _G_1) & 0xFFFF) << 16)) & _M32
-    lo = t & _M32
-    # z += key
-    lo = lo + (k & _M32)
-    hi = (hi + ((k >> 32) & _M32) + (lo >> 32)) & _M32
-    lo = lo & _M32
-    # z = mix(z)
-    lo ^= ((lo >> 30) | (hi << 2)) & _M32
-    hi ^= hi >> 30
-    y = lo * _M1_1
-    t = lo * _M1_0 + ((y & 0xFFFF) << 16)
-    hi = ((t >> 32) + (y >> 16) + lo * _M1_2 + (((lo * _M1_3) & 0xFFFF) << 16)
-          + hi * _M1_0 + (((hi * _M1_1) & 0xFFFF) << 16)) & _M32
-    lo = t & _M32
-    lo ^= ((lo >> 27) | (hi << 5)) & _M32
-    hi ^= hi >> 27
-    y = lo * _M2_1
-    t = lo * _M2_0 + ((y & 0xFFFF) << 16)
-    hi = ((t >> 32) + (y >> 16) + lo * _M2_2 + (((lo * _M2_3) & 0xFFFF) << 16)
-          + hi * _M2_0 + (((hi * _M2_1) & 0xFFFF) << 16)) & _M32
-    lo = t & _M32
-    lo ^= ((lo >> 31) | (hi << 1)) & _M32
-    hi ^= hi >> 31
-    # top 53 bits: all of hi, the top 21 of lo
-    return ((hi << 21) | (lo >> 11)) * _TWO_M53
+    return _output(int(key), int(i) + 1) * _TWO_M53
 
 
 def normal(key, i):
@@ -200,41 +166,6 @@ def normal(key, i):
     Box–Muller on SplitMix64 outputs 2i and 2i + 1 of ``key``.
     """
     k = int(key)
-    u1 = 1.0
-    u2 = 0.0
-    for r in range(2):
-        c = 2 * int(i) + 1 + r
-        # z = (2i + r + 1)·γ + key
-        hi = (c >> 32) & _M32
-        lo = c & _M32
-        y = lo * _G_1
-        t = lo * _G_0 + ((y & 0xFFFF) << 16)
-        hi = ((t >> 32) + (y >> 16) + lo * _G_2 + (((lo * _G_3) & 0xFFFF) << 16)
-              + hi * _G_0 + (((hi * _G_1) & 0xFFFF) << 16)) & _M32
-        lo = t & _M32
-        lo = lo + (k & _M32)
-        hi = (hi + ((k >> 32) & _M32) + (lo >> 32)) & _M32
-        lo = lo & _M32
-        # z = mix(z)
-        lo ^= ((lo >> 30) | (hi << 2)) & _M32
-        hi ^= hi >> 30
-        y = lo * _M1_1
-        t = lo * _M1_0 + ((y & 0xFFFF) << 16)
-        hi = ((t >> 32) + (y >> 16) + lo * _M1_2 + (((lo * _M1_3) & 0xFFFF) << 16)
-              + hi * _M1_0 + (((hi * _M1_1) & 0xFFFF) << 16)) & _M32
-        lo = t & _M32
-        lo ^= ((lo >> 27) | (hi << 5)) & _M32
-        hi ^= hi >> 27
-        y = lo * _M2_1
-        t = lo * _M2_0 + ((y & 0xFFFF) << 16)
-        hi = ((t >> 32) + (y >> 16) + lo * _M2_2 + (((lo * _M2_3) & 0xFFFF) << 16)
-              + hi * _M2_0 + (((hi * _M2_1) & 0xFFFF) << 16)) & _M32
-        lo = t & _M32
-        lo ^= ((lo >> 31) | (hi << 1)) & _M32
-        hi ^= hi >> 31
-        m = (hi << 21) | (lo >> 11)
-        if r == 0:
-            u1 = (m + 1) * _TWO_M53  # (0, 1]: log(u1) is finite and ≤ 0
-        else:
-            u2 = m * _TWO_M53
+    u1 = (_output(k, 2 * int(i) + 1) + 1) * _TWO_M53  # (0, 1]: log(u1) is finite and ≤ 0
+    u2 = _output(k, 2 * int(i) + 2) * _TWO_M53
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)

@@ -9,12 +9,6 @@ import math
 
 CONSTANT, INVERSE_SQRT, COSINE, STEP = 0, 1, 2, 3
 SCHEDULES = {"constant": CONSTANT, "inverse_sqrt": INVERSE_SQRT, "cosine": COSINE, "step": STEP}
-FORMULAS = {
-    "constant": "s(t) = 1",
-    "inverse_sqrt": "s(t) = 1/√t",
-    "cosine": "s(t) = ½(1 + cos(π t / steps)), 0 at the last step",
-    "step": "s(t) = factor^⌊(t − 1)/every⌋ (torch's StepLR)",
-}
 
 
 def schedule_scale(kind, t, steps, warmup, every, factor):

@@ -77,33 +77,15 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         Interrupted: Ctrl-C; a ``.zarr`` store keeps every block finished.
         sweep.execute.BlockFailed: a block raised (a store keeps the finished ones).
     """
-    # Validate everything (output included) before numba is imported.
+    # config → plan → execute → assemble → store, each step once. Everything the
+    # caller can get wrong (output included) is refused before numba is imported.
     sweep_config = load_config(config)
     destination = _destination(sweep_config, output, resume, overwrite)
+    engine = _engine(sweep_config, backend, dtype, kernel)  # imports numba
+    stored = _stored_fingerprint(destination) if resume else None
+    plan = _plan(sweep_config, engine, n_jobs, block_cells, stored)
     scheduler = scheduler or sweep_config.scheduler
-    if dtype is not None and dtype not in config_module.DTYPES:
-        raise ConfigError(f"--dtype = {dtype}: must be one of " + ", ".join(config_module.DTYPES))
-    dtype = dtype or sweep_config.dtype
-    from .execute import Engine, compile_kernels, resolve_jobs  # imports numba
-
-    engine = Engine(_backend(backend or sweep_config.backend, backend is not None), dtype, kernel)
-    # A store being resumed keeps its own chunks, whatever n_jobs and block_cells say.
-    stored = None
-    if resume and destination is not None and exists(destination):
-        from .store import ChunkStore
-
-        stored = ChunkStore.stored_fingerprint(destination)
-    chunks = None if stored is None else tuple(stored["chunks"])
-    if engine.backend == "cuda" and block_cells is None and chunks is None:
-        block_cells = tuning.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
-    plan = make_plan(sweep_config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells,
-                     chunks=chunks)
-    started = time.perf_counter()
-    if scheduler is None:
-        _compile(plan, lambda p: compile_kernels(p, engine))
-    else:  # workers compile their own; check here what a user objective is made of
-        _compile(plan, lambda p: None)
-    compile_time = time.perf_counter() - started
+    compile_time = _compile(plan, engine, locally=scheduler is None)
     steps = dict(plan=plan, n_jobs=n_jobs, scheduler=scheduler, progress=progress, engine=engine)
     if destination is not None and Path(destination).suffix == ".zarr":
         return _run_into_store(destination, stored, compile_time, **steps)
@@ -114,6 +96,44 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         write(dataset, destination)
         dataset.attrs["output"] = str(destination)
     return dataset
+
+
+def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> str | None:
+    """Where the dataset goes (None: nowhere), refusing what would lose or mix results."""
+    destination = output if output is not None else config.output
+    if output is not None:
+        config_module.check_output(str(output), "-o")
+    elif destination is not None:
+        config_module.check_output(destination, config.source, "sweep.output")
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite: choose one")
+    if destination is None:
+        if resume:
+            raise ConfigError("--resume needs an output (-o OUT.zarr or sweep.output)")
+    else:
+        destination = str(destination)
+        if resume and Path(destination).suffix != ".zarr":
+            raise ConfigError(f"--resume: {destination}: only a .zarr store can be resumed "
+                              "(a .nc file is written whole at the end)")
+        if exists(destination) and not (resume or overwrite):
+            resumable = "--resume to continue it or " if Path(destination).suffix == ".zarr" else ""
+            raise ConfigError(f"{destination} exists: pass {resumable}--overwrite to replace it")
+    if destination is None or Path(destination).suffix != ".zarr":
+        # The dataset is assembled in memory (a .nc is written at the end): will it fit?
+        # (The disk bound, which no output could exceed, was checked with the grid.)
+        config_module.check_size(config, streaming=False)
+    return destination
+
+
+def _engine(config: SweepConfig, backend: str | None, dtype: str | None, kernel: str | None):
+    """The :class:`~sweep.execute.Engine` of the run: the arguments, else the grid file's
+    ``sweep.backend`` and ``sweep.dtype`` (checked with the file)."""
+    if dtype is not None and dtype not in config_module.DTYPES:
+        raise ConfigError(f"--dtype = {dtype}: must be one of " + ", ".join(config_module.DTYPES))
+    from .execute import Engine  # imports numba
+
+    return Engine(backend=_backend(backend or config.backend, backend is not None),
+                  dtype=dtype or config.dtype, kernel=kernel)
 
 
 def _backend(asked: str, from_caller: bool) -> str:
@@ -131,29 +151,78 @@ def _backend(asked: str, from_caller: bool) -> str:
     return "cuda" if usable else "cpu"
 
 
-def _destination(config: SweepConfig, output, resume: bool, overwrite: bool) -> str | None:
-    """Where the dataset goes (None: nowhere), refusing what would lose or mix results."""
-    destination = output if output is not None else config.output
-    if output is not None:
-        config_module.check_output(str(output), "-o")
-    elif destination is not None:
-        config_module.check_output(destination, config.source, "sweep.output")
-    if resume and overwrite:
-        raise ConfigError("--resume and --overwrite: choose one")
-    if destination is None:
-        if resume:
-            raise ConfigError("--resume needs an output (-o OUT.zarr or sweep.output)")
-        config_module.check_size(config, streaming=False)
+def _stored_fingerprint(destination: str | None) -> dict | None:
+    """The fingerprint of the store being resumed at ``destination`` (None: a new one)."""
+    if destination is None or not exists(destination):
         return None
-    destination = str(destination)
-    if resume and Path(destination).suffix != ".zarr":
-        raise ConfigError(f"--resume: {destination}: only a .zarr store can be resumed "
-                          "(a .nc file is written whole at the end)")
-    if exists(destination) and not (resume or overwrite):
-        resumable = "--resume to continue it or " if Path(destination).suffix == ".zarr" else ""
-        raise ConfigError(f"{destination} exists: pass {resumable}--overwrite to replace it")
-    config_module.check_size(config, streaming=Path(destination).suffix == ".zarr")
-    return destination
+    from .store import ChunkStore
+
+    return ChunkStore.stored_fingerprint(destination)
+
+
+def _plan(config: SweepConfig, engine, n_jobs: int | None, block_cells: int | None,
+          stored: dict | None):
+    """The blocks of the run; a store being resumed keeps its own chunks, whatever
+    ``n_jobs`` and ``block_cells`` say."""
+    from .execute import resolve_jobs
+
+    chunks = None if stored is None else tuple(stored["chunks"])
+    if engine.backend == "cuda" and block_cells is None and chunks is None:
+        block_cells = tuning.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
+    return make_plan(config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells, chunks=chunks)
+
+
+def _compile(plan, engine, locally: bool) -> float:
+    """Compile the kernels once, here (``locally``; on a cluster each worker compiles its
+    own), after checking what a user objective is made of: the seconds it took.
+
+    Raises:
+        ConfigError: a user objective numba cannot compile, or that returns no float.
+    """
+    from .execute import compile_kernels
+
+    started = time.perf_counter()
+    _check_objective(plan)
+    if locally:
+        compile_kernels(plan, engine)
+    return time.perf_counter() - started
+
+
+def _check_objective(plan) -> None:
+    """A user objective numba cannot compile is a configuration error (built-ins compile)."""
+    spec = plan.config.spec
+    if spec.kind == "builtin":
+        return
+    from numba import types
+    from numba.core.errors import NumbaError
+
+    from kernels.compile import check_objective
+
+    key = "objective.function" if spec.kind == "python" else "objective.expr"
+    prefix = f'{plan.config.source}: {key} = "{spec.function or spec.name}": '
+    try:
+        returns = check_objective(plan.problem.value_and_grad)
+    except NumbaError as error:
+        raise ConfigError(f"{prefix}numba cannot compile it: "
+                          f"{_numba_reason(error, spec, plan.problem.value_and_grad)}") from None
+    if not isinstance(returns, (types.Float, types.Integer)):
+        raise ConfigError(f"{prefix}must return the loss as a float, not {returns}")
+
+
+def _numba_reason(error: Exception, spec, function) -> str:
+    """The first line of numba's message, and the user's file and line it points at."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # numba's first line names its pipeline stage; the next says what is wrong.
+    reasons = [line for line in lines if not line.startswith(("Failed in", "During:", "File"))]
+    reason = reasons[0] if reasons else lines[0]
+    where = ""
+    if spec.file is not None:
+        found = re.findall(r'File "([^"]+)", line (\d+)', text)
+        mine = [(path, line) for path, line in found if Path(path).resolve() == Path(spec.file)]
+        line = mine[-1][1] if mine else f"{function.__code__.co_firstlineno} (the def)"
+        where = f" ({Path(spec.file).name}, line {line})"
+    return reason + where
 
 
 def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
@@ -179,7 +248,8 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
     started = time.perf_counter()
     execute(plan, plan.blocks, save, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
             engine=engine)
-    return assemble(plan, results, Timing(compile_time, time.perf_counter() - started), engine)
+    timing = Timing(compile=compile_time, run=time.perf_counter() - started)
+    return assemble(plan, results, timing, engine)
 
 
 def _run_into_store(destination: str, stored: dict | None, compile_time: float, *, plan, n_jobs,
@@ -217,7 +287,7 @@ def _run_into_store(destination: str, stored: dict | None, compile_time: float, 
     except BlockFailed as error:
         raise BlockFailed(f"{error}\n  {_kept(store, plan, destination)}") from error.__cause__
     computed = sum(block.cells for block in todo)
-    store.finish(timing_attrs(Timing(compile_time, time.perf_counter() - started),
+    store.finish(timing_attrs(Timing(compile=compile_time, run=time.perf_counter() - started),
                               computed * plan.config.steps)
                  | {"resumed_blocks": len(plan.blocks) - len(todo), "blocks": len(plan.blocks)})
     dataset = xarray.open_zarr(destination, consolidated=True)
@@ -264,43 +334,6 @@ def _version() -> str:
         return metadata.version("sweep")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _compile(plan, compile_kernels) -> None:
-    """Compile the kernels; a user objective numba cannot compile is a configuration error."""
-    from numba import types
-    from numba.core.errors import NumbaError
-
-    from kernels.compile import check_objective
-
-    spec = plan.config.spec
-    if spec.kind != "builtin":
-        key = "objective.function" if spec.kind == "python" else "objective.expr"
-        prefix = f'{plan.config.source}: {key} = "{spec.function or spec.name}": '
-        try:
-            returns = check_objective(plan.problem.value_and_grad)
-        except NumbaError as error:
-            raise ConfigError(f"{prefix}numba cannot compile it: "
-                              f"{_numba_reason(error, spec, plan.problem.value_and_grad)}") from None
-        if not isinstance(returns, (types.Float, types.Integer)):
-            raise ConfigError(f"{prefix}must return the loss as a float, not {returns}")
-    compile_kernels(plan)
-
-
-def _numba_reason(error: Exception, spec, function) -> str:
-    """The first line of numba's message, and the user's file and line it points at."""
-    text = str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # numba's first line names its pipeline stage; the next says what is wrong.
-    reasons = [line for line in lines if not line.startswith(("Failed in", "During:", "File"))]
-    reason = reasons[0] if reasons else lines[0]
-    where = ""
-    if spec.file is not None:
-        found = re.findall(r'File "([^"]+)", line (\d+)', text)
-        mine = [(path, line) for path, line in found if Path(path).resolve() == Path(spec.file)]
-        line = mine[-1][1] if mine else f"{function.__code__.co_firstlineno} (the def)"
-        where = f" ({Path(spec.file).name}, line {line})"
-    return reason + where
 
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,

@@ -20,16 +20,17 @@ from typing import Any
 import numpy as np
 
 from kernels.objectives import OBJECTIVES
+from kernels.precision import DTYPES as KERNEL_DTYPES
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
 from . import tuning
 from .errors import ConfigError
-from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function
+from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function, resolve
 
 OUTPUT_SUFFIXES = (".zarr", ".nc")
 BACKENDS = ("auto", "cpu", "cuda")
-DTYPES = ("float64", "float32")
+DTYPES = tuple(KERNEL_DTYPES)  # the kernels' list: "float64", "float32"
 # Sizes past these are mistakes, not grids: refuse them before building anything.
 MAX_STEPS = 10**12
 MAX_DIM = 100_000
@@ -77,7 +78,7 @@ REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
 OBJECTIVE_KINDS = ("name", "file", "expr")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Axis:
     """One grid axis: its values (float64, in the order given) and how they are spaced."""
 
@@ -86,7 +87,7 @@ class Axis:
     scale: str  # "linear" or "log"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepConfig:
     """A validated grid file.
 
@@ -223,12 +224,16 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
 
     if text is None:
         text = repr(table)
-    config = SweepConfig(source, text, optimizers, steps, tol, record_every, output, name,
-                         params, starts, bound, axes, options, spec, noise, seeds, seed_axis,
-                         bounds, schedules, schedule_axis, warmup, step_every, step_factor,
-                         scheduler, backend, dtype)
-    # Where the results go may still change (-o): here only what no output could hold.
-    check_size(config, streaming=output is None or output.endswith(".zarr"))
+    config = SweepConfig(
+        source=source, text=text, optimizers=optimizers, steps=steps, tol=tol,
+        record_every=record_every, output=output, objective=name, objective_params=params,
+        starts=starts, bound=bound, axes=axes, options=options, spec=spec, noise=noise,
+        seeds=seeds, seed_axis=seed_axis, bounds=bounds, schedules=schedules,
+        schedule_axis=schedule_axis, warmup=warmup, step_every=step_every,
+        step_factor=step_factor, scheduler=scheduler, backend=backend, dtype=dtype)
+    # Where the results go may still change (-o): here only what no output could hold (a
+    # .zarr store on disk, the largest); sweep.run checks the memory when the results go there.
+    check_size(config, streaming=True)
     return config
 
 
@@ -326,9 +331,9 @@ def _objective(check, objective):
             check.fail("objective.samples", params["samples"],
                        f"× (features + 1) = {entries:,} data entries: at most "
                        f"{MAX_LOGISTIC_ENTRIES:,} (the data set is compiled into the kernel)")
-    from kernels.objectives import problem
-
-    concrete = problem(name, **params)
+    ordered = tuple((key, params[key]) for key in entry.params)
+    spec = ObjectiveSpec(kind="builtin", name=name, params=ordered)
+    concrete = resolve(spec)  # built once: the plan and the kernels get this one
     dim = concrete.dim
     if starts is None:
         starts = concrete.starts
@@ -340,8 +345,7 @@ def _objective(check, objective):
     bound = None
     if "bound" in objective:
         bound = check.number(objective["bound"], "objective.bound", lambda v: v > 0, "must be > 0")
-    ordered = tuple((key, params[key]) for key in entry.params)
-    return name, ordered, starts, bound, ObjectiveSpec("builtin", name, ordered)
+    return name, ordered, starts, bound, spec
 
 
 def _param(check, key, value):
@@ -518,7 +522,7 @@ def _axis(check, name, value):
     key = f"grid.{name}"
     rule, broken = AXIS_RULES[name]
     if value is None:
-        return Axis(name, DEFAULT_AXES[name], "linear")
+        return Axis(name=name, values=DEFAULT_AXES[name], scale="linear")
     if isinstance(value, dict):
         return _range_axis(check, name, value)
     if not isinstance(value, list):
@@ -532,7 +536,7 @@ def _axis(check, name, value):
     if len(set(values)) != len(values):
         repeated = next(v for v in values if values.count(v) > 1)
         check.fail(key, value, f"lists {repeated!r} twice")
-    return Axis(name, values, _infer_scale(values))
+    return Axis(name=name, values=values, scale=_infer_scale(values))
 
 
 def _range_axis(check, name, spec):
@@ -562,7 +566,7 @@ def _range_axis(check, name, spec):
     if len(set(values)) != num:
         repeated = next(v for v in values if values.count(v) > 1)
         check.fail(key, spec, f"gives {repeated!r} twice: min and max are too close for num values")
-    return Axis(name, values, scale)
+    return Axis(name=name, values=values, scale=scale)
 
 
 def _infer_scale(values):

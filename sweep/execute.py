@@ -40,7 +40,7 @@ class BlockFailed(SweepFailure):
     """A block raised; the message names the first cell that fails alone and the error."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Engine:
     """Which kernels run a sweep.
 
@@ -106,6 +106,10 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
             engine: Engine = Engine()) -> None:
     """Compute ``blocks`` of ``plan`` and hand each to ``save`` as soon as it is done.
 
+    Compile the kernels first (:func:`compile_kernels`, as :func:`sweep.run` does):
+    threads that found them uncompiled would each compile them. On a cluster each
+    worker compiles its own.
+
     Args:
         plan: the sweep.
         blocks: the blocks to compute (all of ``plan.blocks``, or those a store lacks).
@@ -126,7 +130,6 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
     if scheduler is not None:
         finished = _on_cluster(scheduler, calls)
     else:
-        compile_kernels(plan, engine)
         jobs = 1 if engine.backend == "cuda" else resolve_jobs(n_jobs)
         finished = _on_threads(calls, len(blocks), jobs)
     bar = tqdm(total=sum(block.cells for block in blocks), unit="cell", disable=not progress,

@@ -28,7 +28,7 @@ class ObjectiveError(ValueError):
     """A user objective that cannot be loaded; the message says why (file and line)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObjectiveSpec:
     """Everything needed to rebuild an objective in any process.
 
@@ -54,10 +54,6 @@ class ObjectiveSpec:
     minimum: float | None = None
     box: tuple | None = None
     digest: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name
 
 
 @functools.cache

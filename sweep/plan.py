@@ -27,7 +27,7 @@ from .objectives import resolve
 PLAN_DIMS = ("schedule", "start", "seed", *AXES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Block:
     """One chunk of an optimizer's computed grid: a box of it, aligned with the
     dataset's chunks, computed at once and (to a ``.zarr``) written at once.
@@ -52,7 +52,7 @@ class Block:
         return math.prod(self.shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """What to compute.
 
@@ -173,9 +173,10 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
         for corner in itertools.product(*starts):
             region = tuple(slice(lo, min(lo + size, length))
                            for lo, size, length in zip(corner, chunks, shape))
-            blocks.append(Block(name, len(blocks), region))
+            blocks.append(Block(optimizer=name, number=len(blocks), region=region))
     bound = config.bound if config.bound is not None else the_problem.bound
-    return Plan(config, the_problem, shapes, tuple(chunks), tuple(blocks), recorded, bound)
+    return Plan(config=config, problem=the_problem, shapes=shapes, chunks=tuple(chunks),
+                blocks=tuple(blocks), record_steps=recorded, bound=bound)
 
 
 def default_block_cells(config: SweepConfig, computed_cells: int, n_jobs: int) -> int:

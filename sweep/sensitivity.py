@@ -49,7 +49,7 @@ class MetricError(ConfigError, ValueError):
     """A metric the dataset cannot provide (unknown, not per cell, or unknown for this objective)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
     """A per-cell metric made ready to plot or analyse.
 
@@ -99,8 +99,9 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     steps = ds.attrs.get("steps")
     if name == "diverged":
         values = data.astype(np.float64)
-        return Metric(name, "diverged (share of cells)", values, none, none, False, False,
-                      None, False, None)
+        return Metric(name=name, label="diverged (share of cells)", values=values,
+                      diverged=none, not_reached=none, logged=False, positive=False, floor=None,
+                      floored=False, censor=None)
     values = data.astype(np.float64).where(~diverged)
     censor, not_reached = None, none
     if name == "steps_to_tol":
@@ -110,7 +111,9 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
         label = f"steps to f − f* ≤ {tol:g}" if tol is not None else "steps to tol"
         not_reached = values.isnull() & ~diverged
         censor = float(steps) + 1 if steps is not None else None
-        return Metric(name, label, values, diverged, not_reached, False, True, None, False, censor)
+        return Metric(name=name, label=label, values=values, diverged=diverged,
+                      not_reached=not_reached, logged=False, positive=True, floor=None,
+                      floored=False, censor=censor)
     logged = name in LOGGED
     if name in LOSSES:
         what = "final loss" if name == "final_loss" else "best loss"
@@ -135,8 +138,9 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
         values = values.where(~(values < floor), floor)
     finite = values.values[np.isfinite(values.values)]
     positive = bool(finite.size == 0 or finite.min() > 0)
-    return Metric(name, label, values, diverged, not_reached, logged, positive, floor, floored,
-                  censor)
+    return Metric(name=name, label=label, values=values, diverged=diverged,
+                  not_reached=not_reached, logged=logged, positive=positive, floor=floor,
+                  floored=floored, censor=censor)
 
 
 def sensitivity(ds: xr.Dataset, metric_name: str = "final_loss", *, log: bool | None = None,

@@ -96,7 +96,7 @@ def test_a_second_grid_does_not_recompile():
     sweep.run(grid_table(optimizers=["adam"], steps=20, alpha=[0.1, 0.2]))
     from sweep.objectives import ObjectiveSpec
 
-    kernel = kernel_for("adam", ObjectiveSpec("builtin", "booth"))
+    kernel = kernel_for("adam", ObjectiveSpec(kind="builtin", name="booth"))
     assert len(kernel.signatures) == 1
     sweep.run(grid_table(optimizers=["adam"], steps=50, record_every=3, tol=1e-3,
                          start=[[1.0, 1.0], [3.0, -2.0]], alpha=[0.3, 0.01, 0.02],

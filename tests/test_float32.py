@@ -8,7 +8,9 @@ against float64 (printed; figures in docs/float32.md). Kernels compiled here:
 every rule on Rosenbrock (simple and lockstep), adam and sgd on three more
 objectives, and one uncached lockstep kernel to inspect.
 """
+import importlib.util
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,11 +259,21 @@ def test_twins_are_plain_python_in_float32():
 # --- (d) the measured error ---
 
 
+def _float32_error():
+    """docs/trials/float32_error.py, the measurement of docs/float32.md, as a module."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "trials" / "float32_error.py"
+    spec = importlib.util.spec_from_file_location("float32_error", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_measured_error_against_float64(capsys):
     """Adam on Rosenbrock and Beale, 1000 steps, α × β₁ grid, two starts (docs/float32.md)."""
-    figures = precision.measure(1000)
+    trial = _float32_error()
+    figures = trial.measure(1000)
     with capsys.disabled():
-        print("\nfloat32 vs float64, " + precision.table(figures).replace("\n", "\n"))
+        print("\nfloat32 vs float64, " + trial.table(figures))
     for objective, f in figures.items():
         assert f["converged"] >= 20, objective
         assert f["converged_x_median"] < 1e-5, (objective, f)  # a few float32 ulps

@@ -12,6 +12,7 @@
 """
 import ast
 import importlib.util
+import inspect
 import math
 import os
 import subprocess
@@ -35,7 +36,11 @@ MIX2 = 0x94D049BB133111EB
 TWO_M53 = 2.0 ** -53
 NORMAL_MAX = math.sqrt(-2.0 * math.log(TWO_M53))  # largest |normal|: u1 = 2**-53, cos = ±1
 
-for _function in (counter_key, uniform, normal):
+# Every function of the module, as kernels.compile registers them: the public three call
+# the private helpers (_mix, _output, ...).
+FUNCTIONS = [f for f in vars(rnd).values()
+             if inspect.isfunction(f) and f.__module__ == rnd.__name__]
+for _function in FUNCTIONS:
     register_jitable(_function)
 
 
@@ -449,11 +454,19 @@ def test_cuda_simulator_matches_python(tmp_path):
                     reason="numba-cuda not installed")
 def test_compiles_to_ptx():
     from numba import cuda, types
+
+    from kernels import cuda as kernels_cuda
+    from kernels.numba_support import cuda_compiling_for
+
+    # The helpers the three call (_mix, _output, ...) are device functions, registered as
+    # every kernel registers them; compiling a call of one asks for a device (see kernels.cuda).
+    kernels_cuda._register_shared()
     i64, u64, i32 = types.int64, types.uint64, types.int32
     for function, signature, returns in ((counter_key, (i64, i64, i64, i64), i64),
                                          (counter_key, (i64, i32, u64, i64), i64),
                                          (uniform, (i64, i64), types.float64),
                                          (uniform, (u64, i64), types.float64),
                                          (normal, (i64, i64), types.float64)):
-        ptx, resty = cuda.compile_ptx(function, signature, device=True, cc=(7, 5))
+        with cuda_compiling_for((7, 5)):
+            ptx, resty = cuda.compile_ptx(function, signature, device=True, cc=(7, 5))
         assert resty == returns and ".func" in ptx
