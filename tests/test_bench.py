@@ -189,16 +189,20 @@ def test_errors(broken):
 def test_gpu_check_counts_a_real_pytest_report(tmp_path):
     gpu_check = load_gpu_check()
     (tmp_path / "test_fake.py").write_text(FAKE_TESTS)
+    (tmp_path / "test_skipped_module.py").write_text(
+        'import pytest\npytest.skip("wants the simulator", allow_module_level=True)\n')
     report = tmp_path / "report.xml"
     run = gpu_check.run_command([sys.executable, "-m", "pytest", str(tmp_path / "test_fake.py"),
-                                 "-p", "no:cacheprovider", "-n0", f"--junitxml={report}"],
-                                60, tmp_path / "log")
+                                 str(tmp_path / "test_skipped_module.py"), "-p", "no:cacheprovider",
+                                 "-n0", f"--junitxml={report}"], 60, tmp_path / "log")
     assert run["returncode"] == 1 and not run["timed_out"] and "1 failed" in run["output_tail"]
     parsed = gpu_check.test_counts(report)
-    assert parsed["counts"] == {"passed": 1, "failed": 1, "errors": 1, "skipped": 1, "total": 4}
+    assert parsed["counts"] == {"passed": 1, "failed": 1, "errors": 1, "skipped": 2, "total": 5}
     outcomes = {case["test"].split("::")[-1]: (case["outcome"], case["message"])
                 for case in parsed["not_passed"]}
-    assert set(outcomes) == {"test_fails", "test_skipped", "test_errors"}
+    assert set(outcomes) == {"test_fails", "test_skipped", "test_errors", "test_skipped_module"}
+    assert outcomes["test_skipped_module"][0] == "skipped"
+    assert "wants the simulator" in outcomes["test_skipped_module"][1]  # not "collection skipped"
     assert outcomes["test_fails"][0] == "failed" and "one is not two" in outcomes["test_fails"][1]
     assert outcomes["test_skipped"] == ("skipped", "not here")
     assert outcomes["test_errors"][0] == "errors" and "fixture broke" in outcomes["test_errors"][1]
