@@ -11,7 +11,9 @@ optax.adam) when jax and optax are installed. Writes a table to stdout, and
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
 import platform
 import statistics
@@ -55,18 +57,38 @@ def numpy_adam(alpha, beta1, beta2, eps, steps, start=START):
         return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
 
-def jax_adam(steps, start=START):
-    """The JAX baseline (as ``shared/bench/baselines.py``), or None without jax/optax."""
+JAX_HINT = "pip install 'sweep[bench]'"
+VMAP_ROW = "jax vmap + optax"
+FUSED_ROW = "jax fori_loop, fused Adam"
+NUMPY_ROW = "numpy broadcasting"
+ENGINE_ROW = "sweep, lockstep kernel, all cores"
+BASELINE_ROWS = (NUMPY_ROW, VMAP_ROW, FUSED_ROW)  # the engine's ratio is given to each
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def _jax():
+    """jax and optax with float64 switched on, or None when the bench extra is missing."""
     try:
         import jax
-        import jax.numpy as jnp
         import optax
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
+    return jax, optax
+
+
+def jax_vmap_adam(steps: int, start=START):
+    """The JAX baseline of ``shared/bench/baselines.py``: one cell's Adam by ``optax.adam``
+    in a ``lax.scan``, ``vmap``-ed over the cells. A jitted ``(alpha, beta1, beta2, eps)
+    -> final losses``, each argument of shape (cells,), float64. Needs the bench extra."""
+    jax, optax = _jax()
+    jnp = jax.numpy
 
     def loss(p):
-        return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+        return _rosenbrock(p[0], p[1])
 
     def one(alpha, beta1, beta2, eps):
         opt = optax.adam(alpha, beta1, beta2, eps)
@@ -80,8 +102,66 @@ def jax_adam(steps, start=START):
         (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=steps)
         return loss(p)
 
-    compiled = jax.jit(jax.vmap(one))
-    return lambda *hp: compiled(*hp).block_until_ready()
+    return jax.jit(jax.vmap(one))
+
+
+def jax_fused_adam(steps: int, start=START):
+    """The JAX an expert would write: every cell's θ, m, v as arrays of shape (2, cells),
+    Adam written out as :func:`numpy_adam` does (but for βᵗ, carried as running products as
+    the engine does), stepped by one ``lax.fori_loop`` inside one ``jax.jit``, so XLA fuses
+    each step into a single loop over the cells. float64.
+
+    Per step t = 1, 2, …: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²,
+    θ ← θ − α (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
+
+    Returns a jitted ``(alpha, beta1, beta2, eps) -> final losses``, shapes (cells,).
+    Needs the bench extra."""
+    jax, _ = _jax()
+    jnp = jax.numpy
+
+    def run(alpha, beta1, beta2, eps):
+        theta = jnp.broadcast_to(jnp.asarray(start, jnp.float64)[:, None], (2, alpha.shape[0]))
+        zeros = jnp.zeros_like(theta)
+        ones = jnp.ones_like(alpha)
+
+        def step(_, carry):
+            theta, m, v, beta1_t, beta2_t = carry
+            x, y = theta
+            d = y - x * x
+            g = jnp.stack([-2.0 * (1.0 - x) - 400.0 * x * d, 200.0 * d])
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            # βᵗ as running products, as the engine carries them: XLA's float64 pow per
+            # cell and step would cost 4× the whole step (14–17 against 71 M/s, measured).
+            beta1_t, beta2_t = beta1_t * beta1, beta2_t * beta2
+            theta = theta - alpha * (m / (1 - beta1_t)) / (jnp.sqrt(v / (1 - beta2_t)) + eps)
+            return theta, m, v, beta1_t, beta2_t
+
+        theta, *_ = jax.lax.fori_loop(0, steps, step, (theta, zeros, zeros, ones, ones))
+        return _rosenbrock(theta[0], theta[1])
+
+    return jax.jit(run)
+
+
+def jax_rows(hyper: tuple[np.ndarray, ...], steps: int, repeats: int) -> tuple[dict, str]:
+    """The two JAX baselines' rows on these (α, β₁, β₂, ε) (each of shape (cells,)), warm:
+    compiled ahead (``lower().compile()``, timed as ``compile_s``), inputs already on the
+    device. Without jax/optax: no rows, and a line naming the extra."""
+    modules = _jax()
+    if modules is None:
+        return {}, f"no JAX rows: jax and optax are not installed ({JAX_HINT})"
+    jax, optax = modules
+    arguments = [jax.device_put(array) for array in hyper]
+    work = float(len(hyper[0]) * steps)
+    rows = {}
+    for name, make in ((VMAP_ROW, jax_vmap_adam), (FUSED_ROW, jax_fused_adam)):
+        started = time.perf_counter()
+        compiled = make(steps).lower(*arguments).compile()
+        compile_s = time.perf_counter() - started
+        rows[name] = measure(lambda: compiled(*arguments).block_until_ready(), work, repeats)
+        rows[name]["compile_s"] = compile_s
+    device = jax.devices()[0]
+    return rows, f"JAX {jax.__version__}, optax {optax.__version__}, on {device.platform}"
 
 
 def sweep_table(cells: int, steps: int, optimizer: str = "adam", objective: str = "rosenbrock",
@@ -103,10 +183,7 @@ def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
     from kernels.rules import OPTIMIZERS
 
     used = OPTIMIZERS[optimizer].axes
-    counts = {axis: max(1, round(cells ** (1 / len(used)))) for axis in used}
-    while np.prod(list(counts.values())) < cells:  # round up to at least the cells asked for
-        smallest = min(counts, key=counts.get)
-        counts[smallest] += 1
+    counts = dict(zip(used, balanced_counts(cells, len(used))))
     ranges = {"alpha": (1e-4, 1e-1, "log"), "beta1": (0.0, 0.99, "linear"),
               "beta2": (0.9, 0.9999, "linear"), "eps": (1e-8, 1e-4, "log")}
     grid = {axis: {"min": ranges[axis][0], "max": ranges[axis][1], "num": count,
@@ -116,6 +193,26 @@ def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
         objective_table["start"] = [list(START)]
     return {"sweep": {"optimizers": [optimizer], "steps": steps},
             "objective": objective_table, "grid": grid}
+
+
+def balanced_counts(cells: int, axes: int, spread: float = 2.0) -> tuple[int, ...]:
+    """Points per axis of a full factorial over ``axes`` axes with at least ``cells`` cells:
+    the fewest cells possible (exactly ``cells`` where it factors so: 16 384 = 16·16·8·8)
+    among the counts whose largest is at most ``spread`` times the smallest; largest first."""
+    if axes == 1:
+        return (cells,)
+    root = max(1, round(cells ** (1 / axes)))
+    while root**axes < cells:
+        root += 1
+    best = None
+    for smallest in range(1, root + 1):
+        top = int(smallest * spread)
+        for middle in itertools.combinations_with_replacement(range(smallest, top + 1), axes - 2):
+            base = smallest * math.prod(middle)
+            last = max(middle[-1] if middle else smallest, -(-cells // base))
+            if last <= top and (best is None or (base * last, last / smallest) < best[0]):
+                best = (base * last, last / smallest), (smallest, *middle, last)
+    return tuple(sorted(best[1], reverse=True))
 
 
 def measure(function, work: float, repeats: int) -> dict:
@@ -194,29 +291,39 @@ MIX_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nadam")
 MIX_OBJECTIVES = ("rosenbrock", "beale", "quadratic", "logistic")
 
 
+def engine_ratios(rows: dict) -> dict:
+    """The engine's median (lockstep kernel, all cores) over each baseline's that was measured:
+    ``{baseline row name: ratio}``."""
+    fast = rows[ENGINE_ROW]["median"]
+    return {name: fast / rows[name]["median"] for name in BASELINE_ROWS if name in rows}
+
+
 def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
               optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES) -> dict:
+    """Every figure of ``python -m sweep bench`` as a JSON-able dict: ``backends`` (Adam on
+    Rosenbrock, ``cells`` × ``steps``: the engine's rows, the baselines', CUDA's when a GPU is
+    usable), ``ratios`` (:func:`engine_ratios`), ``jax`` and ``cuda`` (a line each: what ran,
+    or why those rows are absent), ``optimizers_objectives``, ``cells_scaling`` (100 …
+    ``max_cells``, ×10) and ``threads_scaling``. Rates in trajectory-steps/s."""
     cores = os.cpu_count() or 1
     results = {"machine": {"cpu": cpu_name(), "cores": cores,
                            "python": platform.python_version()},
                "cells": cells, "steps": steps, "repeats": repeats}
     rows = {}
     table = sweep_table(cells, steps)
-    rows["sweep, lockstep kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores,
-                                                           backend="cpu")
+    rows[ENGINE_ROW] = time_sweep(table, repeats, n_jobs=cores, backend="cpu")
     rows["sweep, lockstep kernel, 1 thread"] = time_sweep(table, repeats, n_jobs=1, backend="cpu")
     rows["sweep, simple kernel, all cores"] = time_sweep(table, repeats, n_jobs=cores,
                                                          kernel="simple", backend="cpu")
-    exact = rows["sweep, lockstep kernel, all cores"]["cells"]
+    exact = rows[ENGINE_ROW]["cells"]
     hyper = adam_grid(exact)
-    rows["numpy broadcasting"] = measure(lambda: numpy_adam(*hyper, steps), exact * steps, repeats)
-    jax_run = jax_adam(steps)
-    if jax_run is not None:
-        jax_run(*hyper)  # compile
-        rows["jax vmap + optax"] = measure(lambda: jax_run(*hyper), exact * steps, repeats)
+    rows[NUMPY_ROW] = measure(lambda: numpy_adam(*hyper, steps), exact * steps, repeats)
+    jax, results["jax"] = jax_rows(hyper, steps, repeats)
+    rows |= jax
     gpu, results["cuda"] = cuda_rows(table, repeats)
     rows |= gpu
     results["backends"] = rows
+    results["ratios"] = engine_ratios(rows)
 
     mix = {}
     for objective in objectives:
@@ -248,22 +355,22 @@ def print_report(results: dict, out=None) -> None:
     """The table of :func:`run_bench`'s results, to ``out`` (default: ``sys.stdout`` at the call)."""
     out = sys.stdout if out is None else out
 
-    def line(name, row):
+    def line(name, row, compile_time=False):
         spread = f"{row['min'] / 1e6:7.1f} – {row['max'] / 1e6:7.1f}"
-        print(f"  {name:<36} {row['median'] / 1e6:9.1f} M/s   (spread {spread})", file=out)
+        compiled = f"; compile {row['compile_s']:.2f} s" if compile_time else ""
+        print(f"  {name:<36} {row['median'] / 1e6:9.1f} M/s   (spread {spread}{compiled})",
+              file=out)
 
     backends = results["backends"]
-    print(f"sweep bench: Adam on Rosenbrock, {backends['numpy broadcasting']['repeats']} repeats, "
-          f"{results['steps']} steps, {results['machine']['cores']} cores "
-          "(trajectory-steps per second, median)", file=out)
+    print(f"sweep bench: Adam on Rosenbrock, {backends[NUMPY_ROW]['repeats']} repeats, "
+          f"{backends[ENGINE_ROW]['cells']:,} cells × {results['steps']} steps, float64, "
+          f"{results['machine']['cores']} cores (trajectory-steps per second, median)", file=out)
     for name, row in backends.items():
-        line(name, row)
+        line(name, row, compile_time="compile_s" in row)
+    print(f"  {results['jax']}", file=out)
     print(f"  {results['cuda']}", file=out)
-    fast = backends["sweep, lockstep kernel, all cores"]["median"]
-    print(f"  ratio: {fast / backends['numpy broadcasting']['median']:.1f}× numpy", file=out, end="")
-    if "jax vmap + optax" in backends:
-        print(f", {fast / backends['jax vmap + optax']['median']:.1f}× JAX", file=out, end="")
-    print(file=out)
+    ratios = ", ".join(f"{ratio:.1f}× {name}" for name, ratio in results["ratios"].items())
+    print(f"  the engine ({ENGINE_ROW}): {ratios}", file=out)
     print("optimizers × objectives (lockstep, all cores):", file=out)
     for name, row in results["optimizers_objectives"].items():
         line(name, row)
