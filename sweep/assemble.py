@@ -1,11 +1,12 @@
 """Name everything: per-optimizer kernel results → one ``xarray.Dataset``.
 
-The only module that knows dimension names and attributes. Axes a rule does
+The only module that builds the dataset (its names are spelt in :mod:`sweep.names`). Axes a rule does
 not read were computed once (length 1) and are broadcast here.
 """
 from __future__ import annotations
 
 import functools
+import json
 import platform
 from importlib import metadata
 from typing import NamedTuple
@@ -17,11 +18,9 @@ from kernels.compile import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
 from .execute import Engine
+from .names import (AXIS_NAMES, DIM, OBJECTIVE_PARAMS, OBJECTIVE_SPEC, OPTIMIZER, SCHEDULE, SEED,
+                    START, STEP, spec_to_json)
 from .plan import PLAN_DIMS, Block, Plan
-
-OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM = "optimizer", "schedule", "start", "seed", "step", "dim"
-
-AXIS_NAMES = {"alpha": "step size α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
 AXIS_DESCRIPTIONS = {
     "alpha": "step size (torch's lr)",
     "beta1": "first-moment decay; the momentum μ of momentum, nesterov and rmsprop",
@@ -229,7 +228,9 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         "schedule_params": f"warmup = {config.warmup}, every = {config.step_every}, "
                            f"factor = {config.step_factor}",
         "bounds": "none" if config.bounds is None else str([list(b) for b in config.bounds]),
-        "objective_params": ", ".join(f"{k} = {v}" for k, v in config.objective_params),
+        # JSON, so that a reader (sweep.plot) rebuilds the objective without parsing prose.
+        OBJECTIVE_PARAMS: json.dumps(dict(config.objective_params)),
+        OBJECTIVE_SPEC: spec_to_json(config.spec),
         "minimum": plan.problem.minimum,
         "steps": config.steps,
         "tol": config.tol,
