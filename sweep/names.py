@@ -63,7 +63,7 @@ def spec_to_json(spec) -> str:
     return json.dumps(record, sort_keys=True)
 
 
-def spec_from_attrs(attrs) -> "ObjectiveSpec | None":  # noqa: F821 (imported lazily)
+def spec_from_attrs(attrs):
     """The objective's spec stored in a result's attrs, or None when the result
     predates :data:`OBJECTIVE_SPEC` (then only a built-in can be rebuilt, from
     :func:`objective_params`)."""

@@ -11,6 +11,8 @@ Every function returns a :class:`matplotlib.figure.Figure` that pyplot no longer
 tracks: Jupyter shows it when it is a cell's value (once), a loop over many
 figures leaks nothing, and ``fig.savefig(path)`` writes it.
 """
+# The private helpers are imported too: other modules (the explorer) draw with them.
+# ruff: noqa: F401
 from ..names import HYPER_AXES, OPTIMIZER, SYMBOLS
 from ..sensitivity import MetricError
 from .common import (DIVERGED_COLOR, MATPLOTLIB_MISSING, MINIMUM_COLOR, NOT_REACHED_COLOR,

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError
-from ..names import HYPER_AXES, OPTIMIZER, SYMBOLS  # noqa: F401  (re-exported by sweep.plot)
+from ..names import AXIS, HYPER_AXES, LONG_NAME, OPTIMIZER
 from ..sensitivity import Metric
 
 DIVERGED_COLOR = "#e8402f"  # a red outside every colour map used here
@@ -49,7 +49,7 @@ def _figure(**kwargs):
 
 def hyper_axes(ds: xr.Dataset) -> list[str]:
     """The hyperparameter axes of the dataset, in order."""
-    names = [str(a) for a in ds["axis"].values] if "axis" in ds.coords else list(HYPER_AXES)
+    names = [str(a) for a in ds[AXIS].values] if AXIS in ds.coords else list(HYPER_AXES)
     return [a for a in names if a in ds.dims]
 
 
@@ -59,7 +59,7 @@ def swept_axes(ds: xr.Dataset) -> list[str]:
 
 
 def _label(ds, dim) -> str:
-    return str(ds[dim].attrs.get("long_name", dim)) if dim in ds.coords else dim
+    return str(ds[dim].attrs.get(LONG_NAME, dim)) if dim in ds.coords else dim
 
 
 def _fmt(value) -> str:

@@ -1,11 +1,5 @@
 """Figures of a sweep over its grid: heatmaps, pair matrices, sensitivity bars.
 
-
-matplotlib is imported on first use (the ``plot`` extra: ``pip install 'sweep[plot]'``).
-Every function returns a :class:`matplotlib.figure.Figure` that pyplot no longer
-tracks: Jupyter shows it when it is a cell's value (once), a loop over many
-figures leaks nothing, and ``fig.savefig(path)`` writes it.
-
 Conventions shared by the heatmaps:
 
 * An axis whose coordinate says ``scale = "log"`` is drawn on a log axis; an
@@ -23,9 +17,9 @@ Conventions shared by the heatmaps:
   tolerance (``steps_to_tol``) in another (``NOT_REACHED_COLOR``).
 * Losses are shown as f − f* (when f* is known) on a log colour scale, floored
   at 1e-16·max(1, |f*|); without f*, f itself (symmetric-log when some values are ≤ 0).
-* Facets (one per optimizer, or the panels of :func:`pairs`) share one colour scale.
+* Facets (one per optimizer, per optimizer and start with ``by="start"``, or the panels
+  of :func:`pairs`) share one colour scale.
 """
-from __future__ import annotations
 from __future__ import annotations
 
 import math
@@ -34,7 +28,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ..names import OPTIMIZER, SYMBOLS, USES_AXIS, AXIS
+from ..names import AXIS, OBJECTIVE, OPTIMIZER, SCALE, START, STEPS, SYMBOLS, USES_AXIS, X0
 from ..sensitivity import Metric, metric as _metric
 from .common import (DIVERGED_COLOR, NOT_REACHED_COLOR, PlotError, _figure, _fmt, _label,
                      _distinct_labels, _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one,
@@ -48,7 +42,7 @@ def _axis_mode(ds, dim) -> str:
     values = ds[dim].values
     if values.dtype.kind not in "fiu" or values.size < 2:
         return "index"
-    if ds[dim].attrs.get("scale") == "log" and values.min() > 0:
+    if ds[dim].attrs.get(SCALE) == "log" and values.min() > 0:
         return "log"
     steps = np.diff(values.astype(np.float64))
     if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-6):
@@ -234,11 +228,11 @@ def _bar_label(found: Metric, extend: str) -> str:
 
 def _ignored(ds, name: str, dims) -> str:
     """A panel-title note naming the plotted axes the rule does not read."""
-    if "uses_axis" not in ds.coords:
+    if USES_AXIS not in ds.coords:
         return ""
-    axes = [str(a) for a in ds["axis"].values]
+    axes = [str(a) for a in ds[AXIS].values]
     unused = [SYMBOLS.get(d, d) for d in dims
-              if d in axes and not bool(ds["uses_axis"].sel({OPTIMIZER: name, "axis": d}))]
+              if d in axes and not bool(ds[USES_AXIS].sel({OPTIMIZER: name, AXIS: d}))]
     return f"\n(does not read {', '.join(unused)})" if unused else ""
 
 
@@ -262,9 +256,19 @@ def _describe(ds, reduced: list[str], how: str, selected: dict) -> str:
     return "; ".join(parts)
 
 
+def _facet_label(ds, by: str, value) -> str:
+    """``start 1: θ₀ = (1, 4)``, or ``seed 3``."""
+    text = f"{SYMBOLS.get(by, by)} {_fmt(value)}"
+    if by == START and X0 in ds.coords:
+        point = ds[X0].sel({START: value}).values
+        text += ": θ₀ = (" + ", ".join(_fmt(v) for v in point[:4]) + \
+            (", …" if len(point) > 4 else "") + ")"
+    return text
+
+
 def _title(ds, found: Metric) -> str:
-    objective = ds.attrs.get("objective", "")
-    steps = ds.attrs.get("steps")
+    objective = ds.attrs.get(OBJECTIVE, "")
+    steps = ds.attrs.get(STEPS)
     where = f" on {objective}" if objective else ""
     when = f", {int(steps):,} steps" if steps is not None else ""
     return f"{found.label}{where}{when}"
@@ -275,7 +279,7 @@ def _title(ds, found: Metric) -> str:
 def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "final_loss",
             reduce: str = "best", select: dict | None = None, *, optimizers=None,
             floor: float | None = None, cmap=None, ncols: int | None = None,
-            title: str | None = None, panel_size=(3.3, 2.8)):
+            title: str | None = None, panel_size=(3.3, 2.8), by: str | None = None):
     """One heatmap of ``metric`` over ``x`` × ``y`` per optimizer, on one colour scale.
 
     Args:
@@ -293,6 +297,10 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
         cmap: a matplotlib colour map (default viridis; Reds for ``diverged``).
         ncols: facets per row (default up to 4).
         title: the figure's title (default: the metric, objective and steps).
+        by: an axis not plotted (``"start"``) to facet by instead of reducing it: a
+            row of panels per value, a column per optimizer.
+
+    A ``diverged`` panel where nothing diverged says so in its middle.
 
     Returns:
         the Figure.
@@ -306,32 +314,49 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
             raise PlotError(f"unknown axis {dim!r} (axes: {', '.join(axes)})")
     if x == y:
         raise PlotError(f"x and y are both {x!r}")
+    if by is not None:
+        if by not in found.values.dims or by in (OPTIMIZER, x, y):
+            axes = [d for d in found.values.dims if d not in (OPTIMIZER, x, y)]
+            raise PlotError(f"by = {by!r}: must be an axis not plotted (axes: {', '.join(axes)})")
+        if by in (select or {}):
+            raise PlotError(f"by = {by!r}: is also selected")
     names = _optimizers(ds, optimizers)
     ranked = _ranked(found).sel({OPTIMIZER: names})
-    ranked = _select(ranked, select, (OPTIMIZER, x, y))
+    ranked = _select(ranked, select, (OPTIMIZER, x, y) + ((by,) if by else ()))
     selected = {d: ranked[d].values.item() for d in (select or {})}
-    reduced = [d for d in ranked.dims if d not in (OPTIMIZER, x, y)]
-    table = _reduce(ranked, [OPTIMIZER, y, x], reduce, found.censor)
-    grids = [table.sel({OPTIMIZER: n}).values for n in names]
+    reduced = [d for d in ranked.dims if d not in (OPTIMIZER, x, y, by)]
+    keep = [OPTIMIZER, by, y, x] if by else [OPTIMIZER, y, x]
+    table = _reduce(ranked, keep, reduce, found.censor)
+    # Facets: one per optimizer, or (by=) a row per value of ``by`` and a column per optimizer.
+    rows = [None] if by is None else list(ranked[by].values)
+    facets = [(name, value) for value in rows for name in names]
+    grids = [table.sel({OPTIMIZER: n, **({by: v} if by else {})}).values for n, v in facets]
     norm, extend = _norm(found, grids)
     cmap = _colormap(found, cmap)
 
-    ncols = ncols or min(len(names), 4)
-    nrows = math.ceil(len(names) / ncols)
-    fig = _figure(figsize=(panel_size[0] * ncols + 1.3, panel_size[1] * nrows + 1.0))
+    ncols = len(names) if by else (ncols or min(len(names), 4))
+    nrows = math.ceil(len(facets) / ncols)
+    fig = _figure(figsize=(panel_size[0] * ncols + 1.3, panel_size[1] * nrows + 1.0
+                           + (0.25 * nrows if by else 0)))
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     used = []
-    for i, (name, grid) in enumerate(zip(names, grids)):
+    for i, ((name, value), grid) in enumerate(zip(facets, grids)):
         ax = axes.flat[i]
         row, col = divmod(i, ncols)
-        last_in_column = i + ncols >= len(names)
+        last_in_column = i + ncols >= len(facets)
         _mesh(ax, ds, x, y, grid, norm, cmap, found.censor, label_x=last_in_column,
               label_y=col == 0)
         if not last_in_column:
             ax.tick_params(labelbottom=False)
-        ax.set_title(name + _ignored(ds, name, (x, y)), fontsize="medium")
+        facet = "" if by is None else "\n" + _facet_label(ds, by, value)
+        ax.set_title(name + facet + _ignored(ds, name, (x, y)), fontsize="medium")
+        if metric == "diverged" and not np.any(np.nan_to_num(grid) > 0):
+            # An all-zero map would be one flat colour: say what it means.
+            ax.text(0.5, 0.5, "nothing diverged", transform=ax.transAxes, ha="center",
+                    va="center", fontsize="small", gid="nothing-diverged",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
         used.append(ax)
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(facets):]:
         ax.set_visible(False)
     label = _bar_label(found, extend)
     if metric == "diverged" and reduce in ("mean", "median"):

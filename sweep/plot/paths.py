@@ -12,7 +12,7 @@ import xarray as xr
 
 from ..errors import ConfigError
 from ..names import (DIM, DIVERGENCE_BOUND, MINIMUM, OBJECTIVE, OBJECTIVE_KIND, OBJECTIVE_PARAMS,
-                     OPTIMIZER, START, STEP, STEPS, SYMBOLS, objective_params, spec_from_attrs)
+                     OPTIMIZER, STEP, STEPS, SYMBOLS, objective_params, spec_from_attrs)
 from ..sensitivity import metric as _metric
 from .common import (MATPLOTLIB_MISSING, MINIMUM_COLOR, PlotError, _figure, _fmt,
                      _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one, hyper_axes)
