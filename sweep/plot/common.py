@@ -34,12 +34,12 @@ def _pyplot():
     return plt
 
 
-def _figure(**kwargs):
-    """A new figure that pyplot forgets at once (see the module's docstring)."""
+def _figure(layout="constrained", **kwargs):
+    """A new figure that pyplot forgets at once (see :mod:`sweep.plot`)."""
     plt = _pyplot()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = plt.figure(layout="constrained", **kwargs)
+    fig = plt.figure(layout=layout, **kwargs)
     plt.close(fig)  # this leaves a bare canvas: give it one that can render (and measure)
     FigureCanvasAgg(fig)
     return fig

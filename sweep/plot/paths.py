@@ -314,7 +314,9 @@ def _trajectory_figure(ds, select, optimizers, problem, title, figsize, legend, 
     if figsize is None:  # the axes 5.5 in wide (or 6 in tall), the legend beside them
         width = 5.5 if not equal or ratio <= 1.1 else 6.0 / ratio
         height = width * ratio if equal else 4.5
-        figsize = (width + (4.0 if legend else 0.3), height + 0.9)
+        figsize = (width + (4.0 if legend else 0.3) + 0.9, height + 0.9)
+    # No fixed aspect on the axes (the constrained layout then clips labels): the figure is
+    # sized so that the axes come out close to equal units on both axes instead.
     fig = _figure(figsize=figsize)
     ax = fig.add_subplot()
     if problem is not None:
@@ -352,8 +354,6 @@ def _trajectory_figure(ds, select, optimizers, problem, title, figsize, legend, 
     ax.plot([start[0]], [start[1]], "o", color="black", markersize=6, label="start θ₀", zorder=6)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
-    if equal:
-        ax.set_aspect("equal")
     ax.set_xlabel("θ₀")
     ax.set_ylabel("θ₁")
     objective = ds.attrs.get(OBJECTIVE, "")
@@ -366,7 +366,8 @@ def _trajectory_figure(ds, select, optimizers, problem, title, figsize, legend, 
         if figsize_given is None:  # widen the figure by the legend's width, not shrink the axes
             try:
                 extent = key.get_window_extent(fig.canvas.get_renderer())
-                figsize = (figsize[0] - 4.0 + extent.width / fig.dpi + 0.4, figsize[1])
+                # room for the legend, and for the y tick labels and label left of the axes
+                figsize = (figsize[0] - 4.0 + extent.width / fig.dpi + 0.3, figsize[1])
                 fig.set_size_inches(*figsize)
             except AttributeError:  # a canvas without a renderer: keep the estimate
                 pass
@@ -459,13 +460,10 @@ def animate(ds: xr.Dataset, select: dict | None = None, *, path="trajectories.gi
         the path written.
     """
     try:
-        from matplotlib.animation import FuncAnimation, PillowWriter
-        import PIL  # noqa: F401  (PillowWriter needs it)
-    except ImportError as error:
-        if "PIL" in str(error):
-            raise ConfigError("The pillow package is required for animations: "
-                              "pip install 'sweep[plot]'") from None
-        raise ConfigError(MATPLOTLIB_MISSING) from None
+        from PIL import Image
+    except ImportError:
+        raise ConfigError("The pillow package is required for animations: "
+                          "pip install 'sweep[plot]'") from None
     if fps < 1:
         raise PlotError(f"fps = {fps}: must be >= 1")
     if frames is not None and int(frames) < 1:
@@ -481,30 +479,43 @@ def animate(ds: xr.Dataset, select: dict | None = None, *, path="trajectories.gi
     for line, head in zip(lines, heads):
         line.set_data([], [])
         head.set_data([], [])
-
-    def update(k):
-        for p, line, head in zip(paths, lines, heads):
-            upto = min(k, p.last)
-            line.set_data(p.xy[: upto + 1, 0], p.xy[: upto + 1, 1])
-            head.set_data([p.xy[upto, 0]], [p.xy[upto, 1]])
-            if p.diverged_at is not None:
-                head.set_marker("x" if k > p.last else "o")
-        ax.set_title(f"{base} — step {int(steps[k]):,}")
-        return lines + heads
-
-    animation = FuncAnimation(fig, update, frames=[int(i) for i in indices], blit=False,
-                              cache_frame_data=False)
+    # The contours, axes and legend are drawn once; each frame restores that picture and
+    # draws only what moves (the lines, their heads, the title), in their z-order.
+    moving = sorted(ax.get_lines(), key=lambda a: a.get_zorder()) + [ax.title]
+    for artist in moving:
+        artist.set_animated(True)
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")  # the layout is settled: do not redo it for every frame
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    exact = [line.get_color() for line in lines] + ["black", "white", MINIMUM_COLOR]
+    images = []
+    bar = _progress(len(indices), "animate", "frame", progress)
+    try:
+        for k in indices:
+            for p, line, head in zip(paths, lines, heads):
+                upto = min(k, p.last)
+                line.set_data(p.xy[: upto + 1, 0], p.xy[: upto + 1, 1])
+                head.set_data([p.xy[upto, 0]], [p.xy[upto, 1]])
+                if p.diverged_at is not None:
+                    head.set_marker("x" if k > p.last else "o")
+            ax.set_title(f"{base} — step {int(steps[k]):,}")
+            fig.canvas.restore_region(background)
+            for artist in moving:
+                ax.draw_artist(artist)
+            width, height = fig.canvas.get_width_height()
+            images.append(Image.frombuffer("RGBA", (width, height),
+                                           bytes(fig.canvas.buffer_rgba())).convert("RGB"))
+            bar.update(1)
+    finally:
+        bar.close()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-    exact = [line.get_color() for line in lines] + ["black", "white", MINIMUM_COLOR]
-    bar = _progress(len(indices), "animate", "frame", progress)
     try:
-        animation.save(partial, writer=_palette_writer(PillowWriter)(fps=fps, exact=exact),
-                       dpi=dpi, progress_callback=lambda i, n: bar.update(1))
+        _write_gif(images, partial, fps, exact)
         os.replace(partial, path)
     finally:
-        bar.close()
         partial.unlink(missing_ok=True)
     return path
 
@@ -516,8 +527,9 @@ def _progress(total: int, description: str, unit: str, enabled: bool):
     return tqdm(total=total, desc=description, unit=unit, disable=not enabled, leave=False)
 
 
-def _palette_writer(PillowWriter):
-    """PillowWriter with one palette for every frame that holds the paths' colours exactly.
+def _write_gif(images: list, path: Path, fps: int, exact: list) -> None:
+    """The RGB ``images`` as a looping GIF with one palette for every frame that holds the
+    ``exact`` colours (the paths') exactly.
 
     Pillow's adaptive palette, made per frame from mostly grey contours, merges thin
     lines of nearby colours (cyan into blue); undithered, the GIF is also far smaller.
@@ -525,24 +537,11 @@ def _palette_writer(PillowWriter):
     from matplotlib.colors import to_rgb
     from PIL import Image
 
-    class PaletteWriter(PillowWriter):
-        def __init__(self, *, exact, **kwargs):
-            super().__init__(**kwargs)
-            self._exact = [tuple(round(255 * c) for c in to_rgb(color)) for color in exact]
-
-        def finish(self):
-            frames = [frame.convert("RGB") for frame in self._frames]
-            fixed = list(dict.fromkeys(self._exact))
-            rest = frames[-1].quantize(colors=256 - len(fixed), method=Image.Quantize.MEDIANCUT)
-            colors = fixed + [tuple(rest.getpalette()[3 * i: 3 * i + 3])
-                              for i in range(256 - len(fixed))]
-            palette = Image.new("P", (1, 1))
-            palette.putpalette([c for color in colors for c in color])
-            frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-            frames[0].save(self.outfile, save_all=True, append_images=frames[1:],
-                           duration=int(1000 / self.fps), loop=0)
-
-    return PaletteWriter
-
-
-
+    fixed = list(dict.fromkeys(tuple(round(255 * c) for c in to_rgb(color)) for color in exact))
+    rest = images[-1].quantize(colors=256 - len(fixed), method=Image.Quantize.MEDIANCUT)
+    colors = fixed + [tuple(rest.getpalette()[3 * i: 3 * i + 3]) for i in range(256 - len(fixed))]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([c for color in colors for c in color])
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=int(1000 / fps), loop=0)
