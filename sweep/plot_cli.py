@@ -198,8 +198,9 @@ def _plot(args) -> int:
 
     if not pairs:
         notes.append(f"Fewer than two swept axes ({', '.join(swept) or 'none'}): no heatmaps.")
-    suffix = "".join(f"-{d}={plot._fmt(v)}" for d, v in select.items()) + \
-        (f"-by-{args.by}" if args.by else "")
+    # File names say the selection (and the faceting), so that runs with others do not clash.
+    chosen_part = "".join(f"-{d}={plot._fmt(v)}" for d, v in select.items())
+    suffix = chosen_part + (f"-by-{args.by}" if args.by else "")
     try:
         for metric in metrics:
             how = args.reduce or REDUCE.get(metric, "best")
@@ -211,7 +212,7 @@ def _plot(args) -> int:
                          f"{SYMBOLS.get(x, x)} × {SYMBOLS.get(y, y)}: "
                          f"{_describe(metric, how, select, args.by)}")
                 fig = plot.sensitivity_bars(sensitivity(subset, metric))
-                save(fig, f"sensitivity-{metric}{suffix}", metric,
+                save(fig, f"sensitivity-{metric}{chosen_part}", metric,
                      f"sensitivity: main and total effects of each swept axis on {metric}")
             except MetricError as error:  # steps_to_tol without f*, distance without minimizers
                 notes.append(f"{metric}: skipped: {error}")

@@ -317,6 +317,10 @@ def test_a_diverged_map_where_nothing_diverged_says_so(result):
     adam, momentum = panels(fig)
     assert [t.get_text() for t in adam.texts] == ["nothing diverged"]  # adam never diverges
     assert len(momentum.texts) == 0
+    fig = plot.heatmap(result, metric="steps_to_tol", select={"start": 0, "beta2": 0.9})
+    notes = [[t.get_text() for t in ax.texts] for ax in panels(fig)]
+    reached = result["steps_to_tol"].sel(start=0, beta2=0.9).notnull().any(["alpha", "beta1", "eps"])
+    assert notes == [[] if bool(r) else ["no cell reached tol"] for r in reached.values]
 
 
 def test_plot_command_axes_reduce_select_and_by(saved, tmp_path, capsys):
@@ -327,7 +331,7 @@ def test_plot_command_axes_reduce_select_and_by(saved, tmp_path, capsys):
                                "--metric", "final_loss", "--by", "start"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "final_loss-alpha-beta1-beta2=0.999-by-start.png", "index.md",
-        "sensitivity-final_loss-beta2=0.999-by-start.png"]
+        "sensitivity-final_loss-beta2=0.999.png"]
     assert capsys.readouterr().err == ""  # 0.999 is on the grid: no warning; no progress bar
     index = (out / "index.md").read_text()
     assert "median over the axes not shown; β₂ = 0.999; one row per start" in index

@@ -346,15 +346,21 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
         last_in_column = i + ncols >= len(facets)
         _mesh(ax, ds, x, y, grid, norm, cmap, found.censor, label_x=last_in_column,
               label_y=col == 0)
-        if not last_in_column:
-            ax.tick_params(labelbottom=False)
+        # sharex hides the tick labels of every row but the last: a panel with none below
+        # it in a shorter last row needs them back.
+        ax.tick_params(labelbottom=last_in_column)
         facet = "" if by is None else "\n" + _facet_label(ds, by, value)
         ax.set_title(name + facet + _ignored(ds, name, (x, y)), fontsize="medium")
+        # A map of one flat colour says what it means.
+        empty = None
         if metric == "diverged" and not np.any(np.nan_to_num(grid) > 0):
-            # An all-zero map would be one flat colour: say what it means.
-            ax.text(0.5, 0.5, "nothing diverged", transform=ax.transAxes, ha="center",
-                    va="center", fontsize="small", gid="nothing-diverged",
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+            empty = "nothing diverged"
+        elif found.censor is not None and not np.any(np.isfinite(grid) & (grid != found.censor)):
+            empty = "no cell reached tol"
+        if empty:
+            ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center",
+                    fontsize="small", bbox={"facecolor": "white", "alpha": 0.8,
+                                            "edgecolor": "none"})
         used.append(ax)
     for ax in axes.flat[len(facets):]:
         ax.set_visible(False)
