@@ -493,7 +493,7 @@ def sensitivity_bars(result: xr.Dataset, *, title: str | None = None, panel_size
                loc="outside lower center", ncols=2, frameon=False, fontsize="small")
     attrs = result.attrs
     response = attrs.get("response", attrs.get("metric", ""))
-    objective = attrs.get("objective", "")
+    objective = attrs.get(OBJECTIVE, "")
     heading = title or f"Sensitivity of {response}" + (f" on {objective}" if objective else "")
     treatment = attrs.get("treatment", "")
     fig.suptitle(heading + (f"\n{treatment}" if treatment else ""), fontsize="medium")

@@ -11,10 +11,11 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError
-from ..names import (DIM, DIVERGENCE_BOUND, MINIMUM, OBJECTIVE, OBJECTIVE_KIND, OBJECTIVE_PARAMS,
-                     OPTIMIZER, STEP, STEPS, SYMBOLS, objective_params, spec_from_attrs)
+from ..names import (AXIS, DIM, DIVERGENCE_BOUND, MINIMUM, OBJECTIVE, OBJECTIVE_KIND,
+                     OBJECTIVE_PARAMS, OPTIMIZER, START, STEP, STEPS, SYMBOLS, USES_AXIS,
+                     objective_params, spec_from_attrs)
 from ..sensitivity import metric as _metric
-from .common import (MATPLOTLIB_MISSING, MINIMUM_COLOR, PlotError, _figure, _fmt,
+from .common import (MINIMUM_COLOR, PlotError, _figure, _fmt,
                      _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one, hyper_axes)
 
 MAX_FRAMES = 200  # animate(frames=None): every recorded step, thinned to this many
@@ -43,14 +44,14 @@ def _paths(ds: xr.Dataset, select: dict | None, optimizers) -> list[_Path]:
         optimizers = select.pop(OPTIMIZER)
     names = _optimizers(ds, optimizers)
     traj = ds["trajectory"]
-    grid = [d for d in traj.dims if d not in (OPTIMIZER, "step", "dim")]
+    grid = [d for d in traj.dims if d not in (OPTIMIZER, STEP, DIM)]
     for dim in select:
         if dim not in grid:
             raise PlotError(f"select: unknown axis {dim!r} (axes: {', '.join(grid)})")
     hyper = hyper_axes(ds)
     found = _ranked(_metric(ds, "final_loss"))
-    uses = ds["uses_axis"] if "uses_axis" in ds.coords else None
-    steps = ds["step"].values
+    uses = ds[USES_AXIS] if USES_AXIS in ds.coords else None
+    steps = ds[STEP].values
     paths = []
     for name in names:
         lists = {}
@@ -79,21 +80,21 @@ def _paths(ds: xr.Dataset, select: dict | None, optimizers) -> list[_Path]:
             if key in seen:
                 continue
             seen.add(key)
-            xy = traj.sel({OPTIMIZER: name, **cell}).transpose("step", "dim").values
+            xy = traj.sel({OPTIMIZER: name, **cell}).transpose(STEP, DIM).values
             parts = []
             for dim in hyper:
-                if uses is not None and not bool(uses.sel({OPTIMIZER: name, "axis": dim})):
+                if uses is not None and not bool(uses.sel({OPTIMIZER: name, AXIS: dim})):
                     continue
                 parts.append(f"{SYMBOLS.get(dim, dim)}={_fmt(cell[dim])}")
             for dim in grid:
-                if dim not in hyper and ds.sizes[dim] > 1 and dim != "start":
+                if dim not in hyper and ds.sizes[dim] > 1 and dim != START:
                     parts.append(f"{dim} {_fmt(cell[dim])}")
             paths.append(_Path(name, f"{name}  " + ", ".join(parts), np.asarray(xy, float),
                                steps, cell))
-    starts = {p.cell.get("start") for p in paths}
+    starts = {p.cell.get(START) for p in paths}
     if len(starts) > 1:
         for p in paths:
-            p.label += f", start {p.cell['start']}"
+            p.label += f", start {p.cell[START]}"
     return paths
 
 
