@@ -188,6 +188,12 @@ def test_the_gif_has_the_frames_asked_for(bowl_result, tmp_path):
         path = plot.animate(ds, {"alpha": 0.1}, path=tmp_path / f"{spacing}.gif", frames=7,
                             spacing=spacing, dpi=30)
         assert gif_frames(path) == 7
+        with Image.open(path) as gif:
+            durations = []
+            for k in range(7):
+                gif.seek(k)
+                durations.append(gif.info["duration"])
+        assert durations == [50] * 6 + [1500]  # 20 fps, the end held
     assert sorted(p.name for p in tmp_path.iterdir()) == ["geometric.gif", "linear.gif"]
 
 

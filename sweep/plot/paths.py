@@ -19,6 +19,7 @@ from .common import (MINIMUM_COLOR, PlotError, _figure, _fmt,
                      _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one, hyper_axes)
 
 MAX_FRAMES = 200  # animate(frames=None): every recorded step, thinned to this many
+HOLD_LAST_MS = 1500  # how long a GIF shows its last frame before it loops
 
 
 class _Path:
@@ -544,5 +545,8 @@ def _write_gif(images: list, path: Path, fps: int, exact: list) -> None:
     palette = Image.new("P", (1, 1))
     palette.putpalette([c for color in colors for c in color])
     frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    # The last frame is held (1.5 s at least), so that the end is seen before the loop restarts.
+    durations = [int(1000 / fps)] * len(frames)
+    durations[-1] = max(durations[-1], HOLD_LAST_MS)
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=int(1000 / fps), loop=0)
+                   duration=durations, loop=0)
