@@ -164,7 +164,7 @@ def _pairs(ds, swept: list[str], args) -> list[tuple[str, str]]:
 def _plot(args) -> int:
     _use_agg()
     from . import plot
-    from .plot.paths import _progress as progress_bar
+    from .plot.common import _progress as progress_bar
     from .sensitivity import MetricError, sensitivity
 
     ds = open_result(args.result)

@@ -130,3 +130,10 @@ def _optimizer_colors(names) -> dict:
         index = order.index(name) if name in order else i
         colors[name] = palette[index % len(palette)]
     return colors
+
+
+def _progress(total: int, description: str, unit: str, enabled: bool):
+    """A tqdm bar on stderr (a silent one when not ``enabled``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, disable=not enabled, leave=False)

@@ -15,7 +15,7 @@ from ..names import (AXIS, DIM, DIVERGENCE_BOUND, MINIMUM, OBJECTIVE, OBJECTIVE_
                      OBJECTIVE_PARAMS, OPTIMIZER, START, STEP, STEPS, SYMBOLS, USES_AXIS,
                      objective_params, spec_from_attrs)
 from ..sensitivity import metric as _metric
-from .common import (MINIMUM_COLOR, PlotError, _figure, _fmt,
+from .common import (MINIMUM_COLOR, PlotError, _figure, _fmt, _progress,
                      _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one, hyper_axes)
 
 MAX_FRAMES = 200  # animate(frames=None): every recorded step, thinned to this many
@@ -520,13 +520,6 @@ def animate(ds: xr.Dataset, select: dict | None = None, *, path="trajectories.gi
     finally:
         partial.unlink(missing_ok=True)
     return path
-
-
-def _progress(total: int, description: str, unit: str, enabled: bool):
-    """A tqdm bar on stderr (a silent one when not ``enabled``)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit=unit, disable=not enabled, leave=False)
 
 
 def _write_gif(images: list, path: Path, fps: int, exact: list) -> None:
