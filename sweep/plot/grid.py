@@ -295,7 +295,7 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
         optimizers: the facets (default: every optimizer in ``ds``).
         floor: losses below it are drawn at it (default 1e-16·max(1, |f*|)).
         cmap: a matplotlib colour map (default viridis; Reds for ``diverged``).
-        ncols: facets per row (default up to 4).
+        ncols: facets per row (default up to 4; with ``by``, one per optimizer).
         title: the figure's title (default: the metric, objective and steps).
         by: an axis not plotted (``"start"``) to facet by instead of reducing it: a
             row of panels per value, a column per optimizer.
