@@ -1,11 +1,12 @@
 """Name everything: per-optimizer kernel results → one ``xarray.Dataset``.
 
-The only module that knows dimension names and attributes. Axes a rule does
-not read were computed once (length 1) and are broadcast here.
+The only module that builds the dataset; its names are spelt in :mod:`sweep.names`.
+Axes a rule does not read were computed once (length 1) and are broadcast here.
 """
 from __future__ import annotations
 
 import functools
+import json
 import platform
 from importlib import metadata
 from typing import NamedTuple
@@ -17,11 +18,10 @@ from kernels.layout import Metrics
 from kernels.rules import AXES, OPTIMIZERS
 
 from .execute import Engine
+from .names import (AXIS, AXIS_NAMES, DIM, DIVERGENCE_BOUND, LONG_NAME, MINIMUM, OBJECTIVE,
+                    OBJECTIVE_KIND, OBJECTIVE_PARAMS, OBJECTIVE_SPEC, OPTIMIZER, SCALE, SCHEDULE,
+                    SEED, START, STEP, STEPS, TOL, USES_AXIS, X0, spec_to_json)
 from .plan import PLAN_DIMS, Block, Plan
-
-OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM = "optimizer", "schedule", "start", "seed", "step", "dim"
-
-AXIS_NAMES = {"alpha": "step size α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
 AXIS_DESCRIPTIONS = {
     "alpha": "step size (torch's lr)",
     "beta1": "first-moment decay; the momentum μ of momentum, nesterov and rmsprop",
@@ -190,28 +190,28 @@ def _coords(plan: Plan) -> dict:
     config = plan.config
     coords = {}
     if config.schedule_axis:
-        coords[SCHEDULE] = (SCHEDULE, list(config.schedules), {"long_name": "step-size schedule"})
+        coords[SCHEDULE] = (SCHEDULE, list(config.schedules), {LONG_NAME: "step-size schedule"})
     if config.seed_axis:
         coords[SEED] = (SEED, np.asarray(config.seeds, dtype=np.int64),
-                        {"long_name": "random seed"})
+                        {LONG_NAME: "random seed"})
     coords |= {
-        OPTIMIZER: (OPTIMIZER, list(config.optimizers), {"long_name": "update rule"}),
-        START: (START, np.arange(len(config.starts)), {"long_name": "start point index"}),
-        "x0": ((START, DIM), np.asarray(config.starts, dtype=np.float64),
-               {"long_name": "start point θ₀"}),
-        DIM: (DIM, np.arange(config.dim), {"long_name": "coordinate"}),
-        "uses_axis": ((OPTIMIZER, "axis"),
-                      np.array([[axis in OPTIMIZERS[name].axes for axis in AXES]
-                                for name in config.optimizers]),
-                      {"long_name": "whether the rule reads the axis (else its values are broadcast)"}),
-        "axis": ("axis", list(AXES)),
+        OPTIMIZER: (OPTIMIZER, list(config.optimizers), {LONG_NAME: "update rule"}),
+        START: (START, np.arange(len(config.starts)), {LONG_NAME: "start point index"}),
+        X0: ((START, DIM), np.asarray(config.starts, dtype=np.float64),
+             {LONG_NAME: "start point θ₀"}),
+        DIM: (DIM, np.arange(config.dim), {LONG_NAME: "coordinate"}),
+        USES_AXIS: ((OPTIMIZER, AXIS),
+                    np.array([[axis in OPTIMIZERS[name].axes for axis in AXES]
+                              for name in config.optimizers]),
+                    {LONG_NAME: "whether the rule reads the axis (else its values are broadcast)"}),
+        AXIS: (AXIS, list(AXES)),
     }
     for axis in config.axes:
-        attrs = {"long_name": AXIS_NAMES[axis.name], "description": AXIS_DESCRIPTIONS[axis.name],
-                 "scale": axis.scale}
+        attrs = {LONG_NAME: AXIS_NAMES[axis.name], "description": AXIS_DESCRIPTIONS[axis.name],
+                 SCALE: axis.scale}
         coords[axis.name] = (axis.name, np.asarray(axis.values, dtype=np.float64), attrs)
     if plan.record_steps:
-        coords[STEP] = (STEP, np.asarray(plan.record_steps), {"long_name": "step t (0 is the start)"})
+        coords[STEP] = (STEP, np.asarray(plan.record_steps), {LONG_NAME: "step t (0 is the start)"})
     return coords
 
 
@@ -221,20 +221,22 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         "title": f"sweep of {', '.join(config.optimizers)} on {config.objective}",
         "grid_file": config.source,
         "grid_toml": config.text,
-        "objective": config.objective,
-        "objective_kind": config.spec.kind,
+        OBJECTIVE: config.objective,
+        OBJECTIVE_KIND: config.spec.kind,
         "noise": config.noise,
         "seeds": ", ".join(map(str, config.seeds)),
         "schedule": ", ".join(config.schedules),
         "schedule_params": f"warmup = {config.warmup}, every = {config.step_every}, "
                            f"factor = {config.step_factor}",
         "bounds": "none" if config.bounds is None else str([list(b) for b in config.bounds]),
-        "objective_params": ", ".join(f"{k} = {v}" for k, v in config.objective_params),
-        "minimum": plan.problem.minimum,
-        "steps": config.steps,
-        "tol": config.tol,
+        # JSON, so that a reader (sweep.plot) rebuilds the objective without parsing prose.
+        OBJECTIVE_PARAMS: json.dumps(dict(config.objective_params)),
+        OBJECTIVE_SPEC: spec_to_json(config.spec),
+        MINIMUM: plan.problem.minimum,
+        STEPS: config.steps,
+        TOL: config.tol,
         "record_every": config.record_every,
-        "divergence_bound": plan.bound,
+        DIVERGENCE_BOUND: plan.bound,
         "options": ", ".join(f"{k}.{OPTIMIZERS[k].option} = {v}" for k, v in config.options),
         "backend": engine.backend,
         "dtype": engine.dtype,

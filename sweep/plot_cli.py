@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 from pathlib import Path
 
 from .cli import report_errors
 from .errors import ConfigError
+from .names import DIM, OPTIMIZER, STEP, SYMBOLS
 
 MAIN_METRICS = ("final_loss", "steps_to_tol", "diverged")
 METRICS = ("final_loss", "best_loss", "distance", "steps_to_tol", "diverged")
@@ -28,6 +30,8 @@ DESCRIBE = {
 
 
 def plot_parser() -> argparse.ArgumentParser:
+    from .plot import REDUCTIONS
+
     command = argparse.ArgumentParser(
         prog="python -m sweep plot",
         description="Heatmaps of a sweep's result (every optimizer, every pair of swept axes) "
@@ -40,19 +44,34 @@ def plot_parser() -> argparse.ArgumentParser:
     command.add_argument("--metric", nargs="+", choices=METRICS, metavar="METRIC",
                          help=f"the metrics to draw (default: {' '.join(MAIN_METRICS)}; "
                               f"any of {', '.join(METRICS)})")
+    command.add_argument("--x", metavar="AXIS", help="the heatmaps' x axis (default: every "
+                         "pair of swept axes)")
+    command.add_argument("--y", metavar="AXIS", help="the heatmaps' y axis")
+    command.add_argument("--reduce", choices=REDUCTIONS,
+                         help="how the axes not shown are reduced (default: best; the share "
+                              "that diverged for the diverged metric)")
+    command.add_argument("--select", nargs="+", action="extend", default=[], metavar="AXIS=VALUE",
+                         help="fix an axis at its nearest grid value instead of reducing it: "
+                              "--select beta2=0.999 --select start=1")
+    command.add_argument("--by", metavar="AXIS",
+                         help="a row of panels per value of this axis (--by start) instead of "
+                              "the best over it")
     command.add_argument("--dpi", type=int, default=110, help="resolution of png figures")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
     return command
 
 
 def animate_parser() -> argparse.ArgumentParser:
+    from .plot import FRAME_SPACINGS
+
     command = argparse.ArgumentParser(
         prog="python -m sweep animate",
         description="A GIF of the optimizers' paths over the objective's contours, growing step "
                     "by step. Needs a result recorded with record_every > 0.")
     command.add_argument("result", help="a result written by sweep (.zarr or .nc)")
     command.add_argument("-o", "--output", required=True, metavar="FILE.gif", help="the GIF to write")
-    command.add_argument("--select", nargs="+", default=[], metavar="AXIS=VALUE",
+    command.add_argument("--select", nargs="+", action="extend", default=[], metavar="AXIS=VALUE",
                          help="the cells to draw: alpha=1e-2 beta1=0.9 start=0; several values "
                               "separated by commas draw several paths (alpha=1e-3,1e-2). Axes left "
                               "out take each optimizer's best cell (lowest final loss)")
@@ -61,7 +80,13 @@ def animate_parser() -> argparse.ArgumentParser:
     command.add_argument("--fps", type=int, default=20, help="frames per second (default 20)")
     command.add_argument("--frames", type=int, default=None,
                          help="number of frames (default: every recorded step, at most 200)")
+    command.add_argument("--frames-spacing", choices=FRAME_SPACINGS, default="geometric",
+                         help="geometric (default): frames evenly spaced in log t, so that the "
+                              "fast early motion is seen; linear: evenly spaced in t")
+    command.add_argument("--box", nargs=4, type=float, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+                         help="the view (default: fitted to the paths and the minimizers)")
     command.add_argument("--dpi", type=int, default=80, help="resolution (default 80)")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
     return command
 
@@ -95,10 +120,10 @@ def open_result(path: str):
         else:
             with xr.open_dataset(where, engine="h5netcdf") as opened:
                 ds = opened.load()
-    except Exception as error:  # not zarr, not netCDF, damaged
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{path}: cannot be read as a sweep result ({first})") from None
-    if "final_loss" not in ds or "optimizer" not in ds.dims:
+    except Exception:  # not zarr, not netCDF, damaged: the library's text helps no one here
+        kind = "a zarr store" if where.is_dir() else "a netCDF file"
+        raise ConfigError(f"{path}: not a sweep result (it cannot be read as {kind})") from None
+    if "final_loss" not in ds or OPTIMIZER not in ds.dims:
         raise ConfigError(f"{path}: not a result written by sweep (no final_loss over optimizer)")
     return ds
 
@@ -113,40 +138,87 @@ def _use_agg():
     matplotlib.use("Agg")
 
 
+def _progress(args) -> bool:
+    """Whether to show progress bars: on a terminal, unless --quiet."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _pairs(ds, swept: list[str], args) -> list[tuple[str, str]]:
+    """The (x, y) pairs to draw: --x and --y, one of them against every other swept axis,
+    or every pair of swept axes."""
+    axes = [d for d in ds["final_loss"].dims if d != OPTIMIZER]
+    for flag, name in (("--x", args.x), ("--y", args.y), ("--by", args.by)):
+        if name is not None and name not in axes:
+            raise ConfigError(f"{flag} {name}: unknown axis (axes: {', '.join(axes)})")
+    if args.x and args.y:
+        if args.x == args.y:
+            raise ConfigError(f"--x and --y are both {args.x}")
+        return [(args.x, args.y)]
+    if args.x or args.y:
+        fixed = args.x or args.y
+        others = [a for a in swept if a != fixed]
+        return [(fixed, o) for o in others] if args.x else [(o, fixed) for o in others]
+    return list(itertools.combinations(swept, 2))
+
+
 def _plot(args) -> int:
     _use_agg()
     from . import plot
+    from .plot.common import _progress as progress_bar
     from .sensitivity import MetricError, sensitivity
 
     ds = open_result(args.result)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {args.output}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    select = parse_select(args.select, ds, many=False)
     metrics = list(dict.fromkeys(args.metric or MAIN_METRICS))
-    swept = plot.swept_axes(ds)
-    pairs = list(itertools.combinations(swept, 2))
-    written: list[tuple[str, str, str]] = []  # (section, file, caption)
+    skip = set(select) | ({args.by} if args.by else set())
+    swept = [a for a in plot.swept_axes(ds) if a not in skip]
+    pairs = [(x, y) for x, y in _pairs(ds, swept, args)]
+    for x, y in pairs:
+        for flag, name in (("--x", x), ("--y", y)):
+            if name in select or name == args.by:
+                raise ConfigError(f"{flag} {name}: is also given to "
+                                  f"{'--select' if name in select else '--by'}")
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[str, str, str]] = []  # (metric, file, caption)
     notes: list[str] = []
     ext = args.format
+    chosen = {d: v for d, v in select.items()}
+    subset = ds.sel({d: v for d, v in chosen.items() if ds[d].dtype.kind in "fiu"},
+                    method="nearest").sel({d: v for d, v in chosen.items()
+                                          if ds[d].dtype.kind not in "fiu"})
+    bar = progress_bar(len(metrics) * (len(pairs) + 1), "plot", "figure", _progress(args))
 
-    def save(fig, name, section, caption):
+    def save(fig, name, metric, caption):
         fig.savefig(out / f"{name}.{ext}", dpi=args.dpi)
-        written.append((section, f"{name}.{ext}", caption))
+        written.append((metric, f"{name}.{ext}", caption))
+        bar.update(1)
 
     if not pairs:
         notes.append(f"Fewer than two swept axes ({', '.join(swept) or 'none'}): no heatmaps.")
-    for metric in metrics:
-        try:
-            for x, y in pairs:
-                fig = plot.heatmap(ds, x=x, y=y, metric=metric, reduce=REDUCE.get(metric, "best"))
-                save(fig, f"{metric}-{x}-{y}", metric,
-                     f"{plot.SYMBOLS.get(x, x)} × {plot.SYMBOLS.get(y, y)}: {DESCRIBE[metric]}")
-            fig = plot.sensitivity_bars(sensitivity(ds, metric))
-            save(fig, f"sensitivity-{metric}", "sensitivity",
-                 f"main and total effects of each swept axis on {metric}")
-        except MetricError as error:  # steps_to_tol without f*, distance without minimizers
-            notes.append(f"{metric}: skipped: {error}")
+    # File names say the selection (and the faceting), so that runs with others do not clash.
+    chosen_part = "".join(f"-{d}={plot._fmt(v)}" for d, v in select.items())
+    suffix = chosen_part + (f"-by-{args.by}" if args.by else "")
+    try:
+        for metric in metrics:
+            how = args.reduce or REDUCE.get(metric, "best")
+            try:
+                for x, y in pairs:
+                    fig = plot.heatmap(ds, x=x, y=y, metric=metric, reduce=how,
+                                       select=select or None, by=args.by)
+                    save(fig, f"{metric}-{x}-{y}{suffix}", metric,
+                         f"{SYMBOLS.get(x, x)} × {SYMBOLS.get(y, y)}: "
+                         f"{_describe(metric, how, select, args.by)}")
+                fig = plot.sensitivity_bars(sensitivity(subset, metric))
+                save(fig, f"sensitivity-{metric}{chosen_part}", metric,
+                     f"sensitivity: main and total effects of each swept axis on {metric}")
+            except MetricError as error:  # steps_to_tol without f*, distance without minimizers
+                notes.append(f"{metric}: skipped: {error}")
+                bar.update(len(pairs) + 1)
+    finally:
+        bar.close()
     index = out / "index.md"
     index.write_text(_index(ds, args.result, written, notes, ext), encoding="utf-8")
     print(f"plot: {len(written)} figures → {index}")
@@ -155,9 +227,27 @@ def _plot(args) -> int:
     return 0
 
 
+def _describe(metric: str, how: str, select: dict, by: str | None) -> str:
+    """The caption of a heatmap: what is drawn, and what became of the axes not shown."""
+    what = DESCRIBE[metric].split(",")[0]
+    if metric == "diverged" and how == "mean":
+        reduced = "over the axes not shown"
+    else:
+        word = {"best": "best", "min": "min", "median": "median", "mean": "mean",
+                "max": "worst"}[how]
+        reduced = f"{word} over the axes not shown"
+    parts = [f"{what}, {reduced}"]
+    parts += [f"{SYMBOLS.get(d, d)} = {v}" for d, v in select.items()]
+    if by:
+        parts.append(f"one row per {SYMBOLS.get(by, by)}")
+    return "; ".join(parts)
+
+
 def _index(ds, source, written, notes, ext) -> str:
+    """index.md: a section per metric (its heatmaps, then its sensitivity bars), then notes.
+    Every heading is unique, so that each has its own anchor."""
     attrs = ds.attrs
-    optimizers = ", ".join(str(o) for o in ds["optimizer"].values)
+    optimizers = ", ".join(str(o) for o in ds[OPTIMIZER].values)
     lines = [f"# {attrs.get('title', 'sweep result')}", "",
              f"Result: `{source}`; objective {attrs.get('objective', '?')}, "
              f"{attrs.get('steps', '?')} steps, optimizers {optimizers}, "
@@ -165,11 +255,10 @@ def _index(ds, source, written, notes, ext) -> str:
              "Diverged cells are drawn in red; cells that never reached tol in light grey. "
              "Each heatmap shows every optimizer on one colour scale.", ""]
     section = None
-    for group, name, caption in written:
-        title = "Sensitivity" if group == "sensitivity" else f"`{group}`"
-        if group != section:
-            lines += [f"## {title}", ""]
-            section = group
+    for metric, name, caption in written:
+        if metric != section:
+            lines += [f"## `{metric}`", ""]
+            section = metric
         lines.append(f"- [{name}]({name}): {caption}")
         if ext in ("png", "svg"):
             lines += ["", f"  ![{caption}]({name})", ""]
@@ -178,11 +267,13 @@ def _index(ds, source, written, notes, ext) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def parse_select(items: list[str], ds) -> dict:
-    """``["alpha=1e-2", "beta1=0.8,0.9"]`` → ``{"alpha": 0.01, "beta1": [0.8, 0.9]}``."""
-    from .plot import OPTIMIZER
+def parse_select(items: list[str], ds, many: bool = True) -> dict:
+    """``["alpha=1e-2", "beta1=0.8,0.9"]`` → ``{"alpha": 0.01, "beta1": [0.8, 0.9]}``
+    (several values only when ``many``). A value that is not on the grid is snapped to
+    the nearest one by the plots: one warning line on stderr says so."""
+    from .plot import _fmt
 
-    grid = [d for d in ds["trajectory"].dims if d not in (OPTIMIZER, "step", "dim")] \
+    grid = [d for d in ds["trajectory"].dims if d not in (OPTIMIZER, STEP, DIM)] \
         if "trajectory" in ds else [d for d in ds["final_loss"].dims if d != OPTIMIZER]
     select = {}
     for item in items:
@@ -192,17 +283,30 @@ def parse_select(items: list[str], ds) -> dict:
             raise ConfigError(f"--select {item}: must be AXIS=VALUE (alpha=1e-2)")
         if name not in grid:
             raise ConfigError(f"--select {item}: unknown axis {name!r} (axes: {', '.join(grid)})")
+        if name in select:
+            raise ConfigError(f"--select {item}: {name} is selected twice")
         values = []
-        numeric = ds[name].values.dtype.kind in "fiu"
+        coord = ds[name].values
+        numeric = coord.dtype.kind in "fiu"
         for part in text.split(","):
             part = part.strip()
             if numeric:
                 try:
-                    values.append(float(part))
+                    value = float(part)
                 except ValueError:
                     raise ConfigError(f"--select {item}: {part!r} is not a number") from None
+                nearest = float(coord[abs(coord.astype(float) - value).argmin()])
+                if not math.isclose(nearest, value, rel_tol=1e-9, abs_tol=1e-300):
+                    print(f"warning: --select {name}={part}: not on the grid; using the nearest "
+                          f"value, {name}={_fmt(nearest)}", file=sys.stderr)
+                values.append(value)
             else:
+                if part not in [str(c) for c in coord]:
+                    raise ConfigError(f"--select {item}: {part!r} is not in the result "
+                                      f"({', '.join(map(str, coord))})")
                 values.append(part)
+        if len(values) > 1 and not many:
+            raise ConfigError(f"--select {item}: give one value")
         select[name] = values[0] if len(values) == 1 else values
     return select
 
@@ -217,12 +321,20 @@ def _animate(args) -> int:
         raise ConfigError(f"--fps {args.fps}: must be >= 1")
     if args.frames is not None and args.frames < 1:
         raise ConfigError(f"--frames {args.frames}: must be >= 1")
+    box = None
+    if args.box is not None:
+        x0, x1, y0, y1 = args.box
+        if not (x0 < x1 and y0 < y1):
+            raise ConfigError(f"--box {' '.join(map(str, args.box))}: needs XMIN < XMAX and "
+                              f"YMIN < YMAX")
+        box = ((x0, x1), (y0, y1))
     ds = open_result(args.result)
     if "trajectory" not in ds:
         raise ConfigError(f"{args.result} has no trajectories: run the sweep with "
                           f"record_every = k > 0 ([sweep] record_every in the grid file)")
     select = parse_select(args.select, ds)
     path = plot.animate(ds, select, path=args.output, fps=args.fps, frames=args.frames,
-                        optimizers=args.optimizers, dpi=args.dpi)
+                        spacing=args.frames_spacing, optimizers=args.optimizers, dpi=args.dpi,
+                        box=box, progress=_progress(args))
     print(f"animate: → {path}")
     return 0

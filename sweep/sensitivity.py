@@ -38,11 +38,10 @@ import numpy as np
 import xarray as xr
 
 from .errors import ConfigError
+from .names import LONG_NAME, MINIMUM, NON_GRID, OBJECTIVE, OPTIMIZER, STEPS, TOL, USES_AXIS
 
 LOSSES = ("final_loss", "best_loss")
 LOGGED = LOSSES + ("distance",)  # metrics spanning decades: log10 by default
-NON_GRID = ("step", "dim")
-OPTIMIZER = "optimizer"
 
 
 class MetricError(ConfigError, ValueError):
@@ -95,8 +94,8 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     diverged = ds["diverged"].astype(bool) if "diverged" in ds else xr.zeros_like(data, dtype=bool)
     diverged = diverged.broadcast_like(data)
     none = xr.zeros_like(diverged)
-    fstar = float(ds.attrs.get("minimum", math.nan))
-    steps = ds.attrs.get("steps")
+    fstar = float(ds.attrs.get(MINIMUM, math.nan))
+    steps = ds.attrs.get(STEPS)
     if name == "diverged":
         values = data.astype(np.float64)
         return Metric(name=name, label="diverged (share of cells)", values=values,
@@ -107,7 +106,7 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     if name == "steps_to_tol":
         if not math.isfinite(fstar):
             raise MetricError("steps_to_tol is unknown for this objective: its minimum f* is not known")
-        tol = ds["steps_to_tol"].attrs.get("tol", ds.attrs.get("tol"))
+        tol = ds["steps_to_tol"].attrs.get(TOL, ds.attrs.get(TOL))
         label = f"steps to f − f* ≤ {tol:g}" if tol is not None else "steps to tol"
         not_reached = values.isnull() & ~diverged
         censor = float(steps) + 1 if steps is not None else None
@@ -130,7 +129,7 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
         label = "distance to the nearest minimizer"
         floor = 1e-16 if floor is None else floor
     else:
-        label = data.attrs.get("long_name", name)
+        label = data.attrs.get(LONG_NAME, name)
         floor = None
     floored = False
     if floor is not None:
@@ -234,15 +233,15 @@ def sensitivity(ds: xr.Dataset, metric_name: str = "final_loss", *, log: bool | 
                                         dims=(OPTIMIZER, "axis"),
                                         coords={OPTIMIZER: values[OPTIMIZER].values, "axis": []})
         mean = values.mean(grid)
-    if "uses_axis" in ds.coords and factors and OPTIMIZER in ds["uses_axis"].dims:
+    if USES_AXIS in ds.coords and factors and OPTIMIZER in ds[USES_AXIS].dims:
         # An axis a rule does not read was broadcast: its effect is exactly 0, not rounding.
-        read = ds["uses_axis"].sel({OPTIMIZER: main[OPTIMIZER].values})
+        read = ds[USES_AXIS].sel({OPTIMIZER: main[OPTIMIZER].values})
         for axis in factors:
             if axis in read["axis"].values:
                 unread = ~read.sel(axis=axis, drop=True) & ~constant
                 main.loc[{"axis": axis}] = main.sel(axis=axis).where(~unread, 0.0)
                 total.loc[{"axis": axis}] = total.sel(axis=axis).where(~unread, 0.0)
-    labels = [str(ds[a].attrs.get("long_name", a)) if a in ds.coords else a for a in factors]
+    labels = [str(ds[a].attrs.get(LONG_NAME, a)) if a in ds.coords else a for a in factors]
     result = xr.Dataset(
         {
             "main": main.transpose(OPTIMIZER, "axis").assign_attrs(
@@ -262,8 +261,8 @@ def sensitivity(ds: xr.Dataset, metric_name: str = "final_loss", *, log: bool | 
             "log": int(bool(log)),
             "treatment": treatment,
             "penalty": used_penalty,
-            "objective": ds.attrs.get("objective", ""),
-            "steps": ds.attrs.get("steps", -1),
+            OBJECTIVE: ds.attrs.get(OBJECTIVE, ""),
+            STEPS: ds.attrs.get(STEPS, -1),
         },
     )
     return result

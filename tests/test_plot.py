@@ -199,7 +199,14 @@ def test_trajectories_over_contours_with_a_legend(result):
     assert "minimum" in labels and "start θ₀" in labels
     assert sum(label.startswith(("adam", "momentum")) for label in labels) == 4
     assert ax.collections  # the contours
-    assert ax.get_xlim() == (-2.0, 2.0)  # Rosenbrock's box
+    # The view is fitted to the paths and the minimizer, inside Rosenbrock's box.
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert -2.0 <= x0 < x1 <= 2.0 and -1.0 <= y0 < y1 <= 3.0
+    assert (x1 - x0) * (y1 - y0) < 4.0 * 4.0
+    for line in ax.get_lines():
+        xs, ys = (np.asarray(v, float) for v in line.get_data())
+        keep = np.isfinite(xs) & np.isfinite(ys)
+        assert np.all((xs[keep] >= x0) & (xs[keep] <= x1) & (ys[keep] >= y0) & (ys[keep] <= y1))
 
 
 def test_trajectories_need_recorded_paths(result):
@@ -210,11 +217,12 @@ def test_trajectories_need_recorded_paths(result):
         plot.trajectories(result, {"gamma": 1.0})
 
 
-def test_a_user_objective_is_drawn_without_contours_and_says_so(result):
+def test_a_user_objective_that_cannot_be_rebuilt_is_refused(result):
     user = result.copy()
     user.attrs["objective_kind"] = "python"
-    fig = plot.trajectories(user, {"alpha": 1e-2})
-    assert any("no contours" in t.get_text() for t in fig.axes[0].texts)
+    del user.attrs["objective_spec"]  # as a result written before the spec was stored
+    with pytest.raises(plot.PlotError, match="cannot draw the contours.*does not record its file"):
+        plot.trajectories(user, {"alpha": 1e-2})
 
 
 def test_animate_writes_a_gif(result, tmp_path):
@@ -287,3 +295,83 @@ def test_matplotlib_is_imported_lazily_and_its_absence_is_one_sentence(monkeypat
     with pytest.raises(ConfigError, match=r"^The matplotlib package is required for plotting: "
                                           r"pip install 'sweep\[plot\]'$"):
         plot.heatmap(xr.Dataset())
+
+
+# --- choices of the plot command ----------------------------------------------------
+
+def test_heatmap_by_start_gives_one_panel_per_start_and_optimizer(result):
+    fig = plot.heatmap(result, by="start")
+    starts = result["x0"].values
+    axes = panels(fig)
+    assert len(axes) == 2 * len(starts) == 4  # a row per start, a column per optimizer
+    titles = [ax.get_title() for ax in axes]
+    assert titles[0].startswith("adam\nstart 0: θ₀ = (-2, 2)")
+    assert titles[3].startswith("momentum\nstart 1: θ₀ = (-1.2, 1)")
+    assert "start" not in fig.get_suptitle()  # not reduced over any more
+    with pytest.raises(plot.PlotError, match="by = 'alpha'"):
+        plot.heatmap(result, by="alpha")
+
+
+def test_a_diverged_map_where_nothing_diverged_says_so(result):
+    fig = plot.heatmap(result, metric="diverged", reduce="mean")
+    adam, momentum = panels(fig)
+    assert [t.get_text() for t in adam.texts] == ["nothing diverged"]  # adam never diverges
+    assert len(momentum.texts) == 0
+    fig = plot.heatmap(result, metric="steps_to_tol", select={"start": 0, "beta2": 0.9})
+    notes = [[t.get_text() for t in ax.texts] for ax in panels(fig)]
+    reached = result["steps_to_tol"].sel(start=0, beta2=0.9).notnull().any(["alpha", "beta1", "eps"])
+    assert notes == [[] if bool(r) else ["no cell reached tol"] for r in reached.values]
+
+
+def test_plot_command_axes_reduce_select_and_by(saved, tmp_path, capsys):
+    recorded, plain = saved
+    out = tmp_path / "chosen"
+    assert plot_cli.plot_main([str(plain), "-o", str(out), "--x", "alpha", "--y", "beta1",
+                               "--reduce", "median", "--select", "beta2=0.999",
+                               "--metric", "final_loss", "--by", "start"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "final_loss-alpha-beta1-beta2=0.999-by-start.png", "index.md",
+        "sensitivity-final_loss-beta2=0.999.png"]
+    assert capsys.readouterr().err == ""  # 0.999 is on the grid: no warning; no progress bar
+    index = (out / "index.md").read_text()
+    assert "median over the axes not shown; β₂ = 0.999; one row per start" in index
+    only_x = tmp_path / "x"
+    assert plot_cli.plot_main([str(plain), "-o", str(only_x), "--x", "beta2",
+                               "--metric", "final_loss", "--quiet"]) == 0
+    assert sorted(p.name for p in only_x.glob("final_loss-*")) == [
+        "final_loss-beta2-alpha.png", "final_loss-beta2-beta1.png"]
+    assert plot_cli.plot_main([str(plain), "-o", str(only_x), "--select", "beta2=0.98",
+                               "--metric", "diverged"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: --select beta2=0.98: not on the grid; using the nearest value, "
+                   "beta2=0.99"]
+    for argv, message in [(["--x", "gamma"], "--x gamma: unknown axis"),
+                          (["--x", "alpha", "--y", "alpha"], "--x and --y are both alpha"),
+                          (["--x", "alpha", "--select", "alpha=0.1"], "--x alpha: is also given"),
+                          (["--select", "beta2=0.9,0.99"], "give one value")]:
+        assert plot_cli.plot_main([str(plain), "-o", str(tmp_path / "e")] + argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_index_headings_are_unique(saved, tmp_path):
+    recorded, plain = saved
+    out = tmp_path / "all"
+    assert plot_cli.plot_main([str(plain), "-o", str(out), "--metric", "final_loss",
+                               "steps_to_tol", "diverged", "distance"]) == 0
+    headings = [line for line in (out / "index.md").read_text().splitlines()
+                if line.startswith("#")]
+    assert len(headings) == len(set(headings)) == 5  # the title and one per metric
+    assert "## `diverged`" in headings
+
+
+def test_plot_on_a_file_that_is_not_a_result_is_one_plain_line(tmp_path, capsys):
+    junk = tmp_path / "junk.nc"
+    junk.write_text("hello")
+    folder = tmp_path / "junk.zarr"
+    folder.mkdir()
+    for path, kind in ((junk, "a netCDF file"), (folder, "a zarr store")):
+        assert plot_cli.plot_main([str(path), "-o", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {path}: not a sweep result (it cannot be read as {kind})\n"
+    assert not (tmp_path / "o").exists()
