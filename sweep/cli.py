@@ -83,7 +83,11 @@ def report_errors(action, args, doing: str, interrupted: str) -> int:
     except ConfigError as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        # A grid file's mistakes come together (sweep.config.ConfigErrors): one "error:" each.
+        for message in getattr(error, "messages", [str(error)]):
+            print(f"error: {message}", file=sys.stderr)
+        if getattr(error, "hidden", 0):
+            print(f"error: ... and {error.hidden} more", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as stop:
         # A run that kept something says what, and how to resume it.
@@ -97,10 +101,30 @@ def report_errors(action, args, doing: str, interrupted: str) -> int:
         return 1
 
 
-def _run(args) -> int:
-    from .api import load_config, run
+def _load_config(path: str):
+    """The validated grid file; each :class:`~sweep.config.ConfigWarning` is one
+    ``warning:`` line on stderr (Python's own format takes two, and names our source)."""
+    import warnings
 
-    config = load_config(args.grid)
+    from .api import load_config
+    from .config import ConfigWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        config = load_config(path)
+    for warning in caught:
+        if issubclass(warning.category, ConfigWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:  # not ours: as Python would have shown it
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno, source=warning.source)
+    return config
+
+
+def _run(args) -> int:
+    from .api import run
+
+    config = _load_config(args.grid)
     # -o, else sweep.output (checked by run), else the grid file's name here.
     output = args.output or (None if config.output else f"{Path(args.grid).stem}.zarr")
     if args.n_jobs is not None and args.n_jobs < 1:

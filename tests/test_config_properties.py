@@ -104,8 +104,17 @@ FILE_LEVEL = ("invalid TOML: ", "not UTF-8 text", "the configuration must be a t
 _KEY_PATH = re.compile(r"\[?([^\s.\[\]=:]+)")
 
 
+class Refused(str):
+    """A refusal's text; ``messages``: its mistakes, one message each (hint lines
+    included), and ``hidden``: how many more were not shown."""
+
+    messages: list[str] = []
+    hidden = 0
+
+
 def outcome(run, source, table=None):
-    """Run ``run()`` under the guard: the config, or the ConfigError's message, or fail.
+    """Run ``run()`` under the guard: the config, or the ConfigError's text (a
+    :class:`Refused`: every message in it checked), or fail.
 
     A known bug's signature gives ``None`` (and a hypothesis event).
     """
@@ -113,8 +122,12 @@ def outcome(run, source, table=None):
         with guard():
             return run()
     except ConfigError as error:
-        check_message(str(error), source, table)
-        return str(error)
+        refused = Refused(str(error))
+        refused.messages = list(getattr(error, "messages", [str(error)]))
+        refused.hidden = getattr(error, "hidden", 0)
+        for message in refused.messages:
+            check_message(message, source, table)
+        return refused
     except Exception as error:
         for name, matches in KNOWN_BUGS.items():
             if matches(error):
@@ -505,7 +518,8 @@ def test_toml_file_agrees_with_the_dict(table):
         return
     assert isinstance(from_file, str) == isinstance(from_dict, str), (from_file, from_dict)
     if isinstance(from_file, str) and "objective.file" not in from_file:  # paths resolve apart
-        assert from_file.split(": ", 1)[1] == from_dict.split(": ", 1)[1]
+        assert ([message.split(": ", 1)[1] for message in from_file.messages]
+                == [message.split(": ", 1)[1] for message in from_dict.messages])
 
 
 TOML_KEYS = st.one_of(
@@ -571,7 +585,8 @@ def test_cli_refuses_invalid_files_with_status_2_and_writes_nothing(table):
             status = cli.main([str(path), "-o", str(directory / "out.nc"), "--quiet"])
         assert status == 2, stderr.getvalue()
         assert stdout.getvalue() == ""
-        assert stderr.getvalue() == f"error: {refused}\n"
+        more = [f"... and {refused.hidden} more"] if refused.hidden else []
+        assert stderr.getvalue() == "".join(f"error: {line}\n" for line in refused.messages + more)
         assert sorted(p.name for p in directory.iterdir()) == ["grid.toml"]
 
 
