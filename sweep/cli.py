@@ -48,8 +48,10 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--dtype", choices=DTYPES,
                          help="the kernels' arithmetic (default: sweep.dtype, else float64)")
     command.add_argument("--dry-run", action="store_true",
-                         help="print the plan (cells, steps, blocks, output size, memory, "
-                              "estimated time from a short calibration) and run nothing")
+                         help="print the plan (where it would write, cells, steps, blocks, "
+                              "output size, memory, estimated time) and write nothing; it "
+                              "compiles the kernels (cached after the first time) and times "
+                              "them to estimate")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
     return command
@@ -134,7 +136,9 @@ def _run(args) -> int:
     if args.dry_run:
         from .dry_run import dry_run
 
-        print(dry_run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells))
+        print(dry_run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,
+                      resume=args.resume, overwrite=args.overwrite, backend=args.backend,
+                      dtype=args.dtype))
         return 0
     started = time.perf_counter()
     dataset = run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,

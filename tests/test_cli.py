@@ -146,3 +146,64 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     assert out[2].split()[:2] == ["blocks", "12,"] and "(start 1, alpha 2, beta1 2)" in out[2]
     assert "written block by block" in out[3] and "blocks in flight" in out[4]
     assert out[5].split()[:2] == ["estimated", "time"] and "adam" in out[5] and "sgd" in out[5]
+
+
+def test_dry_run_names_the_output_of_sweep_output_and_says_what_it_compiles(tmp_path,
+                                                                              monkeypatch, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text(SMALL.replace("record_every = 50", 'record_every = 50\noutput = "out/r.nc"'))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([str(grid), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == f"plan of {grid} → out/r.nc"
+    assert "assembled in memory, written at the end" in captured.out
+    assert captured.err == ("dry run: compiling 2 kernels (cached on disk after the first time) "
+                            "and timing a small run of each; nothing is written…\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]  # not even out/
+    # An output the real run would refuse, the dry run refuses too.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "r.nc").write_text("")
+    assert cli.main([str(grid), "--dry-run"]) == 2
+    assert "out/r.nc exists" in capsys.readouterr().err
+    assert cli.main([str(grid), "--dry-run", "--overwrite"]) == 0
+    assert (tmp_path / "out" / "r.nc").read_text() == ""
+
+
+def test_dry_run_without_any_output_says_so(tmp_path, capsys):
+    from sweep.config import validate
+    from sweep.dry_run import dry_run
+
+    config = validate({"sweep": {"optimizers": ["sgd"], "steps": 20},
+                       "objective": {"name": "booth"}})
+    plan = dry_run(config, say=lambda message: None)
+    assert plan.splitlines()[0] == "plan of <config> → nowhere (no output given: -o or sweep.output)"
+
+
+def test_the_estimate_adds_fixed_costs_blocks_and_computing_over_the_threads():
+    from sweep.dry_run import PARALLEL_EFFICIENCY, estimate_seconds
+
+    work, rates = {"adam": 4e8, "sgd": 1e8}, {"adam": 2e8, "sgd": 1e8}  # 2 s + 1 s on one thread
+    assert estimate_seconds(1.5, 0.01, 10, work, rates, threads=1) == pytest.approx(1.5 + 0.1 + 3)
+    speedup = 1 + PARALLEL_EFFICIENCY
+    assert estimate_seconds(1.5, 0.01, 10, work, rates, threads=2) == \
+        pytest.approx(1.5 + 0.1 + 3 / speedup)
+    # No more threads work than there are blocks.
+    assert estimate_seconds(0, 0, 2, work, rates, threads=16) == pytest.approx(3 / speedup)
+    assert estimate_seconds(0.7, 0.2, 1, {}, {}, threads=4) == pytest.approx(0.9)
+
+
+def test_the_miniature_keeps_the_sweep_but_one_cell_per_rule(tmp_path):
+    from sweep.config import validate
+    from sweep.dry_run import MINIATURE_STEPS, _miniature
+    from sweep.plan import make_plan
+
+    config = validate({"sweep": {"optimizers": ["adam", "sgd"], "steps": 500, "record_every": 50,
+                                 "schedule": ["constant", "cosine"], "output": "x.zarr"},
+                       "objective": {"name": "beale", "noise": 0.1, "seeds": 3},
+                       "grid": {"alpha": [1e-3, 1e-2], "beta1": [0.5, 0.9]}})
+    miniature = _miniature(config)
+    plan = make_plan(miniature, n_jobs=2)
+    assert plan.full_cells == 2 and len(plan.blocks) == 2
+    assert (miniature.steps, miniature.record_every) == (MINIATURE_STEPS, 1)
+    assert (miniature.optimizers, miniature.spec, miniature.noise, miniature.seed_axis,
+            miniature.schedule_axis) == (config.optimizers, config.spec, 0.1, True, True)
