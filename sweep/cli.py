@@ -1,6 +1,6 @@
 """``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
 [--dask-scheduler ADDRESS] [--backend B] [--dtype D] [--dry-run] [--quiet] [--debug]``,
-and the subcommands ``plot``, ``animate`` and ``bench``.
+and the subcommands ``list``, ``plot``, ``animate`` and ``bench`` (:data:`SUBCOMMANDS`).
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
 while running, 130 when interrupted.
@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m sweep",
         description="Run a grid of gradient-descent optimizers over (α, β₁, β₂, ε) and write "
                     "an xarray dataset.",
-        epilog="Also: 'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
+        epilog="Also: 'python -m sweep list' (the optimizers and objectives a grid can name), "
+               "'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
                "'python -m sweep animate RESULT -o FILE.gif' (trajectories), "
                "'python -m sweep bench' (throughput); each takes --help.")
     command.add_argument("grid", help="the grid file (TOML)")
@@ -59,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
 
 # Subcommands: ``python -m sweep NAME ...`` runs ``module:function(argv)``.
 SUBCOMMANDS = {
+    "list": "sweep.listing:main",
     "plot": "sweep.plot_cli:plot_main",
     "animate": "sweep.plot_cli:animate_main",
     "bench": "sweep.bench:main",
