@@ -4,10 +4,11 @@ Nothing is written where the real run would write. The estimate has two parts,
 both measured here, on this machine, rather than assumed:
 
 * what a run costs besides computing (importing xarray and zarr, finding the
-  backend, compiling or loading the kernels, creating the output, writing
-  blocks, opening the result): measured by running the same sweep cut to one
-  cell per rule and a few steps, through the real pipeline, into a scratch
-  output in a temporary directory that is then deleted;
+  backend, compiling or loading the kernels, creating the output, making each
+  block's hyperparameters, saving each block, opening the result): measured by
+  running the same sweep cut to its first block of each rule (real blocks, the
+  same kinds of variables) and a few steps, through the real pipeline, into a
+  scratch output in a temporary directory that is then deleted;
 * the computing: each rule's kernel is timed on real cells of the grid (after an
   untimed warm-up, so that the first call's costs are not counted as speed),
   scaled to the grid's trajectory-steps and spread over the threads.
@@ -27,11 +28,12 @@ from pathlib import Path
 
 from . import tuning
 from .config import SweepConfig, _bytes, result_bytes
-from .plan import PLAN_DIMS, make_plan
+from .plan import PLAN_DIMS, make_plan, record_steps
 
 # Trajectory-steps each rule runs to calibrate its speed (~40 ms at 200 M/s).
 CALIBRATION_STEPS = 1 << 23
-# Steps of the miniature run that measures the fixed costs (its cells are few).
+# Steps of the miniature run that measures the fixed costs (one block per rule),
+# at least; more when trajectories are recorded, so that it records as many steps.
 MINIATURE_STEPS = 10
 # Each thread past the first adds this much of one thread's speed: two threads
 # gave 1.6–1.8× one on this project's 2-core machine (README, Performance).
@@ -82,11 +84,17 @@ def dry_run(config: SweepConfig, output: str | None = None, n_jobs: int | None =
     (say or _to_stderr)(f"dry run: compiling {kernels} kernel{'s' if kernels > 1 else ''} "
                         "(cached on disk after the first time) and timing a small run of "
                         f"{'each' if kernels > 1 else 'it'}; nothing is written…")
-    fixed, compile_time, per_block, engine = _fixed_costs(config, destination, jobs, backend,
-                                                          dtype)
+    miniature = _miniature(config, plan.chunks)
+    fixed, compile_time, executing, engine = _fixed_costs(miniature, destination, jobs,
+                                                          _cells(plan.chunks), backend, dtype)
     if engine.backend == "cuda":
         jobs = 1  # CUDA blocks run one after the other, each filling the GPUs
     rates = _rates(plan, engine)
+    # The miniature's blocks cost what real blocks cost, less their (few) steps' computing.
+    small = make_plan(miniature, n_jobs=jobs, block_cells=_cells(plan.chunks))
+    computing = sum(_cells(shape) * miniature.steps / rates[name]
+                    for name, shape in small.shapes.items())
+    per_block = max(0.0, executing - computing) / len(small.blocks)
     steps = config.steps
     work = {name: _cells(shape) * steps for name, shape in plan.shapes.items()}
     estimate = estimate_seconds(fixed, per_block, len(plan.blocks), work, rates, jobs)
@@ -105,35 +113,39 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _miniature(config: SweepConfig) -> SweepConfig:
-    """The same sweep (rules, objective, kernels, kinds of output) cut to one cell per
-    rule and :data:`MINIATURE_STEPS` steps: a run that costs all but the computing."""
+def _miniature(config: SweepConfig, chunks: tuple[int, ...]) -> SweepConfig:
+    """The same sweep (rules, objective, kernels, kinds of output) cut to the first
+    chunk of the grid (``chunks`` over :data:`~sweep.plan.PLAN_DIMS`: one block per
+    rule) and a few steps: a run that costs all that a run of it costs but computing."""
+    schedules, starts, seeds, *axes = chunks
+    recorded = len(record_steps(config.steps, config.record_every))
     return dataclasses.replace(
-        config, steps=min(config.steps, MINIATURE_STEPS),
-        record_every=min(config.record_every, 1), starts=config.starts[:1],
-        seeds=config.seeds[:1], schedules=config.schedules[:1], scheduler=None,
-        axes=tuple(dataclasses.replace(axis, values=axis.values[:1]) for axis in config.axes))
+        config, steps=min(config.steps, max(MINIATURE_STEPS, recorded - 1)),
+        record_every=min(config.record_every, 1), schedules=config.schedules[:schedules],
+        starts=config.starts[:starts], seeds=config.seeds[:seeds], scheduler=None,
+        axes=tuple(dataclasses.replace(axis, values=axis.values[:size])
+                   for axis, size in zip(config.axes, axes)))
 
 
-def _fixed_costs(config: SweepConfig, destination: str | None, jobs: int, backend, dtype):
-    """(fixed seconds, of which compiling, seconds per block, the engine) from a miniature
-    run through the real pipeline, into a scratch output of the same kind."""
+def _fixed_costs(miniature: SweepConfig, destination: str | None, jobs: int, block_cells: int,
+                 backend, dtype):
+    """(seconds besides executing the blocks, of which compiling, seconds executing
+    them, the engine) of a run of ``miniature`` through the real pipeline, into a
+    scratch output of the kind ``destination`` is (nothing if None)."""
     from .api import run
+    from .execute import Engine
 
-    miniature = _miniature(config)
     with tempfile.TemporaryDirectory(prefix="sweep-dry-run-") as scratch:
         target = None if destination is None else Path(scratch) / f"plan{Path(destination).suffix}"
         started = time.perf_counter()
-        dataset = run(miniature, output=target, n_jobs=jobs, backend=backend, dtype=dtype)
+        dataset = run(miniature, output=target, n_jobs=jobs, block_cells=block_cells,
+                      backend=backend, dtype=dtype)
         total = time.perf_counter() - started
         attrs = dict(dataset.attrs)
         dataset.close()
     compiling = attrs["compile_time_s"]
     executing = attrs["wall_time_s"] - compiling
-    blocks = len(make_plan(miniature, n_jobs=jobs).blocks)
-    from .execute import Engine
-
-    return total - executing, compiling, executing / blocks, Engine(attrs["backend"], attrs["dtype"])
+    return total - executing, compiling, executing, Engine(attrs["backend"], attrs["dtype"])
 
 
 def _rates(plan, engine) -> dict[str, float]:

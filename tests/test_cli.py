@@ -192,7 +192,7 @@ def test_the_estimate_adds_fixed_costs_blocks_and_computing_over_the_threads():
     assert estimate_seconds(0.7, 0.2, 1, {}, {}, threads=4) == pytest.approx(0.9)
 
 
-def test_the_miniature_keeps_the_sweep_but_one_cell_per_rule(tmp_path):
+def test_the_miniature_is_the_sweep_cut_to_its_first_block_of_each_rule(tmp_path):
     from sweep.config import validate
     from sweep.dry_run import MINIATURE_STEPS, _miniature
     from sweep.plan import make_plan
@@ -200,57 +200,15 @@ def test_the_miniature_keeps_the_sweep_but_one_cell_per_rule(tmp_path):
     config = validate({"sweep": {"optimizers": ["adam", "sgd"], "steps": 500, "record_every": 50,
                                  "schedule": ["constant", "cosine"], "output": "x.zarr"},
                        "objective": {"name": "beale", "noise": 0.1, "seeds": 3},
-                       "grid": {"alpha": [1e-3, 1e-2], "beta1": [0.5, 0.9]}})
-    miniature = _miniature(config)
-    plan = make_plan(miniature, n_jobs=2)
-    assert plan.full_cells == 2 and len(plan.blocks) == 2
-    assert (miniature.steps, miniature.record_every) == (MINIATURE_STEPS, 1)
+                       "grid": {"alpha": [1e-3, 1e-2, 1e-1], "beta1": [0.5, 0.9]}})
+    plan = make_plan(config, n_jobs=2, block_cells=6)
+    assert plan.chunks == (1, 1, 1, 3, 2, 1, 1)  # adam 2·3·3 blocks of 6 cells, sgd 18 of 3
+    miniature = _miniature(config, plan.chunks)
+    small = make_plan(miniature, n_jobs=2, block_cells=6)
+    assert [block.shape for block in small.blocks] == [plan.blocks[0].shape,
+                                                       plan.blocks[18].shape]
+    assert [block.optimizer for block in small.blocks] == ["adam", "sgd"]
+    # 11 steps recorded (0, 50, …, 500): the miniature records as many, every step.
+    assert (miniature.steps, miniature.record_every) == (max(MINIATURE_STEPS, 10), 1)
     assert (miniature.optimizers, miniature.spec, miniature.noise, miniature.seed_axis,
             miniature.schedule_axis) == (config.optimizers, config.spec, 0.1, True, True)
-
-
-def test_list_shows_every_optimizer_and_objective_of_the_registries(capsys):
-    from kernels.objectives import OBJECTIVES, problem
-    from kernels.rules import OPTIMIZERS
-
-    assert cli.main(["list"]) == 0
-    out = capsys.readouterr().out
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
-    for name, rule in OPTIMIZERS.items():
-        assert f"torch.optim.{rule.torch}" in rows[name], name
-        assert rows[name].count("(") >= len(rule.axes)  # "α (alpha), β₁ (beta1)" ...
-        for axis in rule.axes:
-            assert f"({axis})" in rows[name], (name, axis)
-        if rule.option is not None:
-            assert f"{rule.option} = " in rows[name], name
-    for name, entry in OBJECTIVES.items():
-        concrete = problem(name)
-        row = rows[name]
-        first = "(" + ", ".join(f"{x:g}" for x in concrete.starts[0]) + ")"
-        assert first in row, (name, first, row)
-        if entry.fixed_dim is not None:
-            assert row.split()[1] == str(entry.fixed_dim), row
-    assert "none (unbounded below)" in rows["saddle"] and "-1.0316284534898774" in \
-        rows["six_hump_camel"] and "-39.16616570377141 × dim" in rows["styblinski_tang"]
-    assert "kappa = 10" in rows["quadratic"]
-    listed = set(rows) - {"name"}
-    assert listed == set(OPTIMIZERS) | set(OBJECTIVES)  # every entry, nothing else
-
-
-def test_help_of_sweep_run_shows_its_real_signature_and_docstring():
-    import inspect
-    import pydoc
-
-    import sweep
-    import sweep.api
-
-    assert sweep.run is sweep.api.run and sweep.trajectory is sweep.api.trajectory
-    parameters = inspect.signature(sweep.run).parameters
-    assert list(parameters)[:4] == ["config", "output", "n_jobs", "block_cells"]
-    assert {"resume", "overwrite", "backend", "dtype"} <= set(parameters)
-    text = pydoc.render_doc(sweep.run, renderer=pydoc.plaintext)
-    assert "Run a sweep and return its dataset." in text and "overwrite:" in text
-    # Still cheap to import: numpy and numba only on first use of sweep.run.
-    code = "import sys, sweep; assert 'numpy' not in sys.modules and 'numba' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
