@@ -9,13 +9,16 @@ both measured here, on this machine, rather than assumed:
   running the same sweep cut to its first block of each rule (real blocks, the
   same kinds of variables) and a few steps, through the real pipeline, into a
   scratch output in a temporary directory that is then deleted;
-* the computing: each rule's kernel is timed on real cells of the grid (after an
-  untimed warm-up, so that the first call's costs are not counted as speed),
-  scaled to the grid's trajectory-steps and spread over the threads.
+* the computing: each rule's kernel is timed on real cells of the grid, on as
+  many threads at once as the run will use (after an untimed warm-up, so that
+  the first call's costs are not counted as speed), and scaled to the grid's
+  trajectory-steps. Timing the threads together measures what they really gain
+  on this machine now (two threads gave 1.6–1.8× one on a quiet 2-core machine,
+  ~1× on the same machine loaded by other work).
 
-A calibration of ~10 ms measured once, cold, and with no fixed costs (what this
-module did first) came out 3–5× short on the default grid: that grid's run
-is ~2 s of which ~0.1 s is computing.
+A calibration of ~10 ms on one thread, cold, with no fixed costs and linear
+scaling assumed (what this module did first) came out 3–5× short on the default
+grid: that grid's run is ~2 s, of which ~0.1 s is computing.
 """
 from __future__ import annotations
 
@@ -35,31 +38,24 @@ CALIBRATION_STEPS = 1 << 23
 # Steps of the miniature run that measures the fixed costs (one block per rule),
 # at least; more when trajectories are recorded, so that it records as many steps.
 MINIATURE_STEPS = 10
-# Each thread past the first adds this much of one thread's speed: two threads
-# gave 1.6–1.8× one on this project's 2-core machine (README, Performance).
-PARALLEL_EFFICIENCY = 0.7
 
 
 def estimate_seconds(fixed: float, per_block: float, blocks: int,
-                     work: Mapping[str, float], rates: Mapping[str, float], threads: int) -> float:
+                     work: Mapping[str, float], rates: Mapping[str, float]) -> float:
     """The wall time of a run, in seconds.
 
     Args:
         fixed: seconds a run takes besides its blocks (imports, kernels, output).
-        per_block: seconds each block costs besides its computing (dispatch, saving).
+        per_block: seconds each block costs besides its computing (its
+            hyperparameters, dispatch, saving: done in the main thread, one at a time).
         blocks: how many blocks the run has.
         work: trajectory-steps each rule computes.
-        rates: trajectory-steps per second of one thread, per rule.
-        threads: worker threads; those past the first count
-            :data:`PARALLEL_EFFICIENCY` each, and no more threads than blocks work.
+        rates: trajectory-steps per second, per rule, of all the run's threads together.
 
     Returns:
-        ``fixed + blocks·per_block + Σ work/rate ÷ (1 + (threads − 1)·efficiency)``.
+        ``fixed + blocks · per_block + Σ work / rate``.
     """
-    busy = max(1, min(threads, blocks))
-    speedup = 1 + (busy - 1) * PARALLEL_EFFICIENCY
-    computing = sum(steps / rates[name] for name, steps in work.items())
-    return fixed + blocks * per_block + computing / speedup
+    return fixed + blocks * per_block + sum(steps / rates[name] for name, steps in work.items())
 
 
 def dry_run(config: SweepConfig, output: str | None = None, n_jobs: int | None = None,
@@ -89,7 +85,8 @@ def dry_run(config: SweepConfig, output: str | None = None, n_jobs: int | None =
                                                           _cells(plan.chunks), backend, dtype)
     if engine.backend == "cuda":
         jobs = 1  # CUDA blocks run one after the other, each filling the GPUs
-    rates = _rates(plan, engine)
+    threads = max(1, min(jobs, len(plan.blocks)))  # no more threads work than there are blocks
+    rates = _rates(plan, engine, threads)
     # The miniature's blocks cost what real blocks cost, less their (few) steps' computing.
     small = make_plan(miniature, n_jobs=jobs, block_cells=_cells(plan.chunks))
     computing = sum(_cells(shape) * miniature.steps / rates[name]
@@ -97,9 +94,9 @@ def dry_run(config: SweepConfig, output: str | None = None, n_jobs: int | None =
     per_block = max(0.0, executing - computing) / len(small.blocks)
     steps = config.steps
     work = {name: _cells(shape) * steps for name, shape in plan.shapes.items()}
-    estimate = estimate_seconds(fixed, per_block, len(plan.blocks), work, rates, jobs)
-    return "\n".join(_lines(config, plan, destination, jobs, engine, estimate, compile_time,
-                            rates))
+    estimate = estimate_seconds(fixed, per_block, len(plan.blocks), work, rates)
+    return "\n".join(_lines(config, plan, destination, jobs, threads, engine, estimate,
+                            compile_time, rates))
 
 
 def _cells(shape) -> int:
@@ -148,29 +145,39 @@ def _fixed_costs(miniature: SweepConfig, destination: str | None, jobs: int, blo
     return total - executing, compiling, executing, Engine(attrs["backend"], attrs["dtype"])
 
 
-def _rates(plan, engine) -> dict[str, float]:
-    """Trajectory-steps per second of one thread, per rule, on the first cells of its
-    first block: a warm-up call, then a timed one."""
+def _rates(plan, engine, threads: int) -> dict[str, float]:
+    """Trajectory-steps per second, per rule, of ``threads`` threads running its kernel
+    at once, each on the first cells of the rule's first block: a warm-up call on
+    each thread, then a timed one."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .execute import _call, run_block
 
     steps = plan.config.steps
     rates = {}
-    for name in plan.shapes:
-        first = next(block for block in plan.blocks if block.optimizer == name)
-        optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
-        # Enough cells that the kernel's per-call overhead does not count, few
-        # enough steps that it takes a fraction of a second.
-        cells = min(len(x0), max(tuning.LANES, CALIBRATION_STEPS // steps))
-        calibration = settings._replace(steps=max(1, min(steps, CALIBRATION_STEPS // cells)))
-        arguments = (optimizer, spec, x0[:cells], hyper[:cells], ids[:cells])
-        run_block(*arguments, settings._replace(steps=1), records, engine)  # warm-up
-        began = time.perf_counter()
-        run_block(*arguments, calibration, records, engine)
-        rates[name] = cells * calibration.steps / max(time.perf_counter() - began, 1e-9)
+    with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL
+        for name in plan.shapes:
+            first = next(block for block in plan.blocks if block.optimizer == name)
+            optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
+            # Enough cells that the kernel's per-call overhead does not count, few
+            # enough steps that it takes a fraction of a second.
+            cells = min(len(x0), max(tuning.LANES, CALIBRATION_STEPS // steps))
+            calibration = settings._replace(steps=max(1, min(steps, CALIBRATION_STEPS // cells)))
+            arguments = (optimizer, spec, x0[:cells], hyper[:cells], ids[:cells])
+
+            def call(settings, arguments=arguments, records=records):
+                return run_block(*arguments, settings, records, engine)
+
+            list(pool.map(call, [settings._replace(steps=1)] * threads))  # warm-up
+            began = time.perf_counter()
+            list(pool.map(call, [calibration] * threads))
+            elapsed = max(time.perf_counter() - began, 1e-9)
+            rates[name] = threads * cells * calibration.steps / elapsed
     return rates
 
 
-def _lines(config, plan, destination, jobs, engine, estimate, compile_time, rates) -> list[str]:
+def _lines(config, plan, destination, jobs, threads, engine, estimate, compile_time,
+           rates) -> list[str]:
     steps = config.steps
     streaming = destination is not None and Path(destination).suffix == ".zarr"
     block_bytes = max(block.cells for block in plan.blocks) * result_bytes(config) / plan.full_cells
@@ -195,8 +202,8 @@ def _lines(config, plan, destination, jobs, engine, estimate, compile_time, rate
         + (f"({in_flight} blocks in flight)" if streaming else "(the grid, then the dataset)"),
         f"  estimated time  {_duration(estimate)} on {jobs} thread{'s' if jobs > 1 else ''}"
         f"{engine_text} ({_duration(compile_time)} of it compiling or loading kernels; "
-        f"measured per thread: {', '.join(f'{n} {r / 1e6:.0f} M' for n, r in rates.items())} "
-        "trajectory-steps/s)",
+        f"measured on {threads} thread{'s' if threads > 1 else ''} at once: "
+        f"{', '.join(f'{n} {r / 1e6:.0f} M' for n, r in rates.items())} trajectory-steps/s)",
     ]
 
 

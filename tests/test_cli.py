@@ -179,17 +179,17 @@ def test_dry_run_without_any_output_says_so(tmp_path, capsys):
     assert plan.splitlines()[0] == "plan of <config> → nowhere (no output given: -o or sweep.output)"
 
 
-def test_the_estimate_adds_fixed_costs_blocks_and_computing_over_the_threads():
-    from sweep.dry_run import PARALLEL_EFFICIENCY, estimate_seconds
+def test_the_estimate_adds_fixed_costs_block_costs_and_computing():
+    from sweep.dry_run import estimate_seconds
 
-    work, rates = {"adam": 4e8, "sgd": 1e8}, {"adam": 2e8, "sgd": 1e8}  # 2 s + 1 s on one thread
-    assert estimate_seconds(1.5, 0.01, 10, work, rates, threads=1) == pytest.approx(1.5 + 0.1 + 3)
-    speedup = 1 + PARALLEL_EFFICIENCY
-    assert estimate_seconds(1.5, 0.01, 10, work, rates, threads=2) == \
-        pytest.approx(1.5 + 0.1 + 3 / speedup)
-    # No more threads work than there are blocks.
-    assert estimate_seconds(0, 0, 2, work, rates, threads=16) == pytest.approx(3 / speedup)
-    assert estimate_seconds(0.7, 0.2, 1, {}, {}, threads=4) == pytest.approx(0.9)
+    # 4e8 steps at 2e8/s and 1e8 at 1e8/s (the threads together): 2 s + 1 s of computing.
+    work, rates = {"adam": 4e8, "sgd": 1e8}, {"adam": 2e8, "sgd": 1e8}
+    assert estimate_seconds(1.5, 0.01, 10, work, rates) == pytest.approx(1.5 + 10 * 0.01 + 3)
+    assert estimate_seconds(0.0, 0.0, 3, work, rates) == pytest.approx(3)
+    assert estimate_seconds(0.7, 0.2, 1, {}, {}) == pytest.approx(0.9)
+    # Twice the rate halves only the computing.
+    doubled = {name: 2 * rate for name, rate in rates.items()}
+    assert estimate_seconds(1.5, 0.01, 10, work, doubled) == pytest.approx(1.5 + 0.1 + 1.5)
 
 
 def test_the_miniature_is_the_sweep_cut_to_its_first_block_of_each_rule(tmp_path):
