@@ -5,19 +5,21 @@ writes one. Importing this package is cheap: numba and xarray load on first use.
 """
 from .errors import ConfigError, SweepFailure
 
-
-def run(config, **kwargs):
-    """See :func:`sweep.api.run`."""
-    from .api import run as _run
-
-    return _run(config, **kwargs)
+# sweep.run and sweep.trajectory are sweep.api's own functions (so help() shows their
+# signature and docstring), imported on first use: sweep.api pulls in numpy (PEP 562).
+_FROM_API = ("run", "trajectory")
 
 
-def trajectory(*args, **kwargs):
-    """See :func:`sweep.api.trajectory`."""
-    from .api import trajectory as _trajectory
+def __getattr__(name: str):
+    if name in _FROM_API:
+        from . import api
 
-    return _trajectory(*args, **kwargs)
+        return getattr(api, name)
+    raise AttributeError(f"module 'sweep' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_FROM_API])
 
 
 __all__ = ["ConfigError", "SweepFailure", "run", "trajectory"]

@@ -46,10 +46,15 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         dtype: str | None = None) -> xr.Dataset:
     """Run a sweep and return its dataset.
 
+    ``sweep.run("examples/beale.toml", output="beale.nc")`` runs every cell of the
+    grid file (each optimizer × start × α × β₁ × β₂ × ε, ``steps`` steps) and writes
+    the dataset to ``beale.nc``. Everything is checked before any work starts.
+
     Args:
         config: a grid file's path, a dict shaped like it, or a :class:`SweepConfig`.
         output: where to write (``.zarr`` or ``.nc``); overrides ``sweep.output``.
-            Nothing is written when neither names an output. A ``.zarr`` store
+            Nothing is written when neither names an output; missing parent
+            directories are created. A ``.zarr`` store
             is filled block by block as the sweep goes (memory holds a few
             blocks, not the grid) and the dataset returned reads from it lazily.
         n_jobs: local worker threads; None for every core. Results do not depend on it.
@@ -69,8 +74,11 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         dtype: ``"float64"`` or ``"float32"`` (overrides ``sweep.dtype``).
 
     Returns:
-        the dataset described in the README (dims ``optimizer, start, alpha,
-        beta1, beta2, eps``, plus ``dim`` and ``step``).
+        the dataset described in the README: dims ``optimizer, start, alpha,
+        beta1, beta2, eps`` (plus ``schedule`` and ``seed`` when swept, ``dim``, and
+        ``step`` when trajectories are recorded); variables ``final_loss``,
+        ``best_loss``, ``final_x``, ``distance``, ``steps_to_tol``, ``diverged``
+        (and ``trajectory``, ``loss``).
 
     Raises:
         ConfigError: a mistake in the grid or the arguments (nothing is written).

@@ -1,6 +1,6 @@
 """``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
 [--dask-scheduler ADDRESS] [--backend B] [--dtype D] [--dry-run] [--quiet] [--debug]``,
-and the subcommands ``plot``, ``animate`` and ``bench``.
+and the subcommands ``list``, ``plot``, ``animate`` and ``bench`` (:data:`SUBCOMMANDS`).
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
 while running, 130 when interrupted.
@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m sweep",
         description="Run a grid of gradient-descent optimizers over (α, β₁, β₂, ε) and write "
                     "an xarray dataset.",
-        epilog="Also: 'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
+        epilog="Also: 'python -m sweep list' (the optimizers and objectives a grid can name), "
+               "'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
                "'python -m sweep animate RESULT -o FILE.gif' (trajectories), "
                "'python -m sweep bench' (throughput); each takes --help.")
     command.add_argument("grid", help="the grid file (TOML)")
@@ -48,8 +49,10 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--dtype", choices=DTYPES,
                          help="the kernels' arithmetic (default: sweep.dtype, else float64)")
     command.add_argument("--dry-run", action="store_true",
-                         help="print the plan (cells, steps, blocks, output size, memory, "
-                              "estimated time from a short calibration) and run nothing")
+                         help="print the plan (where it would write, cells, steps, blocks, "
+                              "output size, memory, estimated time) and write nothing; it "
+                              "compiles the kernels (cached after the first time) and times "
+                              "them to estimate")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
     return command
@@ -57,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
 
 # Subcommands: ``python -m sweep NAME ...`` runs ``module:function(argv)``.
 SUBCOMMANDS = {
+    "list": "sweep.listing:main",
     "plot": "sweep.plot_cli:plot_main",
     "animate": "sweep.plot_cli:animate_main",
     "bench": "sweep.bench:main",
@@ -83,7 +87,11 @@ def report_errors(action, args, doing: str, interrupted: str) -> int:
     except ConfigError as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        # A grid file's mistakes come together (sweep.config.ConfigErrors): one "error:" each.
+        for message in getattr(error, "messages", [str(error)]):
+            print(f"error: {message}", file=sys.stderr)
+        if getattr(error, "hidden", 0):
+            print(f"error: ... and {error.hidden} more", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as stop:
         # A run that kept something says what, and how to resume it.
@@ -97,10 +105,30 @@ def report_errors(action, args, doing: str, interrupted: str) -> int:
         return 1
 
 
-def _run(args) -> int:
-    from .api import load_config, run
+def _load_config(path: str):
+    """The validated grid file; each :class:`~sweep.config.ConfigWarning` is one
+    ``warning:`` line on stderr (Python's own format takes two, and names our source)."""
+    import warnings
 
-    config = load_config(args.grid)
+    from .api import load_config
+    from .config import ConfigWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        config = load_config(path)
+    for warning in caught:
+        if issubclass(warning.category, ConfigWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:  # not ours: as Python would have shown it
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno, source=warning.source)
+    return config
+
+
+def _run(args) -> int:
+    from .api import run
+
+    config = _load_config(args.grid)
     # -o, else sweep.output (checked by run), else the grid file's name here.
     output = args.output or (None if config.output else f"{Path(args.grid).stem}.zarr")
     if args.n_jobs is not None and args.n_jobs < 1:
@@ -110,7 +138,9 @@ def _run(args) -> int:
     if args.dry_run:
         from .dry_run import dry_run
 
-        print(dry_run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells))
+        print(dry_run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,
+                      resume=args.resume, overwrite=args.overwrite, backend=args.backend,
+                      dtype=args.dtype))
         return 0
     started = time.perf_counter()
     dataset = run(config, output=output, n_jobs=args.n_jobs, block_cells=args.block_cells,

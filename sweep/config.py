@@ -1,10 +1,11 @@
 """Read and validate a grid file into a frozen :class:`SweepConfig`.
 
 Everything here runs before numba is imported, so a bad file is refused at
-once. Every mistake raises :class:`~sweep.errors.ConfigError` with one line
-that names the file, the dotted key path and the rule broken, e.g.
-``grid.toml: grid.beta1[2] = 1.0: must be < 1``, and the closest valid name
-for a typo.
+once. Every mistake is a line that names the file, the dotted key path and the
+rule broken, e.g. ``grid.toml: grid.beta1[2] = 1.0: must be < 1``, and the
+closest valid name for a typo; a file's mistakes are all reported at once (the
+first :data:`MAX_REPORTED`) in one :class:`ConfigErrors`. Options given for a
+rule that is not swept are a :class:`ConfigWarning`, not an error.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,23 @@ SECTIONS = {
 }
 REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
 OBJECTIVE_KINDS = ("name", "file", "expr")
+# A file's mistakes are reported together, this many at most (then how many more).
+MAX_REPORTED = 10
+
+
+class ConfigErrors(ConfigError):
+    """Every mistake found in one grid file: ``messages``, one per mistake (the first
+    :data:`MAX_REPORTED`), and ``hidden``, how many more there were."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages[:MAX_REPORTED]
+        self.hidden = len(messages) - len(self.messages)
+        more = [f"... and {self.hidden} more"] if self.hidden else []
+        super().__init__("\n".join(self.messages + more))
+
+
+class ConfigWarning(UserWarning):
+    """Something in a valid grid file that is probably not what was meant."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,51 +195,78 @@ def load(path: str | Path) -> SweepConfig:
 
 
 def validate(table: dict, source: str = "<config>", text: str | None = None) -> SweepConfig:
-    """Check a dict shaped like the grid file and return the :class:`SweepConfig`."""
+    """Check a dict shaped like the grid file and return the :class:`SweepConfig`.
+
+    Raises:
+        ConfigErrors: every mistake found (each key is checked even when another is
+            wrong; a key whose meaning depends on a wrong one is not).
+    """
     check = _Checker(source)
+    try:
+        return _validate(check, table, source, text)
+    except _Stop:  # what could be checked has been: report it
+        check.raise_errors()
+        raise
+    except ConfigErrors:
+        raise
+    except ConfigError as error:  # a mistake after which nothing more can be checked
+        raise ConfigErrors(check.errors + [str(error)]) from None
+
+
+def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: the configuration must be a table, not {type(table).__name__}")
     check.known_keys(table, SECTIONS, "")
     for section, keys in REQUIRED.items():
+        if section not in table and section in check.suggested:
+            raise _Stop  # the typo's message names it
         body = check.table(table.get(section), section, required=True)
         check.known_keys(body, SECTIONS[section], section)  # a typo before a "missing" key
         for key in keys:
-            if key not in body:
-                check.fail(f"{section}.{key}", None, "is required")
+            if key not in body and f"{section}.{key}" not in check.suggested:
+                check.note(f"{section}.{key}", None, "is required")
     sweep = table["sweep"]
     objective = table["objective"]
+    attempt = check.attempt  # each value is checked even when another is wrong
 
-    optimizers = _optimizers(check, sweep["optimizers"])
-    steps = check.integer(sweep["steps"], "sweep.steps", minimum=1, maximum=MAX_STEPS)
-    tol = check.number(sweep.get("tol", DEFAULT_TOL), "sweep.tol", lambda v: v > 0, "must be > 0")
-    record_every = check.integer(sweep.get("record_every", 0), "sweep.record_every", minimum=0,
-                                 maximum=MAX_STEPS)
-    output = _output(check, sweep.get("output"))
-    scheduler = _scheduler(check, sweep.get("scheduler"))
-    backend = check.choice(sweep.get("backend", "auto"), "sweep.backend", BACKENDS)
-    dtype = check.choice(sweep.get("dtype", "float64"), "sweep.dtype", DTYPES)
+    optimizers = attempt(_optimizers, check, sweep["optimizers"]) if "optimizers" in sweep else None
+    steps = attempt(check.integer, sweep["steps"], "sweep.steps", minimum=1,
+                    maximum=MAX_STEPS) if "steps" in sweep else None
+    tol = attempt(check.number, sweep.get("tol", DEFAULT_TOL), "sweep.tol", lambda v: v > 0,
+                  "must be > 0")
+    record_every = attempt(check.integer, sweep.get("record_every", 0), "sweep.record_every",
+                           minimum=0, maximum=MAX_STEPS)
+    output = attempt(_output, check, sweep.get("output"))
+    scheduler = attempt(_scheduler, check, sweep.get("scheduler"))
+    backend = attempt(check.choice, sweep.get("backend", "auto"), "sweep.backend", BACKENDS)
+    dtype = attempt(check.choice, sweep.get("dtype", "float64"), "sweep.dtype", DTYPES)
 
-    name, params, starts, bound, spec = _objective(check, objective)
-    noise = check.number(objective.get("noise", 0.0), "objective.noise", lambda v: v >= 0,
-                         "must be >= 0")
-    seeds, seed_axis = _seeds(check, objective.get("seeds"))
-    bounds = _bounds(check, objective.get("bounds"), len(starts[0]), starts)
-    schedules, schedule_axis = _schedules(check, sweep.get("schedule", "constant"))
-    schedule = check.table(table.get("schedule", {}), "schedule")
+    name, params, starts, bound, spec = attempt(_objective, check, objective) or (None,) * 5
+    noise = attempt(check.number, objective.get("noise", 0.0), "objective.noise",
+                    lambda v: v >= 0, "must be >= 0")
+    seeds, seed_axis = attempt(_seeds, check, objective.get("seeds")) or (None, None)
+    bounds = attempt(_bounds, check, objective.get("bounds"), len(starts[0]),
+                     starts) if starts else None
+    schedules, schedule_axis = attempt(_schedules, check,
+                                       sweep.get("schedule", "constant")) or ((), None)
+    schedule = attempt(check.table, table.get("schedule", {}), "schedule") or {}
     check.known_keys(schedule, SECTIONS["schedule"], "schedule")
-    warmup = check.integer(schedule.get("warmup", 0), "schedule.warmup", minimum=0,
-                           maximum=MAX_STEPS)
+    warmup = attempt(check.integer, schedule.get("warmup", 0), "schedule.warmup", minimum=0,
+                     maximum=MAX_STEPS)
     if "step" in schedules and "every" not in schedule:
-        check.fail("schedule.every", None, 'is required with sweep.schedule = "step" '
+        check.note("schedule.every", None, 'is required with sweep.schedule = "step" '
                    "(multiply α by schedule.factor every this many steps)")
-    step_every = check.integer(schedule.get("every", 1), "schedule.every", minimum=1,
-                               maximum=MAX_STEPS)
-    step_factor = check.number(schedule.get("factor", 0.1), "schedule.factor", lambda v: v > 0,
-                               "must be > 0")
-    grid = check.table(table.get("grid", {}), "grid")
+    step_every = attempt(check.integer, schedule.get("every", 1), "schedule.every", minimum=1,
+                         maximum=MAX_STEPS)
+    step_factor = attempt(check.number, schedule.get("factor", 0.1), "schedule.factor",
+                          lambda v: v > 0, "must be > 0")
+    grid = attempt(check.table, table.get("grid", {}), "grid") or {}
     check.known_keys(grid, AXES, "grid")
-    axes = tuple(_axis(check, axis, grid.get(axis)) for axis in AXES)
-    options = _options(check, check.table(table.get("options", {}), "options"))
+    axes = tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES)
+    given_options = attempt(check.table, table.get("options", {}), "options") or {}
+    options = attempt(_options, check, given_options)
+    check.raise_errors()
+    _warn_unswept_options(source, given_options, optimizers)
 
     if text is None:
         text = repr(table)
@@ -238,6 +284,14 @@ def validate(table: dict, source: str = "<config>", text: str | None = None) -> 
 
 
 # --- sections ---------------------------------------------------------------
+
+def _warn_unswept_options(source: str, options: dict, optimizers: tuple[str, ...]) -> None:
+    """A :class:`ConfigWarning` for each ``[options.X]`` whose rule X is not swept."""
+    for name in options:
+        if name not in optimizers:
+            warnings.warn(f"{source}: options.{_key(name)}: {name} is not in sweep.optimizers; "
+                          "its options are unused", ConfigWarning, stacklevel=2)
+
 
 def _optimizers(check, value):
     names = check.sequence(value, "sweep.optimizers", nonempty=True)
@@ -583,7 +637,8 @@ def _infer_scale(values):
 def _options(check, options):
     resolved = {}
     for optimizer in options:
-        check.known_name(optimizer, OPTIMIZERS, f"options.{optimizer}", "optimizer", show=False)
+        check.attempt(check.known_name, optimizer, OPTIMIZERS, f"options.{_key(optimizer)}",
+                      "optimizer", show=False)
     for name, rule in OPTIMIZERS.items():
         if rule.option is None:
             if name in options:
@@ -707,16 +762,49 @@ def _key(key) -> str:
     return json.dumps(str(key), ensure_ascii=False)[1:-1]
 
 
+def _closest(name, choices) -> str | None:
+    """The choice most like ``name``, ignoring case ("adamW" is "adamw", not "adam")."""
+    lowered = {str(choice).lower(): choice for choice in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1)
+    return lowered[close[0]] if close else None
+
+
+class _Stop(Exception):
+    """Nothing more can be checked, and the mistakes noted so far say why."""
+
+
 class _Checker:
-    """Raises :class:`ConfigError` messages that start with the file's name."""
+    """Raises (``fail``) or notes (``note``) :class:`ConfigError` messages that start with
+    the file's name; ``errors`` holds those noted, ``suggested`` the key paths that
+    "Perhaps you meant" named."""
 
     def __init__(self, source: str):
         self.source = source
+        self.errors: list[str] = []
+        self.suggested: set[str] = set()
+
+    def message(self, key: str, value: Any, rule: str, hint: str = "") -> str:
+        shown = "" if value is None else f" = {_show(value)}"
+        return f"{self.source}: {key}{shown}: {rule}" + (f"\n  {hint}" if hint else "")
 
     def fail(self, key: str, value: Any, rule: str, hint: str = ""):
-        shown = "" if value is None else f" = {_show(value)}"
-        message = f"{self.source}: {key}{shown}: {rule}"
-        raise ConfigError(message + (f"\n  {hint}" if hint else ""))
+        raise ConfigError(self.message(key, value, rule, hint))
+
+    def note(self, key: str, value: Any, rule: str, hint: str = ""):
+        """A mistake that does not stop the checks of other keys."""
+        self.errors.append(self.message(key, value, rule, hint))
+
+    def attempt(self, check, *args, **kwargs):
+        """``check(*args, **kwargs)``, or None after noting the mistake it raised."""
+        try:
+            return check(*args, **kwargs)
+        except ConfigError as error:
+            self.errors.append(str(error))
+            return None
+
+    def raise_errors(self):
+        if self.errors:
+            raise ConfigErrors(self.errors)
 
     def table(self, value, key, required=False) -> dict:
         if value is None and required:
@@ -763,18 +851,21 @@ class _Checker:
 
     def known_name(self, name, registry, key, what, show=True):
         if name not in registry:
-            close = difflib.get_close_matches(str(name), list(registry), n=1)
-            hint = f"Perhaps you meant {_show(close[0])}?" if close else \
+            close = _closest(name, registry)
+            hint = f"Perhaps you meant {_show(close)}?" if close else \
                 f"Known {what}s: {', '.join(registry)}."
             self.fail(key, name if show else None, f"unknown {what}", hint)
         return registry[name]
 
     def known_keys(self, table, allowed, prefix):
+        """Note every key of ``table`` not in ``allowed`` (the others are still checked)."""
         for key in table:
             if key not in allowed:
                 path = f"{prefix}.{_key(key)}" if prefix else _key(key)
-                close = [ALIASES[key]] if ALIASES.get(key) in allowed else \
-                    difflib.get_close_matches(str(key), list(allowed), n=1)
-                hint = f"Perhaps you meant {_show(close[0])}?" if close else \
+                alias = ALIASES.get(str(key).lower())
+                close = alias if alias in allowed else _closest(key, allowed)
+                if close is not None:
+                    self.suggested.add(f"{prefix}.{close}" if prefix else close)
+                hint = f"Perhaps you meant {_show(close)}?" if close else \
                     f"Allowed: {', '.join(allowed)}."
-                self.fail(path, None, "unknown key", hint)
+                self.note(path, None, "unknown key", hint)

@@ -146,3 +146,69 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     assert out[2].split()[:2] == ["blocks", "12,"] and "(start 1, alpha 2, beta1 2)" in out[2]
     assert "written block by block" in out[3] and "blocks in flight" in out[4]
     assert out[5].split()[:2] == ["estimated", "time"] and "adam" in out[5] and "sgd" in out[5]
+
+
+def test_dry_run_names_the_output_of_sweep_output_and_says_what_it_compiles(tmp_path,
+                                                                              monkeypatch, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text(SMALL.replace("record_every = 50", 'record_every = 50\noutput = "out/r.nc"'))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([str(grid), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == f"plan of {grid} → out/r.nc"
+    assert "assembled in memory, written at the end" in captured.out
+    assert captured.err == ("dry run: compiling 2 kernels (cached on disk after the first time) "
+                            "and timing a small run of each; nothing is written…\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]  # not even out/
+    # An output the real run would refuse, the dry run refuses too.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "r.nc").write_text("")
+    assert cli.main([str(grid), "--dry-run"]) == 2
+    assert "out/r.nc exists" in capsys.readouterr().err
+    assert cli.main([str(grid), "--dry-run", "--overwrite"]) == 0
+    assert (tmp_path / "out" / "r.nc").read_text() == ""
+
+
+def test_dry_run_without_any_output_says_so(tmp_path, capsys):
+    from sweep.config import validate
+    from sweep.dry_run import dry_run
+
+    config = validate({"sweep": {"optimizers": ["sgd"], "steps": 20},
+                       "objective": {"name": "booth"}})
+    plan = dry_run(config, say=lambda message: None)
+    assert plan.splitlines()[0] == "plan of <config> → nowhere (no output given: -o or sweep.output)"
+
+
+def test_the_estimate_adds_fixed_costs_block_costs_and_computing():
+    from sweep.dry_run import estimate_seconds
+
+    # 4e8 steps at 2e8/s and 1e8 at 1e8/s (the threads together): 2 s + 1 s of computing.
+    work, rates = {"adam": 4e8, "sgd": 1e8}, {"adam": 2e8, "sgd": 1e8}
+    assert estimate_seconds(1.5, 0.01, 10, work, rates) == pytest.approx(1.5 + 10 * 0.01 + 3)
+    assert estimate_seconds(0.0, 0.0, 3, work, rates) == pytest.approx(3)
+    assert estimate_seconds(0.7, 0.2, 1, {}, {}) == pytest.approx(0.9)
+    # Twice the rate halves only the computing.
+    doubled = {name: 2 * rate for name, rate in rates.items()}
+    assert estimate_seconds(1.5, 0.01, 10, work, doubled) == pytest.approx(1.5 + 0.1 + 1.5)
+
+
+def test_the_miniature_is_the_sweep_cut_to_its_first_block_of_each_rule(tmp_path):
+    from sweep.config import validate
+    from sweep.dry_run import MINIATURE_STEPS, _miniature
+    from sweep.plan import make_plan
+
+    config = validate({"sweep": {"optimizers": ["adam", "sgd"], "steps": 500, "record_every": 50,
+                                 "schedule": ["constant", "cosine"], "output": "x.zarr"},
+                       "objective": {"name": "beale", "noise": 0.1, "seeds": 3},
+                       "grid": {"alpha": [1e-3, 1e-2, 1e-1], "beta1": [0.5, 0.9]}})
+    plan = make_plan(config, n_jobs=2, block_cells=6)
+    assert plan.chunks == (1, 1, 1, 3, 2, 1, 1)  # adam 2·3·3 blocks of 6 cells, sgd 18 of 3
+    miniature = _miniature(config, plan.chunks)
+    small = make_plan(miniature, n_jobs=2, block_cells=6)
+    assert [block.shape for block in small.blocks] == [plan.blocks[0].shape,
+                                                       plan.blocks[18].shape]
+    assert [block.optimizer for block in small.blocks] == ["adam", "sgd"]
+    # 11 steps recorded (0, 50, …, 500): the miniature records as many, every step.
+    assert (miniature.steps, miniature.record_every) == (max(MINIATURE_STEPS, 10), 1)
+    assert (miniature.optimizers, miniature.spec, miniature.noise, miniature.seed_axis,
+            miniature.schedule_axis) == (config.optimizers, config.spec, 0.1, True, True)

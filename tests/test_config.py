@@ -119,6 +119,13 @@ SWEEP = [
          'sweep.optimizers[1] = "rmsporp"', "unknown optimizer", 'Perhaps you meant "rmsprop"?'),
     case("optimizers-typo-adm", {"sweep.optimizers": ["adm"]},
          'sweep.optimizers[0] = "adm"', "unknown optimizer", 'Perhaps you meant "adam"?'),
+    case("optimizers-case", {"sweep.optimizers": ["adamW"]},  # "adam" is closer, case aside
+         'sweep.optimizers[0] = "adamW"', "unknown optimizer", 'Perhaps you meant "adamw"?'),
+    case("optimizers-upper-case", {"sweep.optimizers": ["RMSProp"]},
+         'sweep.optimizers[0] = "RMSProp"', "unknown optimizer", 'Perhaps you meant "rmsprop"?'),
+    case("axis-key-case", {"grid.Beta2": [0.9]},
+         "grid.Beta2", "unknown key", 'Perhaps you meant "beta2"?'),
+    case("alias-case", {"grid.LR": [0.1]}, "grid.LR", "unknown key", 'Perhaps you meant "alpha"?'),
     case("optimizers-unknown", {"sweep.optimizers": ["lbfgs"]},
          'sweep.optimizers[0] = "lbfgs"', "unknown optimizer", "Known optimizers: sgd, momentum,"),
     case("optimizers-duplicated", {"sweep.optimizers": ["adam", "sgd", "adam"]},
@@ -617,6 +624,7 @@ HUGE = {
     "grid.beta1": {"min": 0.0, "max": 0.99, "num": 100},
     "grid.beta2": {"min": 0.9, "max": 0.999, "num": 100},
     "grid.eps": {"min": 1e-10, "max": 1e-6, "num": 10, "scale": "log"},
+    "options": DELETE,  # BASE's are for rules not swept here: a warning on stderr
 }
 
 
@@ -839,7 +847,7 @@ def test_cli_debug_shows_the_traceback(tmp_path):
     result = run_cli(GRID, "--debug", cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr
-    assert "ConfigError: grid.toml: grid.eps = -1e-08: must be >= 0" in result.stderr
+    assert "ConfigErrors: grid.toml: grid.eps = -1e-08: must be >= 0" in result.stderr
     assert_nothing_left(tmp_path, GRID)
 
 
@@ -934,3 +942,109 @@ def test_flat_start_of_wrong_length_names_objective_start(edits, rule):
         validate(edited(edits))
     assert str(refused.value).startswith("<config>: objective.start = [")
     assert rule in str(refused.value)
+
+
+# --- every mistake at once --------------------------------------------------------
+
+THREE_MISTAKES = """\
+[sweep]
+optimizers = ["adam", "adamW"]
+steps = 0
+
+[objective]
+name = "rosenbrock"
+
+[grid]
+alpha = [1e-3, 1e-2]
+beta1 = [0.5, 1.0]
+"""
+
+
+def test_every_mistake_of_a_file_is_reported_at_once(tmp_path, monkeypatch, capsys):
+    (tmp_path / GRID).write_text(THREE_MISTAKES)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([GRID, "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f'error: {GRID}: sweep.optimizers[1] = "adamW": unknown optimizer\n'
+                            f'  Perhaps you meant "adamw"?\n'
+                            f"error: {GRID}: sweep.steps = 0: must be >= 1\n"
+                            f"error: {GRID}: grid.beta1[1] = 1.0: must be in [0, 1)\n")
+    assert_nothing_left(tmp_path, GRID)
+    with pytest.raises(ConfigError) as refused:
+        load(GRID)
+    assert len(refused.value.messages) == 3 and refused.value.hidden == 0
+    assert refused.value.exit_code == 2
+
+
+def test_unknown_keys_are_all_named_and_the_rest_still_checked():
+    table = edited({"sweep.optimzers": ["adam"], "sweep.optimizers": DELETE, "grid.Alpha": [1.0],
+                    "grid.eps": [-1.0], "objective.nosie": 0.1})
+    with pytest.raises(ConfigError) as refused:
+        validate(table)
+    messages = refused.value.messages
+    # A misspelt required key is not also "required": the hint names it.
+    assert [m.splitlines()[0] for m in messages] == [
+        "<config>: sweep.optimzers: unknown key", "<config>: objective.nosie: unknown key",
+        "<config>: grid.Alpha: unknown key", "<config>: grid.eps[0] = -1.0: must be >= 0"]
+    assert [m.splitlines()[1:] for m in messages] == [
+        ['  Perhaps you meant "optimizers"?'], ['  Perhaps you meant "noise"?'],
+        ['  Perhaps you meant "alpha"?'], []]
+
+
+def test_at_most_ten_mistakes_are_shown_then_how_many_more(tmp_path, monkeypatch, capsys):
+    table = edited({"grid.alpha": DELETE})
+    for i in range(12):
+        table["sweep"][f"unknown{i}"] = 1
+    (tmp_path / GRID).write_text(to_toml(table))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        load(GRID)
+    assert len(refused.value.messages) == 10 and refused.value.hidden == 2
+    assert cli.main([GRID]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"error: {GRID}: sweep.unknown0: unknown key"
+    assert [line for line in lines if line.startswith("error: ")][-1] == "error: ... and 2 more"
+    assert sum(line.startswith(f"error: {GRID}: sweep.unknown") for line in lines) == 10
+
+
+def test_a_mistake_that_stops_the_checks_still_reports_those_before_it():
+    table = edited({"grid.Beta1": [0.5]})
+    table["objective"] = 3  # no objective to check: nothing after it can be
+    with pytest.raises(ConfigError) as refused:
+        validate(table)
+    assert [m.splitlines()[0] for m in refused.value.messages] == [
+        "<config>: objective = 3: must be a table"]
+    table = edited({"sweep.Steps": 5, "sweep.steps": DELETE, "sweeps": {}})
+    table["grid"]["beta1"] = [2.0]
+    with pytest.raises(ConfigError) as refused:
+        validate(table)
+    assert [m.splitlines()[0] for m in refused.value.messages] == [
+        "<config>: sweeps: unknown key", "<config>: sweep.Steps: unknown key",
+        "<config>: grid.beta1[0] = 2.0: must be in [0, 1)"]
+
+
+# --- warnings ---------------------------------------------------------------------
+
+def test_options_of_a_rule_not_swept_are_a_warning_not_an_error(tmp_path, monkeypatch, capsys):
+    from sweep.config import ConfigWarning
+
+    table = edited({"sweep.optimizers": ["adam", "rmsprop"]})  # BASE sets options.adamw too
+    with pytest.warns(ConfigWarning, match=r"^<config>: options\.adamw: adamw is not in "
+                                           r"sweep\.optimizers; its options are unused$"):
+        config = validate(table)
+    assert config.optimizers == ("adam", "rmsprop")
+    # The command line: one "warning:" line on stderr, then the run goes on (here to the
+    # refusal of an existing output, so that nothing runs).
+    (tmp_path / GRID).write_text(to_toml(table))
+    (tmp_path / "out.nc").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([GRID, "-o", "out.nc"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {GRID}: options.adamw: adamw is not in sweep.optimizers; its options are unused",
+        "error: out.nc exists: pass --overwrite to replace it"]
+
+
+def test_options_of_swept_rules_warn_nothing(recwarn):
+    validate(copy.deepcopy(BASE))
+    assert not [w for w in recwarn if "options" in str(w.message)]

@@ -1,0 +1,89 @@
+"""``python -m sweep list``: what a grid file can name, read from the registries.
+
+Each section is a function returning ``(title, header, rows)``; :data:`SECTIONS`
+lists them in the order shown. A new registry (models, data sets) is a new
+function added there, and the listing and its test pick it up.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+from kernels.objectives import OBJECTIVES, problem
+from kernels.rules import OPTIMIZERS
+
+# The grid axes as the README's tables write them.
+AXIS_SYMBOLS = {"alpha": "α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
+
+
+def optimizers() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+    """Every update rule: the axes it reads, its fixed option, its torch.optim equivalent."""
+    rows = []
+    for name, rule in OPTIMIZERS.items():
+        axes = ", ".join(f"{AXIS_SYMBOLS[axis]} ({axis})" for axis in rule.axes)
+        option = "" if rule.option is None else \
+            f"{rule.option} = {_number(rule.option_default)}"
+        rows.append((name, axes, option, f"torch.optim.{rule.torch}"))
+    return ("optimizers (sweep.optimizers; a fixed option goes in [options.NAME])",
+            ("name", "axes read", "option (default)", "equivalent"), rows)
+
+
+def objectives() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+    """Every built-in objective: dimension, f*, customary start points, parameters."""
+    rows = []
+    for name, entry in OBJECTIVES.items():
+        concrete = problem(name)  # the defaults: dim 2, κ 10, ...
+        if entry.fixed_dim is not None:
+            dim = str(entry.fixed_dim)
+        elif "dim" in entry.params:
+            dim = f"dim ≥ {entry.min_dim} (default {concrete.dim})"
+        else:
+            dim = f"{concrete.dim} (from its parameters)"
+        if math.isnan(concrete.minimum):
+            minimum = "none (unbounded below)"
+        elif name == "styblinski_tang":  # f* grows with the dimension
+            minimum = f"{_number(concrete.minimum / concrete.dim)} × dim"
+        else:
+            minimum = _number(concrete.minimum)
+        starts = ", ".join("(" + ", ".join(_number(x) for x in point) + ")"
+                           for point in concrete.starts)
+        parameters = ", ".join(f"{key} = {_number(value)}" for key, value in entry.defaults)
+        rows.append((name, dim, minimum, starts, parameters))
+    return ("objectives (objective.name; or write your own: objective.file or objective.expr)",
+            ("name", "dimension", "f*", "customary starts", "parameters (default)"), rows)
+
+
+# Shown in this order. Models and data sets, when they come, are sections here.
+SECTIONS = (optimizers, objectives)
+
+
+def _number(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def render(sections=SECTIONS) -> str:
+    """The sections as aligned text tables, one blank line between them."""
+    blocks = []
+    for section in sections:
+        title, header, rows = section()
+        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+        lines = [title]
+        for row in (header, *rows):
+            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in
+                                          zip(row, widths)).rstrip())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sweep list``: print every optimizer and objective a grid file can name."""
+    argparse.ArgumentParser(
+        prog="python -m sweep list",
+        description="List the optimizers (the axes each reads, its torch.optim equivalent) "
+                    "and the objectives (dimension, f*, customary starts)").parse_args(argv)
+    print(render())
+    return 0
