@@ -267,7 +267,7 @@ def cuda_kernel_rate(table: dict, repeats: int) -> dict:
     plan = make_plan(load_config(table), block_cells=10**9)
     optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, plan.blocks[0], Engine())
     rule, problem = OPTIMIZERS[optimizer], resolve(spec)
-    seconds = [kernel_seconds(rule.update, rule.init, problem.value_and_grad, x0, hyper, ids,
+    seconds = [kernel_seconds(rule, problem.value_and_grad, x0, hyper, ids,
                               settings, records) for _ in range(repeats + 1)][1:]
     work = len(x0) * settings.steps
     rates = [work / max(second, 1e-9) for second in seconds]  # the simulator times 0
