@@ -62,9 +62,10 @@ function category(c, m) {  // "diverged", "not reached", "no value" or "" (a num
   return "";
 }
 
-function valueText(c, m) {
+function valueText(c, m, short = false) {
   const k = category(c, m);
-  if (k === "not reached") return `did not reach tol in ${S.censor_steps.toLocaleString("en")} steps`;
+  if (k === "not reached")
+    return short ? "not reached" : `did not reach tol in ${S.censor_steps.toLocaleString("en")} steps`;
   return k || fmt(cells.data[m][c]);
 }
 
@@ -100,6 +101,15 @@ function renderHeatmaps() {
       box.width.push(col === S.cell_color ? 3 : 2.5);
     }
     outline[o].data = box;
+    // Dots on the squares that have a stored path, unless all or none of them have.
+    const dot = {x: [], y: []};
+    for (let k = 0; k < n; k++) {
+      idx[S.x] = src.data.ix[k];
+      idx[S.y] = src.data.iy[k];
+      if (pathRow(flat(o, idx)) >= 0) { dot.x.push(src.data.cx[k]); dot.y.push(src.data.cy[k]); }
+    }
+    if (dot.x.length === n) { dot.x = []; dot.y = []; }
+    dots[o].data = dot;
   });
   bar.color_mapper = mappers[S.metrics.indexOf(m)];
   bar.title = S.metric_labels[m];
@@ -170,8 +180,8 @@ function renderCell() {
   loss_lines.data = losses;
   path_ends.data = ends;
   trajectory_plot.title.text = G.cell < 0 ? "Click a heatmap cell to see its path"
-    : missing.length ? `No path stored for the ${missing.join(", ")} cell` +
-      (S.path_source ? " (raise --cells-with-paths)" : "")
+    : missing.length ? `No path stored for: ${missing.join(", ")}` +
+      (S.path_source ? " (dots mark the squares that have one)" : "")
     : S.trajectory_title;
   renderInfo();
   pin_button.disabled = G.cell < 0 || G.pins.includes(G.cell);
@@ -196,7 +206,7 @@ function renderInfo() {
     html += `<tr data-cell='${c}'><td><span class='sweep-swatch' style='background:${col}'></span>${label}</td>`;
     html += `<td>${S.optimizers[o]}</td>`;
     for (const d of swept) html += `<td>${S.labels[d][idx[d]]}</td>`;
-    for (const m of S.metrics) html += `<td>${valueText(c, m)}</td>`;
+    for (const m of S.metrics) html += `<td>${valueText(c, m, true)}</td>`;
     html += "</tr>";
   }
   html += "</table>";

@@ -31,6 +31,8 @@ STYLE = """
   .sweep-swatch { display: inline-block; width: 11px; height: 11px; margin-right: 5px;
                   vertical-align: -1px; border: 1px solid #555; }
   .sweep-hint { color: #555; font-size: 13px; margin: 4px 0; }
+  .sweep-dot { display: inline-block; width: 5px; height: 5px; margin: 0 8px 1px 3px;
+               border-radius: 50%; border: 1px solid #333; background: white; }
 """
 
 
@@ -109,13 +111,16 @@ def _heatmaps(data: PageData, selection_callback):
     iy, ix = np.meshgrid(np.arange(len(yv)), np.arange(len(xv)), indexing="ij")
     ix, iy = ix.ravel(), iy.ravel()
     xl, yl = data.labels[data.x], data.labels[data.y]
-    figures, sources, outlines = [], [], []
+    figures, sources, outlines = [], [], []  # outlines: (outline source, dot source)
+    centre = {d: (np.sqrt(e[1:] * e[:-1]) if modes[d] == "log" else (e[1:] + e[:-1]) / 2)
+              for d, e in ((data.x, xe), (data.y, ye))}
     for o, name in enumerate(data.optimizers):
         selection = Selection(name=f"tap:{o}")
         selection.js_on_change("indices", selection_callback)
         source = ColumnDataSource(
             data={"left": xe[ix], "right": xe[ix + 1], "bottom": ye[iy], "top": ye[iy + 1],
                   "ix": ix.astype(np.int32), "iy": iy.astype(np.int32),
+                  "cx": centre[data.x][ix], "cy": centre[data.y][iy],
                   "xlabel": [xl[i] for i in ix], "ylabel": [yl[i] for i in iy],
                   "color": ["#ffffff"] * len(ix), "text": [""] * len(ix)},
             selected=selection, name=f"heat:{name}")
@@ -133,6 +138,10 @@ def _heatmaps(data: PageData, selection_callback):
                          nonselection_line_alpha=1.0, selection_line_color="white")
         fig.quad(left="left", right="right", bottom="bottom", top="top", fill_color=None,
                  line_color="color", line_width="width", source=outline)
+        # Where only some squares of the map have a stored path, a dot marks them.
+        dots = ColumnDataSource(data={"x": [], "y": []}, name=f"dots:{name}")
+        fig.scatter("x", "y", source=dots, size=4, color="white", line_color="#333333",
+                    line_width=0.8)
         fig.add_tools(TapTool(renderers=[cells]),
                       HoverTool(renderers=[cells], tooltips=[
                           (data.axis_long_names[data.x], "@xlabel"),
@@ -144,7 +153,7 @@ def _heatmaps(data: PageData, selection_callback):
         _axis(fig, "y", data, data.y, modes[data.y], yv)
         figures.append(fig)
         sources.append(source)
-        outlines.append(outline)
+        outlines.append((outline, dots))
     return figures, sources, outlines
 
 
@@ -252,9 +261,10 @@ def _sensitivity_figure(data: PageData):
     fig.xaxis.group_text_font_size = "13px"
     # The legend's swatches in grey (the bars take each optimizer's colour).
     grey = "#555555"
-    main_key = fig.vbar(x=[], top=[], width=0.4, fill_color=grey, line_color=grey)
-    total_key = fig.vbar(x=[], top=[], width=0.75, fill_color=grey, fill_alpha=0.3,
-                         line_color=grey)
+    # (zero-height bars: a renderer with no data would draw no swatch)
+    main_key = fig.vbar(x=[factors[0]], top=[0], width=0.4, fill_color=grey, line_color=None)
+    total_key = fig.vbar(x=[factors[0]], top=[0], width=0.75, fill_color=grey, fill_alpha=0.3,
+                         line_color=None)
     fig.add_layout(Legend(items=[LegendItem(label="main effect", renderers=[main_key]),
                                  LegendItem(label="total effect", renderers=[total_key])],
                           location="top_left"), "right")
@@ -271,6 +281,8 @@ def _legend_html(data: PageData) -> str:
                                    f"did not reach tol in {data.censor_steps:,} steps "
                                    f"(steps to tol)"))
     items.append(swatch.format(CELL_COLOR, "clicked cell (outline)"))
+    if 0 < data.path_cells.size < data.cells:
+        items.append("<span class='sweep-dot'></span>a path is stored (where only some are)")
     return "<p class='sweep-hint'>" + "<br>".join(items) + "</p>"
 
 
@@ -334,7 +346,7 @@ def build(data: PageData) -> str:
     path_cells = ColumnDataSource(data={"cell": data.path_cells}, name="path_cells")
     controller.args = dict(
         spec=_spec(data), cells=cells, paths=paths, path_cells=path_cells, heat=heat,
-        outline=outline, bar=bar, mappers=mappers, metric_select=metric_select, selects=selects,
+        outline=[o for o, _ in outline], dots=[d for _, d in outline], bar=bar, mappers=mappers, metric_select=metric_select, selects=selects,
         sensitivity=sens_source, sensitivity_plot=sens_fig, sensitivity_note=sens_note,
         path_lines=path_lines, path_ends=path_ends, loss_lines=loss_lines,
         trajectory_plot=trajectory, info=info, pin_button=pin, clear_button=clear)
