@@ -411,8 +411,8 @@ def _sensitivities(ds: xr.Dataset, metrics: list[str], optimizers: list[str]) ->
             "main": np.nan_to_num(main).round(4).tolist(),
             "total": np.nan_to_num(total).round(4).tolist(),
             "constant": [bool(np.isnan(t).all()) for t in total],
-            "title": f"Sensitivity of {result.attrs['response']}: main effect (dark, the axis "
-                     f"alone) inside the total effect (light, with its interactions)",
+            "title": f"Sensitivity of {result.attrs['response']} to each swept axis, "
+                     f"over the whole grid",
             "treatment": str(result.attrs.get("treatment", "")),
         }
     return out

@@ -123,9 +123,11 @@ function renderSensitivity() {
   });
   sensitivity.data = {...sensitivity.data, main, total};
   sensitivity_plot.title.text = s.title;
-  sensitivity_note.text = s.treatment ? `Response: ${s.treatment}.` +
-    (s.constant.some((x) => x) ? " An optimizer whose response is constant has no bars." : "")
-    : "";
+  sensitivity_note.text = "<p class='sweep-hint'>Main effect (dark): the share of the " +
+    "variance the axis explains alone; total effect (light): its share with its interactions. " +
+    (s.treatment ? `Response: ${s.treatment}.` : "") +
+    (s.constant.some((x) => x) ? " An optimizer whose response is constant has no bars." : "") +
+    "</p>";
 }
 
 function pathRow(c) {  // the row of c in the stored paths, or -1

@@ -91,7 +91,7 @@ def _axis(fig, which: str, data: PageData, dim: str, mode: str, values) -> None:
         ticks = list(range(0, len(values), every))
         axis.ticker = FixedTicker(ticks=ticks)
         axis.major_label_overrides = {i: labels[i] for i in ticks}
-    elif mode == "log" and len(values) <= 6:
+    elif len(values) <= 6:  # few values: label them, not round numbers between them
         axis.ticker = FixedTicker(ticks=[float(v) for v in values])
         axis.major_label_overrides = {float(v): labels[i] for i, v in enumerate(values)}
     if which == "x" and mode == "index" and sum(len(s) for s in labels) > 5 * len(labels):
@@ -126,7 +126,7 @@ def _heatmaps(data: PageData, selection_callback):
             selected=selection, name=f"heat:{name}")
         outline = ColumnDataSource(data={"left": [], "right": [], "bottom": [], "top": [],
                                          "color": [], "width": []}, name=f"outline:{name}")
-        title = name + (f" (does not read {data.ignored[name]})" if data.ignored[name] else "")
+        title = name + (f" ({data.ignored[name]})" if data.ignored[name] else "")
         fig = figure(width=PANEL[0], height=PANEL[1], title=title, toolbar_location=None,
                      x_axis_type="log" if modes[data.x] == "log" else "linear",
                      y_axis_type="log" if modes[data.y] == "log" else "linear",
@@ -248,8 +248,9 @@ def _sensitivity_figure(data: PageData):
         "factor": factors, "color": [colors[f[0]] for f in factors],
         "main": [v for row in first["main"] for v in row],
         "total": [v for row in first["total"] for v in row]}, name="sensitivity")
+    width = sum(max(34, 8 * len(f[1]) + 12) for f in factors) + 40 * len(data.optimizers)
     fig = figure(x_range=FactorRange(*factors, group_padding=1.2), y_range=Range1d(0, 1.05),
-                 width=max(600, 34 * len(factors) + 120), height=280, toolbar_location=None,
+                 width=max(600, width + 260), height=280, toolbar_location=None,
                  title=first["title"], name="sensitivity_plot")
     total = fig.vbar(x="factor", top="total", width=0.75, fill_color="color", fill_alpha=0.3,
                      line_color="color", source=source)
