@@ -3,6 +3,7 @@ opened in headless Chromium (selenium), where clicks, selectors and the URL hash
 checked against the model state read back from BokehJS."""
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from conftest import grid_table
 from sweep.cli import main
 from sweep.explore import data as prep
 from sweep.explore import explore
-from sweep.explore.page import build
+from sweep.explore.page import BOKEH_MISSING, build
 from sweep.plot import DIVERGED_COLOR
 
 pytest.importorskip("bokeh")
@@ -158,6 +159,13 @@ def test_a_file_that_is_not_a_result_exits_2(tmp_path, capsys):
         assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "p.html").exists()
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_without_bokeh_one_sentence_names_the_extra(saved, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bokeh", None)  # import bokeh raises ImportError
+    assert main(["explore", str(saved / "plain.nc"), "-o", str(tmp_path / "p.html")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {BOKEH_MISSING}"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_command_writes_a_page(saved, tmp_path, capsys):
@@ -321,6 +329,14 @@ def test_selectors_change_the_heatmaps(driver, page, recorded):
     after = model(driver, "heat:adam", "Array.from(m.data.text)")
     assert after != before
     assert_texts(after, recorded, "final_loss", "adam", start=1, beta2=0)
+    # Off the first view only some squares have a path (60 of 120 cells): dots mark them.
+    stored = set(prep.prepare(recorded, cells_with_paths=60).path_cells)
+    with_path = [square(recorded, a, b) for a in range(5) for b in range(3)
+                 if flat_index(recorded, "adam", start=1, alpha=a, beta1=b) in stored]
+    assert 0 < len(with_path) < 15
+    dots = model(driver, "dots:adam", "Array.from(m.data.x)")
+    centres = model(driver, "heat:adam", "Array.from(m.data.cx)")
+    assert dots == [centres[k] for k in sorted(with_path)]
     choose(driver, "metric", "steps_to_tol")
     wait_for(driver, "return window.location.hash.includes('metric=steps_to_tol')")
     assert model(driver, "colorbar", "m.title").startswith("steps to f − f*")
