@@ -52,6 +52,8 @@ class PageData:
         dims: the grid dimensions (``final_loss``'s, optimizer excluded), in order.
         sizes: per dim, its length; ``labels``: per dim, its values as short text.
         values: per dim, its coordinate (float64 or str).
+        long_names, symbols: per dim, its name in full (``step size α``) and short (``α``).
+        axis_mode: per dim, ``"log"``, ``"linear"`` or ``"index"`` (:func:`sweep.plot._axis_mode`).
         x, y: the heatmaps' axes.
         metrics: the metrics this result has; ``metric``: the one shown first.
         metric_labels: per metric, what its values are (``final loss f(θ) − f*``).
@@ -77,7 +79,8 @@ class PageData:
     sizes: dict[str, int]
     labels: dict[str, list[str]]
     values: dict[str, np.ndarray]
-    axis_long_names: dict[str, str]
+    long_names: dict[str, str]
+    symbols: dict[str, str]
     axis_mode: dict[str, str]
     x: str
     y: str
@@ -431,6 +434,10 @@ def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str =
             come from the result's ``trajectory`` when it has one, else they are
             computed (:func:`computed_paths`).
         n_jobs: threads for computing paths (None: every core).
+        source: how to name the result in an error message (its path).
+
+    Raises:
+        ExploreError: an unknown axis or metric, a negative ``cells_with_paths``.
     """
     from .. import plot
 
@@ -439,83 +446,110 @@ def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str =
         raise ExploreError(f"--cells-with-paths {cells_with_paths}: must be >= 0")
     dims = grid_dims(ds)
     optimizers = [str(o) for o in ds[OPTIMIZER].values]
-    order = [OPTIMIZER, *dims]
     metrics = available_metrics(ds)
-    notes: list[str] = []
-    cell_values, scales, labels_of = {}, {}, {}
-    diverged = None
-    censor = None
-    for name in metrics:
-        found = get_metric(ds, name)
-        values = found.values.transpose(*order).values.ravel()
-        cell_values[name] = values.astype(np.float32)
-        scales[name] = _scale(found, values)
-        labels_of[name] = found.label
-        if diverged is None:
-            diverged = found.diverged.broadcast_like(found.values).transpose(*order).values.ravel()
-        if found.censor is not None:
-            censor = int(found.censor) - 1
-    ranked = plot._ranked(get_metric(ds, metric)).transpose(*order).values.reshape(
-        len(optimizers), -1)
-
-    fstar = float(ds.attrs.get("minimum", math.nan))
-    chosen = choose_cells(ranked, cells_with_paths, default_view_cells(ds, x, y))
-    problem = None
-    px = py = ploss = np.empty((0, 0))
-    steps = np.empty(0, dtype=int)
-    path_source = ""
-    if chosen.size and "trajectory" in ds:
-        px, py, ploss, steps = recorded_paths(ds, chosen)
-        path_source = "recorded"
-    elif chosen.size:
-        try:
-            px, py, ploss, steps, problem = computed_paths(ds, chosen, n_jobs)
-            path_source = "computed"
-        except ExploreError as error:
-            notes.append(f"no paths: {error}")
-            chosen = chosen[:0]
-    if chosen.size < len(diverged) and path_source:
-        notes.append(f"Paths are stored for {chosen.size:,} of {len(diverged):,} cells: those "
-                     f"shown first, then each optimizer's best by {metric} and cells spread "
-                     f"over its whole range (--cells-with-paths).")
-    problem, note = plot._problem(ds, problem)
+    cell_values, scales, labels_of, diverged, censor = _cell_metrics(ds, metrics)
+    ranked = plot._ranked(get_metric(ds, metric)).transpose(OPTIMIZER, *dims).values
+    chosen = choose_cells(ranked.reshape(len(optimizers), -1), cells_with_paths,
+                          default_view_cells(ds, x, y))
+    paths = _paths(ds, chosen, n_jobs)
+    notes = list(paths.notes)
+    if 0 < paths.cells.size < diverged.size:
+        notes.append(f"Paths are stored for {paths.cells.size:,} of {diverged.size:,} cells: "
+                     f"those shown first, then each optimizer's best by {metric} and cells "
+                     f"spread over its whole range (--cells-with-paths).")
+    problem, note = plot._problem(ds, paths.problem or _rebuilt_problem(ds))
     dim = int(ds.sizes.get("dim", 2))
-    xlim, ylim = _limits(problem if dim == 2 else None, px, py)
+    xlim, ylim = _limits(problem if dim == 2 else None, paths.x, paths.y)
     png, contour_note = _contours(problem, dim, xlim, ylim)
-    if note:
-        notes.append(note)
-    if contour_note.startswith("no contours"):
-        notes.append(contour_note)
+    notes += [n for n in (note, contour_note) if n.startswith("no contours")]
     minimizers = np.asarray(problem.minimizers, dtype=np.float64)[:, :2] \
         if problem is not None and problem.minimizers and dim >= 2 else np.empty((0, 2))
-
-    loss_log = math.isfinite(fstar)
-    symbols = {d: plot.SYMBOLS.get(d, d) for d in dims}
-    ignored = {}
-    for name in optimizers:
-        text = plot._ignored(ds, name, (x, y)).strip()
-        ignored[name] = text.strip("()")
-    steps_attr = ds.attrs.get("steps")
-    title = (f"{ds.attrs.get('title', 'sweep result')}: {int(steps_attr):,} steps, "
-             f"{len(diverged):,} cells" if steps_attr is not None
-             else str(ds.attrs.get("title", "sweep result")))
+    fstar = float(ds.attrs.get("minimum", math.nan))
+    steps = ds.attrs.get("steps")
+    title = str(ds.attrs.get("title", "sweep result")) + \
+        (f": {int(steps):,} steps, {diverged.size:,} cells" if steps is not None else "")
     return PageData(
-        title=title,
-        optimizers=optimizers,
-        dims=dims,
+        title=title, optimizers=optimizers, dims=dims,
         sizes={d: int(ds.sizes[d]) for d in dims},
         labels={d: _labels(ds, d) for d in dims},
-        axis_mode={d: plot._axis_mode(ds, d) for d in dims},
         values={d: ds[d].values for d in dims},
-        axis_long_names={d: plot._label(ds, d) if d not in ("start",) else "start point"
-                         for d in dims} | {f"{d}:symbol": symbols[d] for d in dims},
+        long_names={d: "start point" if d == "start" else plot._label(ds, d) for d in dims},
+        symbols={d: plot.SYMBOLS.get(d, d) for d in dims},
+        axis_mode={d: plot._axis_mode(ds, d) for d in dims},
         x=x, y=y, metric=metric, metrics=metrics, metric_labels=labels_of, scales=scales,
-        cell_values=cell_values, diverged=diverged.astype(np.uint8), censor_steps=censor,
-        path_cells=chosen.astype(np.int32),
-        path_x=np.asarray(px, dtype=np.float32), path_y=np.asarray(py, dtype=np.float32),
-        path_loss=np.asarray(_loss_gap(np.asarray(ploss, dtype=np.float64), fstar),
-                             dtype=np.float32),
-        path_steps=np.asarray(steps, dtype=np.int64), path_source=path_source,
-        loss_label="f(θ) − f*" if loss_log else "f(θ)", loss_log=loss_log,
-        xlim=xlim, ylim=ylim, contours=png, minimizers=minimizers,
-        sensitivity=_sensitivities(ds, metrics, optimizers), ignored=ignored, notes=notes)
+        cell_values=cell_values, diverged=diverged, censor_steps=censor,
+        path_cells=paths.cells, path_x=paths.x, path_y=paths.y,
+        path_loss=_loss_gap(paths.loss, fstar).astype(np.float32), path_steps=paths.steps,
+        path_source=paths.source, loss_label="f(θ) − f*" if math.isfinite(fstar) else "f(θ)",
+        loss_log=math.isfinite(fstar), xlim=xlim, ylim=ylim, contours=png,
+        minimizers=minimizers, sensitivity=_sensitivities(ds, metrics, optimizers),
+        ignored={n: plot._ignored(ds, n, (x, y)).strip().strip("()") for n in optimizers},
+        notes=notes)
+
+
+def _cell_metrics(ds: xr.Dataset, metrics: list[str]):
+    """Per metric: the values of every cell (float32, flat), its colour scale and label;
+    and the diverged flags (uint8, flat) and the steps of "never reached" (or None)."""
+    order = [OPTIMIZER, *grid_dims(ds)]
+    values, scales, labels = {}, {}, {}
+    diverged, censor = None, None
+    for name in metrics:
+        found = get_metric(ds, name)
+        flat = found.values.transpose(*order).values.ravel()
+        values[name] = flat.astype(np.float32)
+        scales[name] = _scale(found, flat)
+        labels[name] = found.label
+        if diverged is None:
+            diverged = found.diverged.broadcast_like(found.values).transpose(*order).values
+        if found.censor is not None:
+            censor = int(found.censor) - 1
+    if diverged is None:  # no metric at all: check_request refuses that before
+        raise ExploreError("the result has none of the metrics " + ", ".join(METRICS))
+    return values, scales, labels, diverged.ravel().astype(np.uint8), censor
+
+
+@dataclass
+class _Paths:
+    cells: np.ndarray  # int32 (n,), sorted flat indices
+    x: np.ndarray  # float32 (n, points)
+    y: np.ndarray
+    loss: np.ndarray  # float64 (n, points): f
+    steps: np.ndarray  # int64 (points,)
+    source: str  # "recorded", "computed" or ""
+    problem: object = None  # the objective, when the paths were computed
+    notes: tuple = ()
+
+
+def _paths(ds: xr.Dataset, chosen: np.ndarray, n_jobs: int | None) -> _Paths:
+    """The chosen cells' paths: recorded if the result has them, else computed."""
+    problem, notes, source = None, (), ""
+    empty = np.empty((0, 0))
+    x = y = loss = empty
+    steps = np.empty(0, dtype=np.int64)
+    if chosen.size and "trajectory" in ds:
+        x, y, loss, steps = recorded_paths(ds, chosen)
+        source = "recorded"
+    elif chosen.size:
+        try:
+            x, y, loss, steps, problem = computed_paths(ds, chosen, n_jobs)
+            source = "computed"
+        except ExploreError as error:  # the page still shows every cell's numbers
+            notes = (f"No paths: {error}.",)
+            chosen = chosen[:0]
+            x = y = loss = empty
+    return _Paths(chosen.astype(np.int32), np.asarray(x, dtype=np.float32),
+                  np.asarray(y, dtype=np.float32), np.asarray(loss, dtype=np.float64),
+                  np.asarray(steps, dtype=np.int64), source, problem, notes)
+
+
+def _rebuilt_problem(ds: xr.Dataset):
+    """The objective of a result whose objective is not a built-in (a user's file or a
+    formula), rebuilt from its grid for the contours; None for a built-in or on failure."""
+    if ds.attrs.get("objective_kind", "builtin") == "builtin":
+        return None
+    from ..objectives import resolve
+
+    try:
+        return resolve(rebuild_config(ds, 0).spec)
+    except Exception:  # a moved file, say: the page goes without contours (plot says why)
+        return None

@@ -59,10 +59,9 @@ def _spec(data: PageData) -> str:
 
     from ..plot import DIVERGED_COLOR, NOT_REACHED_COLOR
 
-    symbols = {d: data.axis_long_names[f"{d}:symbol"] for d in data.dims}
     return json.dumps({
         "optimizers": data.optimizers, "dims": data.dims, "sizes": data.sizes,
-        "labels": data.labels, "symbols": symbols, "x": data.x, "y": data.y,
+        "labels": data.labels, "symbols": data.symbols, "x": data.x, "y": data.y,
         "metrics": data.metrics, "metric_labels": data.metric_labels,
         "metric_short": _metric_names(data),
         "scales": {m: {"log": s.log, "low": s.low, "high": s.high} for m, s in data.scales.items()},
@@ -84,7 +83,7 @@ def _axis(fig, which: str, data: PageData, dim: str, mode: str, values) -> None:
     from bokeh.models import FixedTicker
 
     axis = fig.xaxis if which == "x" else fig.yaxis
-    axis.axis_label = data.axis_long_names[dim]
+    axis.axis_label = data.long_names[dim]
     labels = data.labels[dim]
     if mode == "index":
         every = max(1, -(-len(values) // 8))
@@ -144,8 +143,8 @@ def _heatmaps(data: PageData, selection_callback):
                     line_width=0.8)
         fig.add_tools(TapTool(renderers=[cells]),
                       HoverTool(renderers=[cells], tooltips=[
-                          (data.axis_long_names[data.x], "@xlabel"),
-                          (data.axis_long_names[data.y], "@ylabel"),
+                          (data.long_names[data.x], "@xlabel"),
+                          (data.long_names[data.y], "@ylabel"),
                           ("value", "@text")]))
         fig.grid.visible = False
         fig.title.text_font_size = "13px"
@@ -241,8 +240,7 @@ def _sensitivity_figure(data: PageData):
     from ..plot import _optimizer_colors
 
     first = data.sensitivity[data.metric]
-    symbols = {d: data.axis_long_names.get(f"{d}:symbol", d) for d in data.dims}
-    factors = [(name, symbols.get(a, a)) for name in data.optimizers for a in first["axes"]]
+    factors = [(name, data.symbols.get(a, a)) for name in data.optimizers for a in first["axes"]]
     colors = _optimizer_colors(data.optimizers)
     source = ColumnDataSource(data={
         "factor": factors, "color": [colors[f[0]] for f in factors],
@@ -318,7 +316,7 @@ def build(data: PageData) -> str:
     for d in data.dims:
         if d in (data.x, data.y):
             continue
-        select = Select(title=data.axis_long_names[d], name=f"axis:{d}", value="0",
+        select = Select(title=data.long_names[d], name=f"axis:{d}", value="0",
                         options=[(str(i), label) for i, label in enumerate(data.labels[d])],
                         width=210, disabled=data.sizes[d] == 1)
         select.js_on_change("value", controller)
