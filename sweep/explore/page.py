@@ -246,15 +246,17 @@ def _sensitivity_figure(data: PageData):
         "factor": factors, "color": [colors[f[0]] for f in factors],
         "main": [v for row in first["main"] for v in row],
         "total": [v for row in first["total"] for v in row]}, name="sensitivity")
-    width = sum(max(34, 8 * len(f[1]) + 12) for f in factors) + 40 * len(data.optimizers)
-    fig = figure(x_range=FactorRange(*factors, group_padding=1.2), y_range=Range1d(0, 1.05),
-                 width=max(600, width + 260), height=280, toolbar_location=None,
+    # Wide enough for the axes' labels (start, schedule) and the optimizers' names.
+    width = sum(max(30, 7 * len(f[1]) + 14) for f in factors) + 30 * len(data.optimizers)
+    fig = figure(x_range=FactorRange(*factors, group_padding=1.2), y_range=Range1d(0, 1.22),
+                 width=max(560, width + 80), height=300, toolbar_location=None,
                  title=first["title"], name="sensitivity_plot")
     total = fig.vbar(x="factor", top="total", width=0.75, fill_color="color", fill_alpha=0.3,
                      line_color="color", source=source)
     main = fig.vbar(x="factor", top="main", width=0.4, fill_color="color", line_color="color",
                     source=source)
     fig.yaxis.axis_label = "share of Var(Y)"
+    fig.yaxis.ticker = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     fig.xgrid.visible = False
     fig.xaxis.major_label_text_font_size = "13px"
     fig.xaxis.group_text_font_size = "13px"
@@ -266,7 +268,8 @@ def _sensitivity_figure(data: PageData):
                          line_color=None)
     fig.add_layout(Legend(items=[LegendItem(label="main effect", renderers=[main_key]),
                                  LegendItem(label="total effect", renderers=[total_key])],
-                          location="top_left"), "right")
+                          orientation="horizontal", location="top_right",
+                          background_fill_alpha=0.8))
     return fig, source
 
 
