@@ -77,6 +77,13 @@ def test_choose_cells_takes_the_first_then_best_then_spread_over_the_ranks():
         assert max(np.diff(ranks)) <= 15  # and leaves no wide gap in between
     assert len(prep.choose_cells(ranked, 10_000)) == 200  # never more than there are
     assert len(prep.choose_cells(ranked, 0, first)) == 0
+    # More cells on the first view than the budget: chosen among them by the same rule.
+    view = np.arange(0, 200, 2)
+    few = prep.choose_cells(ranked, 20, view)
+    assert len(few) == 20 and set(few) <= set(view)
+    assert sum(few < 100) == 10  # shared by the optimizers
+    best_of_view = min(view[view < 100], key=lambda c: ranked[0, c])
+    assert best_of_view in few
 
 
 def test_paths_are_thinned_to_at_most_a_hundred_points():

@@ -158,23 +158,31 @@ def choose_cells(ranked: np.ndarray, count: int, first=()) -> np.ndarray:
     (the cells the page shows when it opens). The rest of the budget is shared by the
     optimizers; each takes half of its share from its best cells (by rank) and half at
     evenly spaced ranks over all its cells, so that the paths span the metric's whole
-    range, diverged cells included.
+    range, diverged cells included. When ``first`` alone exceeds the budget, the same
+    rule chooses among its cells.
     """
     ranked = np.asarray(ranked, dtype=np.float64)
+    count = max(0, min(int(count), ranked.size))
+    first_mask = np.zeros(ranked.size, dtype=bool)
+    first_mask[np.asarray(first, dtype=np.int64)] = True
+    if first_mask.sum() >= count:
+        return np.flatnonzero(_pick(ranked, count, first_mask)).astype(np.int32)
+    taken = _pick(ranked, count - int(first_mask.sum()), ~first_mask) | first_mask
+    return np.flatnonzero(taken).astype(np.int32)
+
+
+def _pick(ranked: np.ndarray, count: int, eligible: np.ndarray) -> np.ndarray:
+    """``count`` of the ``eligible`` cells (a flat mask), by :func:`choose_cells`' rule."""
     optimizers, per = ranked.shape
-    total = optimizers * per
-    count = max(0, min(int(count), total))
-    chosen = np.unique(np.asarray(first, dtype=np.int64))[:count]
-    taken = np.zeros(total, dtype=bool)
-    taken[chosen] = True
-    left = count - chosen.size
+    taken = np.zeros(ranked.size, dtype=bool)
+    left = count
     for o in range(optimizers):
         if left <= 0:
             break
-        share = left // (optimizers - o)
+        share = left // (optimizers - o)  # what one optimizer cannot use, the next ones take
         scores = np.where(np.isnan(ranked[o]), np.inf, ranked[o])
         order = np.argsort(scores, kind="stable") + o * per
-        order = order[~taken[order]]
+        order = order[eligible[order]]
         share = min(share, order.size)
         best = share - share // 2
         picked = list(order[:best])
@@ -184,7 +192,7 @@ def choose_cells(ranked: np.ndarray, count: int, first=()) -> np.ndarray:
             picked += list(rest[spread])
         taken[picked] = True
         left -= len(picked)
-    return np.flatnonzero(taken).astype(np.int32)
+    return taken
 
 
 def default_view_cells(ds: xr.Dataset, x: str, y: str) -> np.ndarray:
