@@ -180,6 +180,7 @@ function renderCell() {
   }
   path_lines.data = lines;
   loss_lines.data = losses;
+  fitLoss(losses.ys);
   path_ends.data = ends;
   trajectory_plot.title.text = G.cell < 0 ? "Click a heatmap cell to see its path"
     : missing.length ? `No path stored for: ${missing.join(", ")}` +
@@ -189,6 +190,23 @@ function renderCell() {
   pin_button.disabled = G.cell < 0 || G.pins.includes(G.cell);
   pin_button.label = G.pins.length >= PIN_MAX ? `Pin (replaces pin 1)` : `Pin this cell (${G.pins.length}/${PIN_MAX})`;
   clear_button.disabled = G.pins.length === 0;
+}
+
+function fitLoss(curves) {  // the loss plot's y range: the curves shown, with a margin
+  let low = Infinity, high = -Infinity;
+  for (const ys of curves) for (const v of ys)
+    if (Number.isFinite(v) && (!S.loss_log || v > 0)) { low = Math.min(low, v); high = Math.max(high, v); }
+  if (!(low <= high)) return;
+  let start, end;
+  if (S.loss_log) {
+    const pad = Math.max(0.05 * Math.log10(high / low), 0.1);
+    start = low / 10 ** pad; end = high * 10 ** pad;
+  } else {
+    const pad = Math.max(0.05 * (high - low), 1e-12 * Math.max(1, Math.abs(high)));
+    start = low - pad; end = high + pad;
+  }
+  const r = loss_plot.y_range;
+  r.setv({start, end, reset_start: start, reset_end: end});
 }
 
 function renderInfo() {

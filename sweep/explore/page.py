@@ -69,6 +69,7 @@ def _spec(data: PageData) -> str:
         "not_reached_color": NOT_REACHED_COLOR, "censor_steps": data.censor_steps,
         "cell_color": CELL_COLOR, "pin_colors": list(PIN_COLORS),
         "path_steps": data.path_steps.tolist(), "path_source": data.path_source,
+        "loss_log": data.loss_log,
         "trajectory_title": _trajectory_title(data),
         "sensitivity": data.sensitivity,
     }, allow_nan=False)
@@ -218,12 +219,16 @@ def _trajectory_figure(data: PageData):
 
 
 def _loss_figure(data: PageData):
-    from bokeh.models import ColumnDataSource
+    from bokeh.models import ColumnDataSource, Range1d
     from bokeh.plotting import figure
 
+    # Fixed ranges that the controller sets to the curves shown (an automatic range of
+    # no data makes BokehJS warn on a log axis).
+    last = int(data.path_steps[-1]) if data.path_steps.size else 1
     fig = figure(width=430, height=300, title="Loss along the path",
                  y_axis_type="log" if data.loss_log else "linear", tools="pan,wheel_zoom,reset",
-                 name="loss")
+                 x_range=Range1d(0, last), y_range=Range1d(*((1e-3, 10) if data.loss_log
+                                                             else (0, 1))), name="loss")
     fig.toolbar.logo = None
     fig.xaxis.axis_label = "step t"
     fig.yaxis.axis_label = data.loss_label
@@ -351,7 +356,7 @@ def build(data: PageData) -> str:
         outline=[o for o, _ in outline], dots=[d for _, d in outline], bar=bar, mappers=mappers, metric_select=metric_select, selects=selects,
         sensitivity=sens_source, sensitivity_plot=sens_fig, sensitivity_note=sens_note,
         path_lines=path_lines, path_ends=path_ends, loss_lines=loss_lines,
-        trajectory_plot=trajectory, info=info, pin_button=pin, clear_button=clear)
+        trajectory_plot=trajectory, loss_plot=loss, info=info, pin_button=pin, clear_button=clear)
 
     grid = gridplot(heat_figs + [holder], ncols=PANELS_PER_ROW + 1
                     if len(heat_figs) <= PANELS_PER_ROW else PANELS_PER_ROW, merge_tools=False,
