@@ -6,6 +6,7 @@ offline, with no server and no kernel.
 from __future__ import annotations
 
 import base64
+import html
 import json
 from importlib import resources
 
@@ -36,8 +37,8 @@ STYLE = """
 """
 
 
-def bokeh():
-    """The bokeh modules the page needs; a ConfigError naming the extra when bokeh is absent."""
+def bokeh() -> None:
+    """Check that bokeh imports; a ConfigError naming the extra when it does not."""
     try:
         import bokeh  # noqa: F401
     except ImportError:
@@ -256,10 +257,10 @@ def _sensitivity_figure(data: PageData):
     fig = figure(x_range=FactorRange(*factors, group_padding=1.2), y_range=Range1d(0, 1.22),
                  width=max(560, width + 80), height=300, toolbar_location=None,
                  title=first["title"], name="sensitivity_plot")
-    total = fig.vbar(x="factor", top="total", width=0.75, fill_color="color", fill_alpha=0.3,
-                     line_color="color", source=source)
-    main = fig.vbar(x="factor", top="main", width=0.4, fill_color="color", line_color="color",
-                    source=source)
+    fig.vbar(x="factor", top="total", width=0.75, fill_color="color", fill_alpha=0.3,
+             line_color="color", source=source)
+    fig.vbar(x="factor", top="main", width=0.4, fill_color="color", line_color="color",
+             source=source)
     fig.yaxis.axis_label = "share of Var(Y)"
     fig.yaxis.ticker = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     fig.xgrid.visible = False
@@ -299,10 +300,8 @@ def build(data: PageData) -> str:
     from bokeh.document import Document
     from bokeh.embed import file_html
     from bokeh.layouts import column, gridplot, row
-    from bokeh.models import Button, ColumnDataSource, CustomJS, Div, Select
+    from bokeh.models import Button, ColumnDataSource, CustomJS, Div, InlineStyleSheet, Select
     from bokeh.resources import INLINE
-
-    from bokeh.models import InlineStyleSheet
 
     style = InlineStyleSheet(css=STYLE)
 
@@ -334,8 +333,8 @@ def build(data: PageData) -> str:
     pin.js_on_event("button_click", controller)
     clear.js_on_event("button_click", controller)
     info = div(name="info", width=560)
-    notes = "".join(f"<p class='sweep-hint'>{n}</p>" for n in data.notes)
-    header = div(f"<h2>{data.title}</h2>"
+    notes = "".join(f"<p class='sweep-hint'>{html.escape(n)}</p>" for n in data.notes)
+    header = div(f"<h2>{html.escape(data.title)}</h2>"
                  f"<p class='sweep-hint'>Each map shows one cell per square: the axes not drawn "
                  f"are set by the selectors on the left. Click a square for its path, loss curve "
                  f"and numbers; the URL keeps the view, so a link reopens it.</p>{notes}",
@@ -344,16 +343,14 @@ def build(data: PageData) -> str:
 
     cells = ColumnDataSource(data={**{m: data.cell_values[m] for m in data.metrics},
                                    "diverged": data.diverged}, name="cells")
-    k = data.path_steps.size
+    # The paths flat, row after row (float32: binary in the page, typed arrays in JS).
     paths = ColumnDataSource(data={"x": data.path_x.ravel(), "y": data.path_y.ravel(),
                                    "loss": data.path_loss.ravel()}, name="paths")
-    if k == 0:
-        paths.data = {"x": np.empty(0, np.float32), "y": np.empty(0, np.float32),
-                      "loss": np.empty(0, np.float32)}
     path_cells = ColumnDataSource(data={"cell": data.path_cells}, name="path_cells")
     controller.args = dict(
         spec=_spec(data), cells=cells, paths=paths, path_cells=path_cells, heat=heat,
-        outline=[o for o, _ in outline], dots=[d for _, d in outline], bar=bar, mappers=mappers, metric_select=metric_select, selects=selects,
+        outline=[o for o, _ in outline], dots=[d for _, d in outline], bar=bar,
+        mappers=mappers, metric_select=metric_select, selects=selects,
         sensitivity=sens_source, sensitivity_plot=sens_fig, sensitivity_note=sens_note,
         path_lines=path_lines, path_ends=path_ends, loss_lines=loss_lines,
         trajectory_plot=trajectory, loss_plot=loss, info=info, pin_button=pin, clear_button=clear)
