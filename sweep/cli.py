@@ -64,6 +64,7 @@ SUBCOMMANDS = {
     "plot": "sweep.plot_cli:plot_main",
     "animate": "sweep.plot_cli:animate_main",
     "bench": "sweep.bench:main",
+    "explore": "sweep.explore.cli:main",
 }
 
 
