@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Also: 'python -m sweep list' (the optimizers and objectives a grid can name), "
                "'python -m sweep plot RESULT -o DIR' (heatmaps and sensitivity), "
                "'python -m sweep animate RESULT -o FILE.gif' (trajectories), "
+               "'python -m sweep explore RESULT -o PAGE.html' (a page to click through), "
                "'python -m sweep bench' (throughput); each takes --help.")
     command.add_argument("grid", help="the grid file (TOML)")
     command.add_argument("-o", "--output",
