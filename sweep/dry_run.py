@@ -142,7 +142,7 @@ def _fixed_costs(miniature: SweepConfig, destination: str | None, jobs: int, blo
         dataset.close()
     compiling = attrs["compile_time_s"]
     executing = attrs["wall_time_s"] - compiling
-    return total - executing, compiling, executing, Engine(attrs["backend"], attrs["dtype"])
+    return total - executing, compiling, executing, Engine(backend=attrs["backend"], dtype=attrs["dtype"])
 
 
 def _rates(plan, engine, threads: int) -> dict[str, float]:

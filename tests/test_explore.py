@@ -158,7 +158,7 @@ def test_a_file_that_is_not_a_result_exits_2(tmp_path, capsys):
     bogus.write_text("not a dataset")
     other = tmp_path / "other.nc"
     xr.Dataset({"a": ("x", [1.0, 2.0])}).to_netcdf(other, engine="h5netcdf")
-    for path, message in ((bogus, "cannot be read as a sweep result"),
+    for path, message in ((bogus, "not a sweep result (it cannot be read as a netCDF file)"),
                           (other, "not a result written by sweep"),
                           (tmp_path / "missing.zarr", "no such file")):
         assert main(["explore", str(path), "-o", str(tmp_path / "p.html")]) == 2

@@ -6,7 +6,7 @@ import pytest
 
 import sweep
 from conftest import assert_same_bits, grid_table
-from kernels.compile import NOISE_STREAM
+from kernels.step import NOISE_STREAM
 from kernels.objectives import problem
 from kernels.random import counter_key, normal
 from kernels.schedules import SCHEDULES

@@ -19,7 +19,8 @@ from .common import (DIVERGED_COLOR, MATPLOTLIB_MISSING, MINIMUM_COLOR, NOT_REAC
                      REGISTRY_ORDER, PlotError, _distinct_labels, _figure, _fmt, _label,
                      _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one, hyper_axes,
                      swept_axes)
-from .grid import (REDUCTIONS, _axis_mode, _categories, _check_reduce, _edges, _mesh, _norm,
+from .grid import (REDUCTIONS, _axis_mode, _categories, _check_reduce, _edges, _ignored, _mesh,
+                   _norm,
                    _reduce, _select, heatmap, pairs, sensitivity_bars)
 from .paths import (FRAME_SPACINGS, MAX_FRAMES, _draw_contours, _evaluate, _fitted_limits,
                     _limits, _parse_params, _Path, _paths, _problem, animate, frame_indices,
