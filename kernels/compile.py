@@ -227,7 +227,8 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     The step coefficients that depend on (β₁, β₂, t) alone (bias corrections,
     NAdam's μ and Π: the divisions and roots of ``rule.decay``) are computed
     once per step for each distinct (β₁, β₂) among the lanes, not once per
-    lane: the same operations on the same inputs, so the same bits.
+    lane: the same operations on the same inputs, so the same bits. Cells
+    are taken in the order of their (β₁, β₂), so that the lanes share them.
     """
     return _lockstep_kernel(rule, value_and_grad, lanes, precision.check_dtype(dtype))
 
@@ -274,13 +275,18 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
         lane_decay = np.empty((3, lanes))  # each lane's group's decay, gathered once a step
         scales = np.ones(kinds)
         scheduled = np.zeros(kinds, dtype=np.bool_)
+        # Cells taken in the order of their (β₁, β₂), so that the lanes of a block share
+        # them and the decay's divisions and roots are done once for all (a cell's
+        # operations do not depend on its neighbours: the same bits in any order).
+        order = np.argsort(hyper[:, BETA2], kind="mergesort")
+        order = order[np.argsort(hyper[order, BETA1], kind="mergesort")]
         for first in range(0, cells, lanes):
             count = min(lanes, cells - first)
             scheduled[:] = False
             groups = 0
             for lane in range(lanes):
                 # Lanes past the last cell repeat it: computed, never written.
-                cell = first + min(lane, count - 1)
+                cell = order[first + min(lane, count - 1)]
                 alpha[lane] = hyper[cell, ALPHA]
                 beta1[lane] = hyper[cell, BETA1]
                 beta2[lane] = hyper[cell, BETA2]
@@ -327,10 +333,11 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
                         settings.minimum, settings.tol)
                 if is_recorded(step, steps, settings.record_every):
                     for lane in range(count):
+                        cell = order[first + lane]
                         for i in range(dim):
-                            out.trajectory[first + lane, record, i] = \
+                            out.trajectory[cell, record, i] = \
                                 theta[i, lane] if alive[lane] else math.nan
-                        out.loss[first + lane, record] = value[lane] if alive[lane] else math.nan
+                        out.loss[cell, record] = value[lane] if alive[lane] else math.nan
                     record += 1
                 if step == steps:
                     break
@@ -374,7 +381,7 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
                         state2[i, lane] = state[2] if keep else state2[i, lane]
                         alive[lane] = inside
             for lane in range(count):
-                cell = first + lane
+                cell = order[first + lane]
                 (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
                  out.steps_to_tol[cell]) = results(alive[lane], value[lane], best[lane],
                                                    reached[lane])
