@@ -240,6 +240,9 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
     keyed = uses_key(value_and_grad)
     decay, coefficients, update, init = rule.functions
     kinds = len(SCHEDULES)
+    # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
+    # decay to share: their lanes' decay stays 0 and nothing is gathered per step.
+    decays = rule.decay is not rules.no_decay
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
@@ -272,7 +275,7 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
         group_beta2 = np.empty(lanes)
         group_powers = np.empty((2, lanes))
         group_decay = np.empty((3, lanes))
-        lane_decay = np.empty((3, lanes))  # each lane's group's decay, gathered once a step
+        lane_decay = np.zeros((3, lanes))  # each lane's group's decay, gathered once a step
         scales = np.ones(kinds)
         scheduled = np.zeros(kinds, dtype=np.bool_)
         # Cells taken in the order of their (β₁, β₂), so that the lanes of a block share
@@ -354,15 +357,22 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
                     for lane in range(lanes):
                         # Gathered here, not in the update loop: a gather there stops the vectorizer.
                         alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
-                for known in range(groups):
-                    factors, powers = decay(group_beta1[known], group_beta2[known], option, t,
-                                            Powers(first=group_powers[0, known],
-                                                   second=group_powers[1, known]))
-                    group_powers[0, known], group_powers[1, known] = powers
-                    group_decay[0, known], group_decay[1, known], group_decay[2, known] = factors
-                for lane in range(lanes):
+                if decays:
+                    for known in range(groups):
+                        factors, powers = decay(group_beta1[known], group_beta2[known], option,
+                                                t, Powers(first=group_powers[0, known],
+                                                          second=group_powers[1, known]))
+                        group_powers[0, known], group_powers[1, known] = powers
+                        group_decay[0, known], group_decay[1, known], group_decay[2, known] = \
+                            factors
                     for j in range(3):
-                        lane_decay[j, lane] = group_decay[j, group[lane]]
+                        if groups == 1:  # sorted by β, the lanes mostly share one group
+                            shared = group_decay[j, 0]
+                            for lane in range(lanes):
+                                lane_decay[j, lane] = shared
+                        else:
+                            for lane in range(lanes):
+                                lane_decay[j, lane] = group_decay[j, group[lane]]
                 for i in range(dim):
                     lower = settings.lower[i]
                     upper = settings.upper[i]

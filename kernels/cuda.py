@@ -481,7 +481,7 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
     (``cuda.current_context().get_memory_info()``), one stream per device.
     The chunks of a wave are launched on every device before any is waited
     for, so several GPUs work at once; the results do not depend on the
-    chunking (a cell's draws depend only on its seed and stream).
+    chunking (a cell's draws depend only on its seed and start index).
 
     Args:
         device_kernel: a ``cuda.jit`` of :func:`_kernel_function`.
