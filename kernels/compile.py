@@ -36,7 +36,7 @@ from .schedules import CONSTANT, SCHEDULES, schedule_scale
 from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key, observe,
                    perturb, results)
 
-__all__ = ["Metrics", "Settings", "empty_metrics", "cpu_kernel", "lockstep_kernel",
+__all__ = ["cpu_kernel", "lockstep_kernel", "LockstepKernel",
            "check_objective", "SOURCE_FINGERPRINT"]
 
 # float32 hook: the AST pass of kernels.precision turns arithmetic into calls of its
@@ -72,20 +72,25 @@ def _unique(functions):
 
 # Everything a kernel may call (kernels.cuda registers the same functions for
 # the GPU). A rule may call another (adamw calls adam), which is why they are
-# registered rather than wrapped. Rules, objectives and the step's functions are
-# inlined in numba's IR ("always"): left to LLVM, they stayed calls in the big
+# registered rather than wrapped. Rules, objectives and the step functions of the lane
+# loops are inlined in numba's IR ("always"): left to LLVM, they stayed calls in the big
 # kernels, and a call in the lane loop stops the vectorizer.
 INLINED_FUNCTIONS = _unique((
-    *(function for rule in rules.OPTIMIZERS.values() for function in rule.functions),
+    *(function for rule in rules.OPTIMIZERS.values()
+      for function in (rule.coefficients, rule.update, rule.init)),
     objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
     *(getattr(objectives, name) for name in (
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    step.observe, step.is_recorded, step.perturb, step.constrain, step.results))
-# The generator and the schedules run outside the vectorized loops (or where
-# vectorizing is out of reach anyway): plain calls keep compile times down.
+    step.observe, step.constrain))
+# The generator, the schedules, the decay (once per step and group of lanes) and the
+# step functions outside the lane loops are plain calls: they run outside the
+# vectorized loops (or where vectorizing is out of reach anyway), and each inlined
+# call costs compile time.
 CALLED_FUNCTIONS = _unique((schedules.schedule_scale, step.objective_key, step.noise_key,
+                            step.perturb, step.is_recorded, step.results,
+                            *(rule.decay for rule in rules.OPTIMIZERS.values()),
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
     register_jitable(inline="always")(_function)
@@ -230,11 +235,40 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     lane: the same operations on the same inputs, so the same bits. Cells
     are taken in the order of their (β₁, β₂), so that the lanes share them.
     """
-    return _lockstep_kernel(rule, value_and_grad, lanes, precision.check_dtype(dtype))
+    dispatcher = _lockstep_dispatcher(rule, value_and_grad, lanes, precision.check_dtype(dtype))
+    return LockstepKernel(dispatcher)
+
+
+class LockstepKernel:
+    """The lockstep dispatcher, called with the cells in the order of their (β₁, β₂).
+
+    The order is numpy's ``lexsort``, here: a sort compiled into every kernel
+    cost ~1.7 s of its first compile.
+
+    Attributes:
+        dispatcher: the numba dispatcher, ``(x0, hyper, ids, settings, out, order)``.
+    """
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+
+    @property
+    def signatures(self) -> list:
+        """The dispatcher's compiled signatures (a new grid adds none)."""
+        return self.dispatcher.signatures
+
+    @property
+    def _cache(self):  # for kernels.numba_support.call_kernel
+        return self.dispatcher._cache
+
+    def __call__(self, x0, hyper, ids, settings, out) -> None:
+        """Advance ``x0.shape[0]`` cells and fill ``out`` (see :mod:`kernels.layout`)."""
+        order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1]))
+        self.dispatcher(x0, hyper, ids, settings, out, order)
 
 
 @functools.cache
-def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
+def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
@@ -246,7 +280,7 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
-    def kernel(x0, hyper, ids, settings, out):
+    def kernel(x0, hyper, ids, settings, out, order):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
         cells, dim = x0.shape
@@ -278,11 +312,9 @@ def _lockstep_kernel(rule, value_and_grad, lanes, dtype):
         lane_decay = np.zeros((3, lanes))  # each lane's group's decay, gathered once a step
         scales = np.ones(kinds)
         scheduled = np.zeros(kinds, dtype=np.bool_)
-        # Cells taken in the order of their (β₁, β₂), so that the lanes of a block share
+        # Cells taken in ``order``, by their (β₁, β₂), so that the lanes of a block share
         # them and the decay's divisions and roots are done once for all (a cell's
         # operations do not depend on its neighbours: the same bits in any order).
-        order = np.argsort(hyper[:, BETA2], kind="mergesort")
-        order = order[np.argsort(hyper[order, BETA1], kind="mergesort")]
         for first in range(0, cells, lanes):
             count = min(lanes, cells - first)
             scheduled[:] = False

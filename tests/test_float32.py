@@ -17,7 +17,7 @@ import pytest
 
 import naive
 from kernels import precision
-from kernels.compile import cpu_kernel, lockstep_kernel
+from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
 from kernels.layout import Metrics, Settings, empty_metrics
 from kernels.objectives import problem
 from kernels.random import normal
@@ -169,9 +169,9 @@ def inspected():
 
     rule, target = OPTIMIZERS["adam"], problem("rosenbrock")
     cached = lockstep_kernel(rule, target.value_and_grad, 16, "float32")
-    kernel = njit(nogil=True, error_model="numpy")(cached.py_func)
+    kernel = njit(nogil=True, error_model="numpy")(cached.dispatcher.py_func)
     x0, hyper, ids = cells(2)
-    run(kernel, x0, hyper, ids, settings(2))
+    run(LockstepKernel(kernel), x0, hyper, ids, settings(2))
     return kernel, kernel.signatures[0]
 
 
