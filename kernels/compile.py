@@ -187,7 +187,13 @@ def cpu_kernel(rule, value_and_grad, dtype: str = "float64"):
 @functools.cache
 def _simple_kernel(rule, value_and_grad, dtype):
     _register_objective(value_and_grad)
-    run_cell = register_jitable(cell_runner(rule, value_and_grad, uses_key(value_and_grad)))
+    # Inlined, and named after its kernel: every cell_runner closure has the same
+    # qualified name, and a separately compiled one got the same linker symbol in every
+    # kernel; a kernel loaded from the disk cache then ran whichever of them the
+    # process had loaded first (another rule's cells). tests/test_numba_cache.py.
+    run_cell = cell_runner(rule, value_and_grad, uses_key(value_and_grad))
+    run_cell.__qualname__ = cache_name("cell", rule, value_and_grad)
+    register_jitable(inline="always")(run_cell)
     fingerprint = SOURCE_FINGERPRINT
 
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),

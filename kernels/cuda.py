@@ -72,7 +72,7 @@ import re
 import numpy as np
 
 from . import maths, precision
-from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, uses_key
+from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, cache_name, uses_key
 from .layout import (ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Metrics, Settings,
                      empty_metrics, pack_settings, unpack_settings)
 from .numba_support import cuda_compiling_for, forget_inlined_ir
@@ -264,6 +264,7 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     from numba.cuda import types
 
     run_cell = cell_runner(rule, value_and_grad, uses_key(value_and_grad))
+    run_cell.__qualname__ = cache_name("cell", rule, value_and_grad)  # one name per kernel
     registers = local is not None
     length = local if registers else 1
     real = getattr(types, precision.check_dtype(dtype))

@@ -199,7 +199,7 @@ def test_results_do_not_depend_on_chunks_or_devices(monkeypatch):
     for devices in ([0], [0, 0]):
         chunked = empty_metrics(*x0.shape, records())
         with np.errstate(all="ignore"):
-            backend.run_on_devices(kernel.device_kernel, x0, hyper, ids,
+            backend.run_on_devices(kernel.device_kernel(x0.shape[1]), x0, hyper, ids,
                                    settings(target.dim, target.minimum, 1e-2), chunked, devices)
         assert_matches(expected, chunked)
 

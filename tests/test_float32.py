@@ -20,7 +20,6 @@ from kernels import precision
 from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
 from kernels.layout import Metrics, Settings, empty_metrics
 from kernels.objectives import problem
-from kernels.random import normal
 from kernels.rules import OPTIMIZERS, Coefficients
 from kernels.schedules import SCHEDULES
 
@@ -202,9 +201,9 @@ def test_typed_ir_has_no_float64_arithmetic(inspected):
             if uses_double:
                 offending.append(f"line {statement.loc.line}: {statement} {typed}")
     assert operations > 50 and not offending, offending
-    # float64 goes only into casts to float32 (the Settings, the draws) and comes only from
-    # the generator's normal (Box–Muller in float64).
-    assert float64_calls == {"class(float32)", f"Function({normal})"}, float64_calls
+    # float64 goes only into casts to float32 (the Settings). The generator's normal
+    # (Box–Muller in float64) is called by kernels.step.perturb, a function of its own.
+    assert float64_calls == {"class(float32)"}, float64_calls
 
 
 def test_llvm_of_the_kernel_has_no_double_arithmetic(inspected):

@@ -92,3 +92,32 @@ def test_a_cut_short_cache_file_is_compiled_again(tmp_path, warm_cache, suffix):
         path.write_bytes(path.read_bytes()[:3])  # numba/numba#10434: EOFError, not a recompile
     assert outputs(start(cache, 1, ONE)) == [expected]
     assert all(path.stat().st_size > 3 for path in cut)  # written anew
+
+
+SIMPLE = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'tests')!r})
+import sweep
+from test_numba_cache import digest, table
+print(" ".join(digest(sweep.run(table([name]), n_jobs=1, kernel="simple"))
+               for name in sys.argv[1:]))
+"""
+
+
+def test_simple_kernels_loaded_from_the_cache_run_their_own_rule(tmp_path):
+    """Simple kernels of three rules on one objective, compiled into an empty cache by one
+    process, then loaded by another after it compiled a fourth: each gives its own rule's
+    bits. (Their per-cell functions once got the same linker symbol in each process, so a
+    kernel loaded from the cache could run the cells of a rule compiled there.)"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def run(*names):
+        done = subprocess.run([sys.executable, "-c", SIMPLE, *names], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return dict(zip(names, done.stdout.split()))
+
+    compiled = run("sgd", "momentum", "nesterov")
+    assert len(set(compiled.values())) == 3  # three rules, three different results
+    loaded = run("adagrad", "nesterov", "momentum", "sgd")  # adagrad compiled, the rest loaded
+    assert {name: loaded[name] for name in compiled} == compiled
