@@ -283,6 +283,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
     # decay to share: their lanes' decay stays 0 and nothing is gathered per step.
     decays = rule.decay is not rules.no_decay
+    states = rule.states  # state values kept per coordinate; the others stay 0, unstored
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
@@ -419,14 +420,19 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                                          option, Decay(first=lane_decay[0, lane],
                                                        second=lane_decay[1, lane],
                                                        root=lane_decay[2, lane]))
-                        new, state = update(theta[i, lane], grad[i, lane], k,
-                                            (state0[i, lane], state1[i, lane], state2[i, lane]))
+                        new, state = update(theta[i, lane], grad[i, lane], k, (
+                            state0[i, lane] if states > 0 else 0.0,
+                            state1[i, lane] if states > 1 else 0.0,
+                            state2[i, lane] if states > 2 else 0.0))
                         new, inside = constrain(new, lower, upper, settings.bound, alive[lane])
                         keep = alive[lane]
                         theta[i, lane] = new if keep else theta[i, lane]
-                        state0[i, lane] = state[0] if keep else state0[i, lane]
-                        state1[i, lane] = state[1] if keep else state1[i, lane]
-                        state2[i, lane] = state[2] if keep else state2[i, lane]
+                        if states > 0:
+                            state0[i, lane] = state[0] if keep else state0[i, lane]
+                        if states > 1:
+                            state1[i, lane] = state[1] if keep else state1[i, lane]
+                        if states > 2:
+                            state2[i, lane] = state[2] if keep else state2[i, lane]
                         alive[lane] = inside
             for lane in range(count):
                 cell = order[first + lane]

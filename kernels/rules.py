@@ -272,6 +272,8 @@ class Optimizer:
         decay: ``(beta1, beta2, option, t, powers) -> (Decay, Powers)``.
         coefficients: ``(alpha_t, beta1, beta2, eps, option, decay) -> Coefficients``.
         init: ``option -> state`` at t = 0.
+        states: how many of the three state values the rule uses (the first ``states``;
+            the others it leaves at 0, so kernels need not keep them).
         option: name of the rule's fixed option (``[options.NAME]`` key), or None.
         option_default: its default value.
         torch: the equivalent ``torch.optim`` call, for the documentation.
@@ -283,6 +285,7 @@ class Optimizer:
     decay: Callable = no_decay
     coefficients: Callable = plain_coefficients
     init: Callable = zero_state
+    states: int = 3
     option: str | None = None
     option_default: float | bool = 0.0
     torch: str = ""
@@ -296,28 +299,28 @@ class Optimizer:
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in (
-        Optimizer(name="sgd", update=sgd, axes=("alpha",), torch="SGD(lr)"),
-        Optimizer(name="momentum", update=momentum, axes=("alpha", "beta1"),
+        Optimizer(name="sgd", update=sgd, axes=("alpha",), states=0, torch="SGD(lr)"),
+        Optimizer(name="momentum", update=momentum, axes=("alpha", "beta1"), states=1,
                   torch="SGD(lr, momentum=μ)"),
-        Optimizer(name="nesterov", update=nesterov, axes=("alpha", "beta1"),
+        Optimizer(name="nesterov", update=nesterov, axes=("alpha", "beta1"), states=1,
                   torch="SGD(lr, momentum=μ, nesterov=True)"),
-        Optimizer(name="adagrad", update=adagrad, axes=("alpha", "eps"), init=adagrad_init,
+        Optimizer(name="adagrad", update=adagrad, axes=("alpha", "eps"), init=adagrad_init, states=1,
                   option="initial_accumulator", option_default=0.0, torch="Adagrad(lr, eps=ε)"),
-        Optimizer(name="adadelta", update=adadelta, axes=("alpha", "beta2", "eps"),
+        Optimizer(name="adadelta", update=adadelta, axes=("alpha", "beta2", "eps"), states=2,
                   torch="Adadelta(lr, rho=ρ, eps=ε)"),
         Optimizer(name="rmsprop", update=rmsprop, axes=AXES, option="centered",
                   option_default=False, torch="RMSprop(lr, alpha=β₂, eps=ε, momentum=β₁)"),
-        Optimizer(name="adam", update=adam, axes=AXES, decay=bias_decay,
+        Optimizer(name="adam", update=adam, axes=AXES, decay=bias_decay, states=2,
                   coefficients=adam_coefficients, torch="Adam(lr, betas, eps)"),
         Optimizer(name="amsgrad", update=amsgrad, axes=AXES, decay=bias_decay,
                   coefficients=adam_coefficients, torch="Adam(..., amsgrad=True)"),
-        Optimizer(name="adamw", update=adamw, axes=AXES, decay=bias_decay,
+        Optimizer(name="adamw", update=adamw, axes=AXES, decay=bias_decay, states=2,
                   coefficients=adamw_coefficients, option="weight_decay", option_default=1e-2,
                   torch="AdamW(..., weight_decay=λ)"),
-        Optimizer(name="nadam", update=nadam, axes=AXES, decay=nadam_decay,
+        Optimizer(name="nadam", update=nadam, axes=AXES, decay=nadam_decay, states=2,
                   coefficients=nadam_coefficients, option="momentum_decay", option_default=4e-3,
                   torch="NAdam(..., momentum_decay=ψ)"),
-        Optimizer(name="adamax", update=adamax, axes=AXES, decay=first_bias_decay,
+        Optimizer(name="adamax", update=adamax, axes=AXES, decay=first_bias_decay, states=2,
                   coefficients=adam_coefficients, torch="Adamax(lr, betas, eps)"),
     )
 }

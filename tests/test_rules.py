@@ -120,3 +120,24 @@ def test_kernel_matches_torch_optim_live():
     for case in CASES:
         np.testing.assert_allclose(engine_trajectory(case), recorder.torch_trajectory(case),
                                    rtol=1e-10, atol=1e-12, err_msg=case_id(case))
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_a_rule_uses_only_the_state_it_declares(optimizer):
+    """``Optimizer.states``: the lockstep kernel keeps only the first ``states`` state values
+    per coordinate, so a rule must leave the others at 0, and use the ones it declares."""
+    from kernels.rules import Coefficients
+
+    rule = OPTIMIZERS[optimizer]
+    rng = np.random.default_rng(zlib.crc32(optimizer.encode()))
+    used = [False, False, False]
+    for _ in range(20):
+        k = Coefficients(a=0.1, b=0.99, c=1.5, beta1=0.9, beta2=0.99, eps=1e-8, option=1.0)
+        # (rmsprop's centered root needs v ≥ a², a its third value: a small one)
+        drawn = rng.uniform(0.1, 1.0, 3) * (1.0, 1.0, 0.1)
+        state = tuple(float(v) if j < rule.states else 0.0 for j, v in enumerate(drawn))
+        _, new = rule.update(float(rng.normal()), float(rng.normal()), k, state)
+        assert all(new[j] == 0.0 for j in range(rule.states, 3)), (optimizer, new)
+        for j in range(rule.states):
+            used[j] |= new[j] != 0.0
+    assert all(used[:rule.states]), (optimizer, used)
