@@ -20,16 +20,14 @@ import hashlib
 import inspect
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from . import logistic, numba_support, objectives, precision, random, rules, schedules, step
-from .layout import (ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Metrics, Settings,
-                     empty_metrics)
+from . import logistic, objectives, precision, random, rules
+from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
 from .numba_support import REGISTERED, cached_as, register_jitable
 from .rules import Decay, Powers
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
@@ -83,13 +81,12 @@ INLINED_FUNCTIONS = _unique((
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    step.observe, step.constrain))
+    observe, constrain))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
-CALLED_FUNCTIONS = _unique((schedules.schedule_scale, step.objective_key, step.noise_key,
-                            step.perturb, step.is_recorded, step.results,
+CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
                             *(rule.decay for rule in rules.OPTIMIZERS.values()),
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:

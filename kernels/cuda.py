@@ -177,14 +177,15 @@ def _register_twins(made) -> None:
             _CUDA_REGISTERED.add(function)
 
 
-def _register_objective(value_and_grad) -> None:
-    """Make an objective (built-in or the user's) callable from CUDA kernels, once."""
+def _register_once(function) -> None:
+    """Make a plain function (an objective, a kernel's per-cell runner) callable from CUDA
+    kernels, once."""
     from numba.cuda.extending import register_jitable
 
     _register_shared()
-    if value_and_grad not in _CUDA_REGISTERED:
-        register_jitable(value_and_grad)
-        _CUDA_REGISTERED.add(value_and_grad)
+    if function not in _CUDA_REGISTERED:
+        register_jitable(function)
+        _CUDA_REGISTERED.add(function)
 
 
 def constant_bytes(value_and_grad) -> int:
@@ -223,16 +224,6 @@ def _check_constant_memory(value_and_grad) -> None:
 
 
 # --- the device kernel ---
-
-
-def _register_cell(run_cell) -> None:
-    """Register a kernel's :func:`kernels.step.cell_runner` closure for CUDA, once."""
-    from numba.cuda.extending import register_jitable
-
-    _register_shared()
-    if run_cell not in _CUDA_REGISTERED:
-        register_jitable(run_cell)
-        _CUDA_REGISTERED.add(run_cell)
 
 
 def local_dim(dim: int) -> int | None:
@@ -299,7 +290,7 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
                 final_x[i, cell] = theta[i] if alive else math.nan
 
     if precision.check_dtype(dtype) == "float64":
-        _register_cell(run_cell)
+        _register_once(run_cell)
         return kernel
     made = precision.twin(kernel, dtype)  # float32 hook: the same source, retyped
     _register_twins(made)
@@ -328,7 +319,7 @@ def ptx(rule, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str = "float6
             of constant memory (counted exactly in the PTX).
     """
     _require_cuda()
-    _register_objective(value_and_grad)
+    _register_once(value_and_grad)
     forget_inlined_ir()
     local = None if dim is None else local_dim(dim)
     with cuda_compiling_for(tuple(cc)):
@@ -565,5 +556,5 @@ def cuda_kernel(rule, value_and_grad, dtype: str = "float64") -> CudaKernel:
     """
     _require_cuda()
     _check_constant_memory(value_and_grad)
-    _register_objective(value_and_grad)
+    _register_once(value_and_grad)
     return CudaKernel(rule, value_and_grad, precision.check_dtype(dtype))

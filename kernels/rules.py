@@ -9,8 +9,7 @@ A rule has two parts ("How a step is computed" in ``UPDATE_RULES.md``):
   - ``decay(beta1, beta2, option, t, powers) -> (Decay, Powers)``: what
     depends on (β₁, β₂, option, t) alone (bias corrections, NAdam's μ and Π),
     computed once per step for every cell with those β. ``powers`` are the
-    running products the rule carries (β₁ᵗ, β₂ᵗ, NAdam's Π_t), from
-    :data:`START_POWERS`.
+    running products the rule carries (β₁ᵗ, β₂ᵗ, NAdam's Π_t), from 1.
   - ``coefficients(alpha_t, beta1, beta2, eps, option, decay) -> Coefficients``:
     one cell's coefficients; α_t enters by one multiplication.
 
@@ -44,9 +43,6 @@ class Powers(NamedTuple):
 
     first: float   # β₁ᵗ (NAdam: Π_t = Π_{t−1}·μ_t)
     second: float  # β₂ᵗ
-
-
-START_POWERS = Powers(first=1.0, second=1.0)
 
 
 class Decay(NamedTuple):

@@ -8,7 +8,6 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import xarray as xr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import sweep  # noqa: E402
@@ -16,7 +15,7 @@ from conftest import grid_table  # noqa: E402
 from kernels.objectives import Problem  # noqa: E402
 from sweep import plot, plot_cli  # noqa: E402
 from sweep.config import load  # noqa: E402
-from sweep.names import OBJECTIVE_SPEC, spec_from_attrs  # noqa: E402
+from sweep.names import spec_from_attrs  # noqa: E402
 
 BOWL = """
 def bowl(x, grad, t, key):

@@ -1,7 +1,6 @@
 """The README's examples run: its quick-start sweep, then every ```python block, in order,
 in one namespace, in a copy of the repository's tracked files (what a fresh clone holds)."""
 import os
-import re
 import shlex
 import shutil
 import subprocess
