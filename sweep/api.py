@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config as config_module
-from . import tuning
+from . import tunables
 from .config import SweepConfig
 from .errors import ConfigError
 from .plan import make_plan
@@ -59,7 +59,7 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
             blocks, not the grid) and the dataset returned reads from it lazily.
         n_jobs: local worker threads; None for every core. Results do not depend on it.
         block_cells: dataset cells per block, at most (default: sized by
-            :mod:`sweep.tuning`). Results do not depend on it either.
+            :mod:`sweep.tunables`). Results do not depend on it either.
         progress: show a progress bar on stderr.
         kernel: ``"lockstep"`` (default: cells in lockstep, vectorized) or ``"simple"``
             (one cell at a time, the reference); the results are the same bits.
@@ -176,7 +176,7 @@ def _plan(config: SweepConfig, engine, n_jobs: int | None, block_cells: int | No
 
     chunks = None if stored is None else tuple(stored["chunks"])
     if engine.backend == "cuda" and block_cells is None and chunks is None:
-        block_cells = tuning.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
+        block_cells = tunables.CUDA_BLOCK_CELLS  # a GPU wants many cells per launch
     return make_plan(config, n_jobs=resolve_jobs(n_jobs), block_cells=block_cells, chunks=chunks)
 
 

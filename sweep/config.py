@@ -26,7 +26,7 @@ from kernels.precision import DTYPES as KERNEL_DTYPES
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
-from . import tuning
+from . import tunables
 from .errors import ConfigError
 from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function, resolve
 
@@ -711,13 +711,13 @@ def _check_memory(config: SweepConfig) -> None:
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX: do not guess
         return
-    limit = tuning.MAX_MEMORY_FRACTION * available
+    limit = tunables.MAX_MEMORY_FRACTION * available
     if needed > limit:
         recording = config.record_every > 0
         raise ConfigError(
             f"{config.source}: the results would take {_bytes(needed)} "
             f"({'trajectories' if recording else 'metrics'} of {_cells(config):,} cells), more than "
-            f"{_bytes(limit)} ({tuning.MAX_MEMORY_FRACTION:.0%} of this machine's memory)\n"
+            f"{_bytes(limit)} ({tunables.MAX_MEMORY_FRACTION:.0%} of this machine's memory)\n"
             f"  Make the grid smaller" + (", or raise sweep.record_every." if recording else "."))
 
 

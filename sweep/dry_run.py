@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from . import tuning
+from . import tunables
 from .config import SweepConfig, _bytes, result_bytes
 from .plan import PLAN_DIMS, make_plan, record_steps
 
@@ -161,7 +161,7 @@ def _rates(plan, engine, threads: int) -> dict[str, float]:
             optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
             # Enough cells that the kernel's per-call overhead does not count, few
             # enough steps that it takes a fraction of a second.
-            cells = min(len(x0), max(tuning.LANES, CALIBRATION_STEPS // steps))
+            cells = min(len(x0), max(tunables.LANES, CALIBRATION_STEPS // steps))
             calibration = settings._replace(steps=max(1, min(steps, CALIBRATION_STEPS // cells)))
             arguments = (optimizer, spec, x0[:cells], hyper[:cells], ids[:cells])
 

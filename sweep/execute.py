@@ -30,7 +30,7 @@ from kernels.layout import Metrics, Settings, empty_metrics, no_box
 from kernels.numba_support import call_kernel
 from kernels.rules import OPTIMIZERS
 
-from . import tuning
+from . import tunables
 from .errors import SweepFailure
 from .objectives import ObjectiveSpec, resolve
 from .plan import PLAN_DIMS, Block, Plan
@@ -48,7 +48,7 @@ class Engine:
         backend: ``"cpu"`` or ``"cuda"`` (resolved: never ``"auto"`` here).
         dtype: ``"float64"`` or ``"float32"``: the kernels' arithmetic and the results'.
         kernel: on the CPU, ``"lockstep"`` (the fast kernel, default
-            :data:`tuning.KERNEL`) or ``"simple"`` (one cell at a time); both
+            :data:`tunables.KERNEL`) or ``"simple"`` (one cell at a time); both
             give the same bits.
     """
 
@@ -65,9 +65,9 @@ def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
         from kernels.cuda import cuda_kernel
 
         return cuda_kernel(rule, function, engine.dtype)
-    if (engine.kernel or tuning.KERNEL) == "simple":
+    if (engine.kernel or tunables.KERNEL) == "simple":
         return cpu_kernel(rule, function, engine.dtype)
-    return lockstep_kernel(rule, function, tuning.LANES, engine.dtype)
+    return lockstep_kernel(rule, function, tunables.LANES, engine.dtype)
 
 
 def settings_for(plan: Plan, optimizer: str) -> Settings:
@@ -194,12 +194,12 @@ def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tu
     from distributed import Client, as_completed
 
     try:
-        client = Client(address, timeout=tuning.CLUSTER_CONNECT_TIMEOUT)
+        client = Client(address, timeout=tunables.CLUSTER_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as error:
         raise SweepFailure(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
         threads = max(1, sum(client.nthreads().values()))
-        window = tuning.CLUSTER_BLOCKS_PER_THREAD * threads
+        window = tunables.CLUSTER_BLOCKS_PER_THREAD * threads
         pending = iter(calls)
         run = uuid.uuid4().hex[:8]
 

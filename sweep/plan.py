@@ -17,7 +17,7 @@ from kernels.objectives import Problem
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
-from . import tuning
+from . import tunables
 from .config import SweepConfig
 from .objectives import resolve
 
@@ -150,7 +150,7 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
         config: the validated grid file.
         n_jobs: workers that will run the blocks (only sizes the blocks).
         block_cells: dataset cells per block at most; by default about
-            :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block.
+            :data:`tunables.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block.
         chunks: the chunk shape to use (a store being resumed has its own);
             overrides ``block_cells``.
     """
@@ -180,12 +180,12 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
 
 
 def default_block_cells(config: SweepConfig, computed_cells: int, n_jobs: int) -> int:
-    """About :data:`tuning.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block, at least
-    :data:`tuning.BLOCKS_PER_WORKER` blocks per worker, and none below
-    :data:`tuning.MIN_BLOCK_TRAJECTORY_STEPS`."""
-    cells = max(1, tuning.BLOCK_TRAJECTORY_STEPS // config.steps)
-    cells = min(cells, max(1, -(-computed_cells // (n_jobs * tuning.BLOCKS_PER_WORKER))))
-    return max(cells, -(-tuning.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
+    """About :data:`tunables.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block, at least
+    :data:`tunables.BLOCKS_PER_WORKER` blocks per worker, and none below
+    :data:`tunables.MIN_BLOCK_TRAJECTORY_STEPS`."""
+    cells = max(1, tunables.BLOCK_TRAJECTORY_STEPS // config.steps)
+    cells = min(cells, max(1, -(-computed_cells // (n_jobs * tunables.BLOCKS_PER_WORKER))))
+    return max(cells, -(-tunables.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
 
 
 def chunk_shape(grid: tuple[int, ...], cells: int) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 import sweep
-from sweep import tuning
+from sweep import tunables
 from conftest import assert_same_bits, grid_table
 
 distributed = pytest.importorskip("distributed")
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, reference, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(tuning, "CLUSTER_CONNECT_TIMEOUT", "2s")  # not the default 10 s
+    monkeypatch.setattr(tunables, "CLUSTER_CONNECT_TIMEOUT", "2s")  # not the default 10 s
     with pytest.raises(sweep.SweepFailure, match="cannot reach the Dask scheduler at "
                                                  "tcp://127.0.0.1:9"):
         sweep.run(grid_table(steps=5), scheduler="tcp://127.0.0.1:9")

@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from kernels.objectives import OBJECTIVES  # noqa: E402
 from kernels.rules import AXES, OPTIMIZERS  # noqa: E402
 from kernels.schedules import SCHEDULES  # noqa: E402
-from sweep import cli, tuning  # noqa: E402
+from sweep import cli, tunables  # noqa: E402
 from sweep.config import (ALIASES, AXIS_RULES, MAX_AXIS_VALUES, MAX_DIM, MAX_STEPS,  # noqa: E402
                           SECTIONS, SweepConfig, load, result_bytes, validate)
 from sweep.errors import ConfigError  # noqa: E402
@@ -198,7 +198,7 @@ def check_invariants(config: SweepConfig):
                    for x, (low, high) in zip(point, config.bounds))
     assert config.warmup >= 0 and config.step_every >= 1 and config.step_factor > 0
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert result_bytes(config) <= tuning.MAX_MEMORY_FRACTION * memory
+    assert result_bytes(config) <= tunables.MAX_MEMORY_FRACTION * memory
 
 
 # --- writing TOML -------------------------------------------------------------------

@@ -12,7 +12,7 @@ import sweep
 from conftest import assert_same_bits
 from kernels.objectives import OBJECTIVES
 from kernels.rules import OPTIMIZERS
-from sweep import tuning
+from sweep import tunables
 
 METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "diverged",
            "trajectory", "loss")
@@ -20,7 +20,7 @@ METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "di
 
 def both_kernels(table, monkeypatch, lanes=8):
     # Few lanes, so that small grids still span several blocks and a partial last one.
-    monkeypatch.setattr(tuning, "LANES", lanes)
+    monkeypatch.setattr(tunables, "LANES", lanes)
     simple = sweep.run(table, kernel="simple", block_cells=37)
     fast = sweep.run(table, kernel="lockstep", block_cells=37)
     for name in METRICS:
