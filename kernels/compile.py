@@ -29,7 +29,7 @@ from numba.extending import overload
 from . import logistic, objectives, precision, random, rules
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
 from .numba_support import REGISTERED, cached_as, register_jitable
-from .rules import Decay, Powers
+from .lanes import join_group, lane_step, same, scale_lanes
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
 from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key, observe,
                    perturb, results)
@@ -81,12 +81,13 @@ INLINED_FUNCTIONS = _unique((
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    observe, constrain))
+    observe, constrain, same))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
 CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
+                            join_group, scale_lanes,
                             *(rule.decay for rule in rules.OPTIMIZERS.values()),
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
@@ -100,7 +101,8 @@ def _source_modules():
     the modules that arrange them (this one, kernels.cuda, layout, precision, numba_support)."""
     names = {function.__module__ for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS)}
     names |= {__name__, "kernels.cuda", "kernels.layout", "kernels.precision",
-              "kernels.numba_support", "kernels.maths", "kernels.step"}
+              "kernels.numba_support", "kernels.maths", "kernels.step", "kernels.lanes",
+              "kernels.models", "kernels.training"}
     folder = Path(__file__).parent
     return sorted(folder / (name.rsplit(".", 1)[-1] + ".py") for name in names)
 
@@ -275,12 +277,10 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
-    decay, coefficients, update, init = rule.functions
+    init = rule.init
     kinds = len(SCHEDULES)
-    # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
-    # decay to share: their lanes' decay stays 0 and nothing is gathered per step.
-    decays = rule.decay is not rules.no_decay
-    states = rule.states  # state values kept per coordinate; the others stay 0, unstored
+    decay_lanes, update_lanes = registered_lane_step(
+        rule, lanes, cache_name(f"lockstep{lanes}", rule, value_and_grad))
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
@@ -340,20 +340,8 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                 for i in range(dim):
                     theta[i, lane] = x0[cell, i]
                     state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
-                found = -1
-                for known in range(groups):  # NaN (an axis the rule does not read) matches NaN
-                    if (_same(group_beta1[known], beta1[lane])
-                            and _same(group_beta2[known], beta2[lane])):
-                        found = known
-                        break
-                if found < 0:
-                    found = groups
-                    groups += 1
-                    group_beta1[found] = beta1[lane]
-                    group_beta2[found] = beta2[lane]
-                    group_powers[0, found] = 1.0
-                    group_powers[1, found] = 1.0
-                group[lane] = found
+                groups = join_group(lane, beta1[lane], beta2[lane], groups, group, group_beta1,
+                                    group_beta2, group_powers)
             # The constant schedule without warm-up scales by 1: α_t is α, no per-step work.
             constant = settings.warmup <= 0.0
             for kind in range(kinds):
@@ -386,51 +374,11 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                         for i in range(dim):
                             grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
                 if not constant:
-                    for kind in range(kinds):  # the same for every lane: out of the lane loop
-                        if scheduled[kind]:
-                            scales[kind] = schedule_scale(kind, t, float(steps), settings.warmup,
-                                                          settings.step_every, settings.step_factor)
-                    for lane in range(lanes):
-                        # Gathered here, not in the update loop: a gather there stops the vectorizer.
-                        alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
-                if decays:
-                    for known in range(groups):
-                        factors, powers = decay(group_beta1[known], group_beta2[known], option,
-                                                t, Powers(first=group_powers[0, known],
-                                                          second=group_powers[1, known]))
-                        group_powers[0, known], group_powers[1, known] = powers
-                        group_decay[0, known], group_decay[1, known], group_decay[2, known] = \
-                            factors
-                    for j in range(3):
-                        if groups == 1:  # sorted by β, the lanes mostly share one group
-                            shared = group_decay[j, 0]
-                            for lane in range(lanes):
-                                lane_decay[j, lane] = shared
-                        else:
-                            for lane in range(lanes):
-                                lane_decay[j, lane] = group_decay[j, group[lane]]
-                for i in range(dim):
-                    lower = settings.lower[i]
-                    upper = settings.upper[i]
-                    for lane in range(lanes):
-                        k = coefficients(step_alpha[lane], beta1[lane], beta2[lane], eps[lane],
-                                         option, Decay(first=lane_decay[0, lane],
-                                                       second=lane_decay[1, lane],
-                                                       root=lane_decay[2, lane]))
-                        new, state = update(theta[i, lane], grad[i, lane], k, (
-                            state0[i, lane] if states > 0 else 0.0,
-                            state1[i, lane] if states > 1 else 0.0,
-                            state2[i, lane] if states > 2 else 0.0))
-                        new, inside = constrain(new, lower, upper, settings.bound, alive[lane])
-                        keep = alive[lane]
-                        theta[i, lane] = new if keep else theta[i, lane]
-                        if states > 0:
-                            state0[i, lane] = state[0] if keep else state0[i, lane]
-                        if states > 1:
-                            state1[i, lane] = state[1] if keep else state1[i, lane]
-                        if states > 2:
-                            state2[i, lane] = state[2] if keep else state2[i, lane]
-                        alive[lane] = inside
+                    scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
+                decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, group,
+                            lane_decay, option, t)
+                update_lanes(theta, grad, state0, state1, state2, step_alpha, beta1, beta2, eps,
+                             lane_decay, alive, settings)
             for lane in range(count):
                 cell = order[first + lane]
                 (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
@@ -442,9 +390,16 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     return _in_dtype(kernel, cache_name(f"lockstep{lanes}", rule, value_and_grad, dtype), dtype)
 
 
-def _same(a, b):
-    """a and b are the same hyperparameter: equal, or both NaN (an axis the rule ignores)."""
-    return (a == b) | ((a != a) & (b != b))
-
-
-register_jitable(inline="always")(_same)
+def registered_lane_step(rule, lanes: int, kernel: str):
+    """:func:`kernels.lanes.lane_step` of ``rule`` and ``lanes``, registered, and named after
+    the ``kernel`` that calls them (see :func:`_simple_kernel`: closures share a qualified
+    name, and separately compiled ones would share a linker symbol)."""
+    functions = lane_step(rule, lanes)
+    for function in functions:
+        function.__qualname__ = f"{kernel}.{function.__name__}"
+        # Called, not inlined: inlined, every array argument was increfed and decrefed at
+        # each step (numba binds an inlined function's arguments to new variables, and
+        # its reference-count pruning did not remove the pairs across the loops):
+        # ~6-10 % on sgd and momentum. A call borrows them.
+        register_jitable(function)
+    return functions

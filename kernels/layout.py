@@ -101,6 +101,10 @@ class Metrics(NamedTuple):
         diverged: (n,) bool.
         trajectory: (n, r, dim) θ at the recorded steps; NaN from divergence on.
         loss: (n, r) f(θ) at the recorded steps; NaN from divergence on.
+        test_loss, test_error, train_error: (n,) a model's loss and misclassified share on
+            the test set, and that share on the training set, after the last step (NaN
+            where diverged, or without classes); None for other objectives.
+        test_loss_curve, test_error_curve: (n, r) the test loss and error at the recorded steps.
     """
 
     final_x: np.ndarray
@@ -110,15 +114,43 @@ class Metrics(NamedTuple):
     diverged: np.ndarray
     trajectory: np.ndarray
     loss: np.ndarray
+    test_loss: np.ndarray | None = None
+    test_error: np.ndarray | None = None
+    train_error: np.ndarray | None = None
+    test_loss_curve: np.ndarray | None = None
+    test_error_curve: np.ndarray | None = None
 
 
-def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64") -> Metrics:
+# The fields a model's training kernel fills besides the others (None for other objectives).
+DATA_FIELDS = ("test_loss", "test_error", "train_error", "test_loss_curve", "test_error_curve")
+
+
+def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64",
+                  data: bool = False) -> Metrics:
     """Output arrays for ``cells`` cells; recorded values start as NaN.
 
     The float fields are in ``dtype`` (``"float32"`` for a float32 kernel),
     except ``steps_to_tol`` (a step count: float64 always); ``diverged`` is bool.
+    With ``data`` (a model objective) the :data:`DATA_FIELDS` too, and no ``trajectory``
+    (records of θ would be (cells, records, dim) for thousands of parameters): its
+    shape is (cells, 0, dim).
     """
     real = DTYPES[check_dtype(dtype)]
+    if data:
+        return Metrics(
+            final_x=np.empty((cells, dim), dtype=real),
+            final_loss=np.empty(cells, dtype=real),
+            best_loss=np.empty(cells, dtype=real),
+            steps_to_tol=np.empty(cells),
+            diverged=np.empty(cells, dtype=np.bool_),
+            trajectory=np.empty((cells, 0, dim), dtype=real),
+            loss=np.full((cells, records), np.nan, dtype=real),
+            test_loss=np.empty(cells, dtype=real),
+            test_error=np.empty(cells, dtype=real),
+            train_error=np.empty(cells, dtype=real),
+            test_loss_curve=np.full((cells, records), np.nan, dtype=real),
+            test_error_curve=np.full((cells, records), np.nan, dtype=real),
+        )
     return Metrics(
         final_x=np.empty((cells, dim), dtype=real),
         final_loss=np.empty(cells, dtype=real),

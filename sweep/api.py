@@ -250,6 +250,8 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
         whole = results[block.optimizer]
         shape = plan.shapes[block.optimizer]
         for target, part in zip(whole, metrics):
+            if target is None:  # a field of model objectives only
+                continue
             extra = target.shape[1:]
             target.reshape(shape + extra)[block.region] = part.reshape(block.shape + extra)
 

@@ -1,0 +1,349 @@
+"""Models trained on data: the networks of ``UPDATE_RULES.md``, forward and backward, once.
+
+A model objective is a torch network (``nn.Linear`` layers, ``tanh`` or
+``relu`` between them), so that any cell can be replayed in torch. θ is
+``parameters_to_vector(net.parameters())``: layer by layer, the weight
+(out × in, row-major), then the bias.
+
+Every function here works on **lanes**: θ, the gradient and the activations
+are laid out (rows, lanes), one column per grid cell, and every cell of a call
+sees the same samples. The training kernel (:mod:`kernels.training`) runs
+them with many lanes, so that the lane loops vectorize across cells; its
+reference runs them with one. Each lane's arithmetic is the same in either
+case (the lane loop is always innermost, and nothing is summed across lanes),
+so the two give the same bits.
+
+The arithmetic, in this order (the bits depend on it; torch's differ by
+rounding, about 1e-12 relative after a few hundred steps):
+
+* a layer's output ``z_o = (…((0 + w_o1·a_1) + w_o2·a_2) … + w_on·a_n) + b_o``;
+  hidden units ``a = tanh(z)`` or ``max(z, 0)``;
+* per-sample losses: squared ``½·Σ_o (z_o − y_o)²``; logistic ``softplus(−y·z)``;
+  cross entropy ``(m + log Σ_c e^{z_c − m}) − z_y`` with ``m = max_c z_c``;
+  the batch's loss is their sum (in sample order) divided by the count;
+* the gradient starts at λ·θ and adds each sample's in sample order, its output
+  error ``δ = ∂ℓ/∂z / count`` (squared: z − y; logistic: −y·σ(−y·z); cross
+  entropy: softmax(z) − onehot(y), the softmax as ``e^{z_c − m} / Σ``), back
+  through the layers (``δ_in = Σ_o w_oj·δ_o`` in o order, times 1 − a² or [a > 0]);
+* the training objective adds ``0.5·λ·Σθ²`` (every parameter) to the mean loss.
+
+Plain Python on arrays and scalars, like the rules and objectives: the
+factories below close over the network's shape (compile-time constants).
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .logistic import sigmoid, softplus
+from .random import counter_key, uniform
+
+ACTIVATIONS = ("tanh", "relu")
+LOSSES = ("squared", "logistic", "cross_entropy")
+SQUARED, LOGISTIC, CROSS_ENTROPY = range(3)
+TANH, RELU = range(2)
+# The objective's random stream (kernels.step.OBJECTIVE_STREAM): the epoch's order of
+# the samples is its draw at "step" epoch + 1, the initial weights its draw at step 0.
+BATCH_STREAM = 0
+
+
+class Network(NamedTuple):
+    """The shape of a model: compile-time, so one kernel serves any data of that shape.
+
+    Attributes:
+        sizes: (features, h₁, …, outputs): the width of each layer's input, then the outputs.
+        activation: ``"tanh"`` or ``"relu"`` (between layers; none after the last).
+        loss: ``"squared"``, ``"logistic"`` or ``"cross_entropy"``.
+        bias: whether every layer has a bias.
+    """
+
+    sizes: tuple[int, ...]
+    activation: str
+    loss: str
+    bias: bool
+
+    @property
+    def layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def dim(self) -> int:
+        """Parameters: Σ out·in (+ out with a bias) over the layers."""
+        return sum(o * i + (o if self.bias else 0) for i, o in zip(self.sizes, self.sizes[1:]))
+
+    @property
+    def units(self) -> int:
+        """Units computed per sample (every layer's outputs): the scratch rows."""
+        return sum(self.sizes[1:])
+
+    def offsets(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Per layer, where its weight and its bias start in θ and its outputs in the scratch."""
+        weights, biases, outputs = [], [], []
+        position = unit = 0
+        for n_in, n_out in zip(self.sizes, self.sizes[1:]):
+            weights.append(position)
+            position += n_in * n_out
+            biases.append(position)
+            position += n_out if self.bias else 0
+            outputs.append(unit)
+            unit += n_out
+        return tuple(weights), tuple(biases), tuple(outputs)
+
+
+class ModelData(NamedTuple):
+    """The data a training kernel reads (float64 arrays, C order), shared by every cell.
+
+    Attributes:
+        x_train: (n, features); y_train (n, k): class indices as floats, ±1, or real
+            targets (k = outputs).
+        x_test, y_test: (m, features), (m, k); m may be 0.
+        l2: λ of the penalty (λ/2)·‖θ‖².
+        batch_size: samples per step, 1 … n (n: full batch).
+        eval_every: the training objective and the test metrics are evaluated every
+            this many steps, and at the last step.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    l2: float
+    batch_size: int
+    eval_every: int
+
+
+def batches_per_epoch(samples, batch_size):
+    """Steps per pass over the training set: the last batch may be smaller (torch's
+    DataLoader with ``drop_last=False``)."""
+    return (samples + batch_size - 1) // batch_size
+
+
+def epoch_order(order, seed, start, epoch):
+    """Fill ``order`` (n,) int64 with epoch ``epoch``'s permutation of 0 … n−1: a
+    Fisher–Yates shuffle driven by the counter-based generator, a pure function of
+    (seed, start, epoch), so every cell from one seed and start sees the same samples."""
+    samples = order.shape[0]
+    for i in range(samples):
+        order[i] = i
+    key = counter_key(seed, start, epoch + 1, BATCH_STREAM)
+    for i in range(samples - 1, 0, -1):
+        j = min(int(uniform(key, i) * (i + 1)), i)
+        order[i], order[j] = order[j], order[i]
+
+
+def batch_of_step(step, samples, batch_size):
+    """``(epoch, first, count)`` of step t = step + 1: its epoch, and the slice
+    ``order[first:first + count]`` of that epoch's permutation it trains on."""
+    per_epoch = batches_per_epoch(samples, batch_size)
+    epoch = step // per_epoch
+    first = (step - epoch * per_epoch) * batch_size
+    return epoch, first, min(batch_size, samples - first)
+
+
+def initial_weights(network: Network, seed: int, start: int) -> np.ndarray:
+    """θ₀ (dim,) drawn as torch's default ``nn.Linear`` initialisation: every weight and
+    bias of a layer uniform on [−1/√in, 1/√in] (kaiming_uniform with a = √5), from the
+    counter-based generator at (seed, start): the same distribution as torch's, not its
+    draws (a replay loads θ₀ into the torch network)."""
+    key = counter_key(seed, start, 0, BATCH_STREAM)
+    theta = np.empty(network.dim)
+    weights, biases, _ = network.offsets()
+    for layer, (n_in, n_out) in enumerate(zip(network.sizes, network.sizes[1:])):
+        bound = 1.0 / math.sqrt(n_in)
+        stop = biases[layer] + (n_out if network.bias else 0)
+        for i in range(weights[layer], stop):
+            theta[i] = (2.0 * uniform(key, i) - 1.0) * bound
+    return theta
+
+
+def network_functions(network: Network):
+    """``(gradient, evaluate)`` of ``network``, plain Python over lanes.
+
+    ``gradient(theta, grad, acts, deltas, x, y, order, first, count, l2)``: ∇ of the
+    mean loss over rows ``order[first:first + count]`` of (x, y), plus λ·θ, into
+    ``grad`` (dim, lanes); ``acts`` and ``deltas`` (units, lanes) are scratch.
+
+    ``evaluate(theta, acts, x, y, loss, error)``: per lane, the mean loss over every row
+    of (x, y) into ``loss`` (lanes,) and the share misclassified into ``error`` (NaN
+    for real targets; both NaN without rows).
+    """
+    sizes = network.sizes
+    layers = network.layers
+    weights, biases, outputs = network.offsets()
+    bias = network.bias
+    activation = ACTIVATIONS.index(network.activation)
+    loss_kind = LOSSES.index(network.loss)
+    last = outputs[layers - 1]
+    n_outputs = sizes[layers]
+
+    def forward(theta, acts, x, row):
+        """Every layer's outputs for sample ``row`` of x, into ``acts``."""
+        lanes = theta.shape[1]
+        for layer in range(layers):
+            n_in = sizes[layer]
+            n_out = sizes[layer + 1]
+            w0 = weights[layer]
+            u_out = outputs[layer]
+            u_in = outputs[layer - 1] if layer > 0 else 0
+            for o in range(n_out):
+                unit = u_out + o
+                for lane in range(lanes):
+                    acts[unit, lane] = 0.0
+                row_start = w0 + o * n_in
+                if layer == 0:  # the sample itself, the same for every lane
+                    for j in range(n_in):
+                        xj = x[row, j]
+                        for lane in range(lanes):
+                            acts[unit, lane] += theta[row_start + j, lane] * xj
+                else:
+                    for j in range(n_in):
+                        for lane in range(lanes):
+                            acts[unit, lane] += theta[row_start + j, lane] * acts[u_in + j, lane]
+                if bias:
+                    for lane in range(lanes):
+                        acts[unit, lane] += theta[biases[layer] + o, lane]
+                if layer < layers - 1:
+                    if activation == TANH:
+                        for lane in range(lanes):
+                            acts[unit, lane] = math.tanh(acts[unit, lane])
+                    else:
+                        for lane in range(lanes):
+                            z = acts[unit, lane]
+                            acts[unit, lane] = z if z > 0.0 else 0.0
+
+    def sample_loss(acts, y, row, lane):
+        """The loss of one lane's outputs (after :func:`forward`) on sample ``row``."""
+        if loss_kind == SQUARED:
+            total = 0.0
+            for o in range(n_outputs):
+                difference = acts[last + o, lane] - y[row, o]
+                total += difference * difference
+            return 0.5 * total
+        if loss_kind == LOGISTIC:
+            return softplus(-y[row, 0] * acts[last, lane])
+        top = acts[last, lane]
+        for c in range(1, n_outputs):
+            z = acts[last + c, lane]
+            top = z if z > top else top
+        total = 0.0
+        for c in range(n_outputs):
+            total += math.exp(acts[last + c, lane] - top)
+        return (top + math.log(total)) - acts[last + int(y[row, 0]), lane]
+
+    def sample_wrong(acts, y, row, lane):
+        """1.0 if one lane's outputs misclassify sample ``row``, else 0.0 (NaN: no classes)."""
+        if loss_kind == CROSS_ENTROPY:
+            best = 0
+            for c in range(1, n_outputs):
+                if acts[last + c, lane] > acts[last + best, lane]:
+                    best = c
+            return 1.0 if best != int(y[row, 0]) else 0.0
+        if n_outputs == 1:  # ±1 targets: the sign of the output (0 is wrong either way)
+            return 1.0 if y[row, 0] * acts[last, lane] <= 0.0 else 0.0
+        return math.nan
+
+    def output_error(acts, deltas, y, row, count, lane):
+        """δ = ∂ℓ/∂z / count at the outputs, into ``deltas``."""
+        if loss_kind == SQUARED:
+            for o in range(n_outputs):
+                deltas[last + o, lane] = (acts[last + o, lane] - y[row, o]) / count
+        elif loss_kind == LOGISTIC:
+            label = y[row, 0]
+            deltas[last, lane] = (-label * sigmoid(-label * acts[last, lane])) / count
+        else:
+            top = acts[last, lane]
+            for c in range(1, n_outputs):
+                z = acts[last + c, lane]
+                top = z if z > top else top
+            total = 0.0
+            for c in range(n_outputs):
+                e = math.exp(acts[last + c, lane] - top)
+                deltas[last + c, lane] = e
+                total += e
+            label = int(y[row, 0])
+            for c in range(n_outputs):
+                hot = 1.0 if c == label else 0.0
+                deltas[last + c, lane] = (deltas[last + c, lane] / total - hot) / count
+
+    def backward(theta, grad, acts, deltas, x, row):
+        """Add sample ``row``'s gradient to ``grad``, from the output errors in ``deltas``."""
+        lanes = theta.shape[1]
+        for layer in range(layers - 1, -1, -1):
+            n_in = sizes[layer]
+            n_out = sizes[layer + 1]
+            w0 = weights[layer]
+            u_out = outputs[layer]
+            u_in = outputs[layer - 1] if layer > 0 else 0
+            for o in range(n_out):
+                unit = u_out + o
+                row_start = w0 + o * n_in
+                if layer == 0:
+                    for j in range(n_in):
+                        xj = x[row, j]
+                        for lane in range(lanes):
+                            grad[row_start + j, lane] += deltas[unit, lane] * xj
+                else:
+                    for j in range(n_in):
+                        for lane in range(lanes):
+                            grad[row_start + j, lane] += deltas[unit, lane] * acts[u_in + j, lane]
+                if bias:
+                    for lane in range(lanes):
+                        grad[biases[layer] + o, lane] += deltas[unit, lane]
+            if layer > 0:  # the errors of this layer's inputs, through the weights before the step
+                for j in range(n_in):
+                    for lane in range(lanes):
+                        deltas[u_in + j, lane] = 0.0
+                for o in range(n_out):
+                    row_start = w0 + o * n_in
+                    for j in range(n_in):
+                        for lane in range(lanes):
+                            deltas[u_in + j, lane] += theta[row_start + j, lane] * \
+                                deltas[u_out + o, lane]
+                for j in range(n_in):
+                    if activation == TANH:
+                        for lane in range(lanes):
+                            a = acts[u_in + j, lane]
+                            deltas[u_in + j, lane] *= 1.0 - a * a
+                    else:
+                        for lane in range(lanes):
+                            kept = deltas[u_in + j, lane]
+                            deltas[u_in + j, lane] = kept if acts[u_in + j, lane] > 0.0 else 0.0
+
+    def gradient(theta, grad, acts, deltas, x, y, order, first, count, l2):
+        dim, lanes = theta.shape
+        for i in range(dim):
+            for lane in range(lanes):
+                grad[i, lane] = l2 * theta[i, lane]
+        for k in range(count):
+            row = order[first + k]
+            forward(theta, acts, x, row)
+            for lane in range(lanes):
+                output_error(acts, deltas, y, row, count, lane)
+            backward(theta, grad, acts, deltas, x, row)
+
+    def evaluate(theta, acts, x, y, loss, error):
+        lanes = theta.shape[1]
+        rows = x.shape[0]
+        for lane in range(lanes):
+            loss[lane] = 0.0
+            error[lane] = 0.0
+        for row in range(rows):
+            forward(theta, acts, x, row)
+            for lane in range(lanes):
+                loss[lane] += sample_loss(acts, y, row, lane)
+                error[lane] += sample_wrong(acts, y, row, lane)
+        for lane in range(lanes):
+            loss[lane] = loss[lane] / rows if rows > 0 else math.nan
+            error[lane] = error[lane] / rows if rows > 0 else math.nan
+
+    return gradient, evaluate, (forward, sample_loss, sample_wrong, output_error, backward)
+
+
+def penalty(theta, lane):
+    """Σ_i θ_i² of one lane (the training objective adds 0.5·λ times it)."""
+    total = 0.0
+    for i in range(theta.shape[0]):
+        total += theta[i, lane] * theta[i, lane]
+    return total

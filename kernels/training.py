@@ -1,0 +1,237 @@
+"""The kernel that trains models: lanes of cells on one minibatch at a time.
+
+All cells of a lane block share their seed and start, so they see the same
+minibatches (:func:`kernels.models.epoch_order`): the forward and backward
+passes of :mod:`kernels.models` then run once per sample for every lane, the
+lane loop innermost, and LLVM vectorizes them across cells. After the
+gradient, a step is the lockstep kernel's (:mod:`kernels.lanes`): noise, α_t,
+the rule's decay per (β₁, β₂) group, the update of every coordinate.
+
+A step t of a block (``step`` = t − 1):
+
+1. at an evaluation step (every ``eval_every`` steps, every recorded step and
+   the last): the training objective f(θ_step) on the whole training set (the
+   value the metrics see, :func:`kernels.step.observe`), the test loss and
+   error, the training error;
+2. the step's minibatch gradient, plus noise;
+3. the rule's update, projection and divergence (:mod:`kernels.lanes`).
+
+The reference is the same kernel with one lane (one cell at a time): each
+lane's arithmetic does not depend on the lane count, so both give the same bits.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba import njit
+
+from .compile import SOURCE_FINGERPRINT, registered_lane_step
+from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START
+from .lanes import join_group, scale_lanes
+from .models import (ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
+                     network_functions,
+                     penalty)
+from .numba_support import cached_as, register_jitable
+from .schedules import CONSTANT, SCHEDULES
+from .step import is_recorded, noise_key, observe, perturb, results
+
+__all__ = ["training_kernel", "TrainingKernel", "lane_blocks"]
+
+for _function in (batches_per_epoch, batch_of_step, epoch_order):
+    register_jitable(_function)
+register_jitable(inline="always")(penalty)
+
+
+def lane_blocks(ids: np.ndarray, order: np.ndarray, lanes: int) -> np.ndarray:
+    """``(first, count)`` rows (int64): runs of at most ``lanes`` consecutive cells of
+    ``order`` that share a seed and a start (so, their minibatches)."""
+    keys = ids[order][:, [SEED, START]]
+    changes = np.flatnonzero((keys[1:] != keys[:-1]).any(axis=1)) + 1
+    rows = []
+    for lo, hi in zip(np.r_[0, changes], np.r_[changes, len(order)]):
+        rows.extend((first, min(lanes, hi - first)) for first in range(lo, hi, lanes))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+
+
+class TrainingKernel:
+    """``kernel(x0, hyper, ids, settings, out)`` of one rule training one model on its data.
+
+    Cells are taken by (seed, start, β₁, β₂): lanes that share minibatches, and then
+    their decay. ``out`` is a :class:`kernels.layout.Metrics` with its data fields
+    (``empty_metrics(..., data=True)``).
+
+    Attributes:
+        dispatcher: the numba dispatcher ``(x0, hyper, ids, settings, out, order, blocks, data)``.
+        data: the :class:`kernels.models.ModelData` every call trains on.
+        lanes: cells per lane block.
+    """
+
+    def __init__(self, dispatcher, data: ModelData, lanes: int):
+        self.dispatcher = dispatcher
+        self.data = data
+        self.lanes = lanes
+
+    @property
+    def signatures(self) -> list:
+        return self.dispatcher.signatures
+
+    @property
+    def _cache(self):  # for kernels.numba_support.call_kernel
+        return self.dispatcher._cache
+
+    def __call__(self, x0, hyper, ids, settings, out) -> None:
+        order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1], ids[:, START], ids[:, SEED]))
+        blocks = lane_blocks(ids, order, self.lanes)
+        self.dispatcher(x0, hyper, ids, settings, out, order, blocks, self.data)
+
+
+def training_kernel(rule, network: Network, data: ModelData, lanes: int) -> TrainingKernel:
+    """The training kernel of ``rule`` on ``network`` with ``lanes`` lanes (1: the reference).
+
+    One compiled kernel per (rule, network shape, lanes): the data are an argument,
+    so another data set of the same shape, another batch size or λ compiles nothing.
+    """
+    return TrainingKernel(_training_dispatcher(rule, network, lanes), data, lanes)
+
+
+def _name(rule, network: Network, lanes: int) -> str:
+    shape = "-".join(map(str, network.sizes))
+    return (f"training{lanes}_kernel.{rule.name}.{shape}.{network.activation}."
+            f"{network.loss}.{'bias' if network.bias else 'nobias'}")
+
+
+@functools.cache
+def _training_dispatcher(rule, network: Network, lanes: int):
+    fingerprint = SOURCE_FINGERPRINT
+    name = _name(rule, network, lanes)
+    gradient, evaluate, parts = network_functions(network)
+    for function in (*parts, gradient, evaluate):
+        function.__qualname__ = f"{name}.{function.__name__}"  # one symbol per kernel
+        register_jitable(function)
+    decay_lanes, update_lanes = registered_lane_step(rule, lanes, name)
+    init = rule.init
+    units = network.units
+    kinds = len(SCHEDULES)
+
+    @njit(nogil=True, cache=True, error_model="numpy")
+    @cached_as(name)
+    def kernel(x0, hyper, ids, settings, out, order, blocks, data):
+        if len(fingerprint) == 0:  # never true: it only ties the cache to the source
+            return
+        dim = x0.shape[1]
+        steps = settings.steps
+        option = settings.option
+        samples = data.x_train.shape[0]
+        theta = np.empty((dim, lanes))
+        grad = np.empty((dim, lanes))
+        state0 = np.empty((dim, lanes))
+        state1 = np.empty((dim, lanes))
+        state2 = np.empty((dim, lanes))
+        acts = np.empty((units, lanes))
+        deltas = np.empty((units, lanes))
+        alpha = np.empty(lanes)
+        alpha_t = np.empty(lanes)
+        beta1 = np.empty(lanes)
+        beta2 = np.empty(lanes)
+        eps = np.empty(lanes)
+        schedule = np.empty(lanes, dtype=np.int64)
+        value = np.empty(lanes)
+        best = np.empty(lanes)
+        reached = np.empty(lanes)
+        alive = np.empty(lanes, dtype=np.bool_)
+        train_loss = np.empty(lanes)
+        train_error = np.empty(lanes)
+        test_loss = np.empty(lanes)
+        test_error = np.empty(lanes)
+        group = np.empty(lanes, dtype=np.int64)
+        group_beta1 = np.empty(lanes)
+        group_beta2 = np.empty(lanes)
+        group_powers = np.empty((2, lanes))
+        group_decay = np.empty((3, lanes))
+        lane_decay = np.zeros((3, lanes))
+        scales = np.ones(kinds)
+        scheduled = np.zeros(kinds, dtype=np.bool_)
+        permutation = np.empty(samples, dtype=np.int64)
+        for block in range(blocks.shape[0]):
+            first = blocks[block, 0]
+            count = blocks[block, 1]
+            scheduled[:] = False
+            groups = 0
+            for lane in range(lanes):
+                # Lanes past the last cell repeat it: computed, never written.
+                cell = order[first + min(lane, count - 1)]
+                alpha[lane] = hyper[cell, ALPHA]
+                beta1[lane] = hyper[cell, BETA1]
+                beta2[lane] = hyper[cell, BETA2]
+                eps[lane] = hyper[cell, EPS]
+                schedule[lane] = ids[cell, SCHEDULE]
+                scheduled[ids[cell, SCHEDULE]] = True
+                best[lane] = math.inf
+                reached[lane] = -1.0
+                alive[lane] = True
+                for i in range(dim):
+                    theta[i, lane] = x0[cell, i]
+                    state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
+                groups = join_group(lane, beta1[lane], beta2[lane], groups, group, group_beta1,
+                                    group_beta2, group_powers)
+            seed = ids[order[first], SEED]  # every lane's: the block shares its minibatches
+            start = ids[order[first], START]
+            constant = settings.warmup <= 0.0
+            for kind in range(kinds):
+                if scheduled[kind] and kind != CONSTANT:
+                    constant = False
+            step_alpha = alpha if constant else alpha_t
+            epoch_loaded = -1
+            record = 0
+            for step in range(steps + 1):
+                t = float(step + 1)
+                recorded = is_recorded(step, steps, settings.record_every)
+                if recorded or step == steps or step % data.eval_every == 0:
+                    evaluate(theta, acts, data.x_train, data.y_train, train_loss, train_error)
+                    evaluate(theta, acts, data.x_test, data.y_test, test_loss, test_error)
+                    for lane in range(lanes):
+                        value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(theta, lane)
+                        alive[lane], best[lane], reached[lane] = observe(
+                            value[lane], step, alive[lane], best[lane], reached[lane],
+                            settings.minimum, settings.tol)
+                if recorded:
+                    for lane in range(count):
+                        cell = order[first + lane]
+                        kept = alive[lane]
+                        out.loss[cell, record] = value[lane] if kept else math.nan
+                        out.test_loss_curve[cell, record] = test_loss[lane] if kept else math.nan
+                        out.test_error_curve[cell, record] = test_error[lane] if kept else math.nan
+                    record += 1
+                if step == steps:
+                    break
+                epoch, offset, size = batch_of_step(step, samples, data.batch_size)
+                if epoch != epoch_loaded:
+                    epoch_order(permutation, seed, start, epoch)
+                    epoch_loaded = epoch
+                gradient(theta, grad, acts, deltas, data.x_train, data.y_train, permutation,
+                         offset, size, data.l2)
+                if settings.noise > 0.0:
+                    noise = noise_key(seed, start, step)
+                    for i in range(dim):
+                        for lane in range(lanes):
+                            grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
+                if not constant:
+                    scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
+                decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, group,
+                            lane_decay, option, t)
+                update_lanes(theta, grad, state0, state1, state2, step_alpha, beta1, beta2, eps,
+                             lane_decay, alive, settings)
+            for lane in range(count):
+                cell = order[first + lane]
+                kept = alive[lane]
+                (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
+                 out.steps_to_tol[cell]) = results(kept, value[lane], best[lane], reached[lane])
+                out.test_loss[cell] = test_loss[lane] if kept else math.nan
+                out.test_error[cell] = test_error[lane] if kept else math.nan
+                out.train_error[cell] = train_error[lane] if kept else math.nan
+                for i in range(dim):
+                    out.final_x[cell, i] = theta[i, lane] if kept else math.nan
+
+    return kernel
