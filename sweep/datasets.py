@@ -272,8 +272,8 @@ def check_targets(dataset: DataSet, targets: str) -> None:
         if not fits:
             hint = " (as_signs turns 2 classes into ±1)" if (
                 targets == "signs" and dataset.targets == "classes" and dataset.classes == 2) else ""
-            raise DataError(key, f"{dataset.name}'s {key} has {_describe(dataset)}, but the loss "
-                                 f"needs {need}{hint}.")
+            raise DataError(key, f"the loss needs {need}, which {dataset.name}'s {key} does not "
+                                 f"hold (the set has {_describe(dataset)}){hint}.")
 
 
 # --- options and parameters -----------------------------------------------------------------
