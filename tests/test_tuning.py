@@ -291,7 +291,7 @@ def test_tuning_curves_with_seeds_kept_a_given_axes_and_log_losses(tmp_path):
                         over=["alpha", "beta1", "beta2", "eps"], optimizers=["momentum"])
     assert fig is ax.figure
     assert ax.get_yscale() == "log"  # lognormal losses spanning decades
-    assert "mean over seed" in ax.get_title()
+    assert "mean over seed" in ax.get_title() and "every cell has a value" in ax.get_title()
     assert len(ax.collections) == 1  # the band across seeds
     fig.savefig(tmp_path / "seeds.png")
     shutil.copy(tmp_path / "seeds.png", "/tmp/tuning_curves_seeds.png")
@@ -303,3 +303,14 @@ def test_tuning_curves_rejects_an_unknown_optimizer():
 
     with pytest.raises(PlotError, match="optimizer 'sgd'"):
         tuning_curves(result(), "final_loss", optimizers=["sgd"])
+
+
+def test_tuning_curves_with_an_optimizer_that_always_diverged():
+    pytest.importorskip("matplotlib")
+    from sweep.plot import tuning_curves
+
+    ds = result()
+    ds["final_loss"].loc[{"optimizer": "momentum"}] = np.nan
+    fig = tuning_curves(ds, "final_loss", [1, 2])
+    momentum = [line for line in fig.axes[0].get_lines() if line.get_gid() == "momentum"]
+    assert np.isnan(momentum[0].get_ydata()).all()  # drawn as nothing, and no error

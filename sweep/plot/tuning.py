@@ -82,7 +82,9 @@ def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None, maximize
             if show_best:
                 limit = limits.sel({OPTIMIZER: name})
                 limit = float(limit.mean(kept)) if kept else float(limit)  # averaged as the line
-                ax.axhline(limit, color=colors[name], linestyle=":", linewidth=1.0, alpha=0.8)
+                if np.isfinite(limit):  # a search with nothing to draw has no best cell
+                    ax.axhline(limit, color=colors[name], linestyle=":", linewidth=1.0,
+                               alpha=0.8)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ks, [str(k) for k in ks], minor=False)
     ax.minorticks_off()
