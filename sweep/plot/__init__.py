@@ -25,6 +25,7 @@ from .grid import (REDUCTIONS, _axis_mode, _categories, _check_reduce, _edges, _
 from .paths import (FRAME_SPACINGS, MAX_FRAMES, _draw_contours, _evaluate, _fitted_limits,
                     _limits, _parse_params, _Path, _paths, _problem, animate, frame_indices,
                     trajectories)
+from .tuning import default_budgets, tuning_curves
 
 __all__ = ["heatmap", "pairs", "sensitivity_bars", "trajectories", "animate", "frame_indices",
            "swept_axes", "hyper_axes", "PlotError", "MetricError", "DIVERGED_COLOR",
