@@ -220,7 +220,7 @@ def _check_constant_memory(value_and_grad) -> None:
         raise NotImplementedError(
             f"The objective {name!r} captures {needed:,} bytes of arrays, more than the "
             f"{CONSTANT_MEMORY_BYTES // 1024} KiB of CUDA constant memory where numba-cuda puts "
-            "them: use less data (e.g. fewer logistic samples) or the CPU backend.")
+            "them: use a smaller objective (e.g. a quadratic of lower dim) or the CPU backend.")
 
 
 # --- the device kernel ---

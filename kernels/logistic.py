@@ -1,11 +1,9 @@
-"""A small real training problem: L2-regularised logistic regression on two Gaussian blobs.
+"""Logistic regression's pieces: the blobs data set, softplus and σ, and f* by Newton's method.
 
-The data are generated from ``data_seed`` (so they ship with the grid file,
-not as a file), the gradient is that of a minibatch of ``batch_size`` samples
-drawn with replacement by the counter-based generator (so a sweep looks like
-training and stays reproducible), and the value returned — the one the
-metrics see — is the full-data loss. f* and the minimizer are computed once
-by Newton's method to machine precision.
+The model objective ``logistic`` (:mod:`kernels.models`) trains on these: the
+generated ``blobs`` (``name = "logistic"`` in a grid file, as before models
+existed, is the logistic model on them), with f* and the minimizer computed once
+by Newton's method to machine precision when λ > 0.
 
 .. math::
 
@@ -20,8 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from .random import uniform
 
 
 def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,41 +47,6 @@ def sigmoid(z):
         return 1.0 / (1.0 + math.exp(-z))
     ez = math.exp(z)
     return ez / (1.0 + ez)
-
-
-def make_logistic(inputs: np.ndarray, labels: np.ndarray, l2: float, batch_size: int):
-    """``value_and_grad(w, grad, t, key)``: full-data loss, minibatch gradient.
-
-    ``batch_size`` ≥ the number of samples (or 0) gives the full-data gradient.
-    """
-    samples, dim = inputs.shape
-    full = batch_size <= 0 or batch_size >= samples
-
-    def logistic(w, grad, t, key):
-        value = 0.0
-        for i in range(samples):
-            margin = 0.0
-            for j in range(dim):
-                margin += w[j] * inputs[i, j]
-            value += softplus(-labels[i] * margin)
-        value /= samples
-        penalty = 0.0
-        for j in range(dim):
-            penalty += w[j] * w[j]
-            grad[j] = l2 * w[j]
-        count = samples if full else batch_size
-        for k in range(count):
-            # Sample k of this step's minibatch: a pure function of (seed, start, t).
-            i = k if full else min(int(uniform(key, k) * samples), samples - 1)
-            margin = 0.0
-            for j in range(dim):
-                margin += w[j] * inputs[i, j]
-            weight = -labels[i] * sigmoid(-labels[i] * margin) / count
-            for j in range(dim):
-                grad[j] += weight * inputs[i, j]
-        return value + 0.5 * l2 * penalty
-
-    return logistic
 
 
 def solve(inputs: np.ndarray, labels: np.ndarray, l2: float) -> tuple[np.ndarray, float]:

@@ -103,6 +103,8 @@ class ModelData(NamedTuple):
         batch_size: samples per step, 1 … n (n: full batch).
         eval_every: the training objective and the test metrics are evaluated every
             this many steps, and at the last step.
+        signs: the targets are ±1 (the error is that of sign(ŷ)); with real targets and
+            the squared loss there is no error (NaN).
     """
 
     x_train: np.ndarray
@@ -112,6 +114,7 @@ class ModelData(NamedTuple):
     l2: float
     batch_size: int
     eval_every: int
+    signs: bool
 
 
 def batches_per_epoch(samples, batch_size):
@@ -120,13 +123,18 @@ def batches_per_epoch(samples, batch_size):
     return (samples + batch_size - 1) // batch_size
 
 
-def epoch_order(order, seed, start, epoch):
+def epoch_order(order, seed, start, epoch, batch_size):
     """Fill ``order`` (n,) int64 with epoch ``epoch``'s permutation of 0 … n−1: a
     Fisher–Yates shuffle driven by the counter-based generator, a pure function of
-    (seed, start, epoch), so every cell from one seed and start sees the same samples."""
+    (seed, start, epoch), so every cell from one seed and start sees the same samples.
+
+    A full batch (``batch_size`` ≥ n) takes the rows in order: the batch is the same set
+    either way, and its sums then run as a plain gradient descent's do."""
     samples = order.shape[0]
     for i in range(samples):
         order[i] = i
+    if batch_size >= samples:
+        return
     key = counter_key(seed, start, epoch + 1, BATCH_STREAM)
     for i in range(samples - 1, 0, -1):
         j = min(int(uniform(key, i) * (i + 1)), i)
@@ -165,9 +173,9 @@ def network_functions(network: Network):
     mean loss over rows ``order[first:first + count]`` of (x, y), plus λ·θ, into
     ``grad`` (dim, lanes); ``acts`` and ``deltas`` (units, lanes) are scratch.
 
-    ``evaluate(theta, acts, x, y, loss, error)``: per lane, the mean loss over every row
-    of (x, y) into ``loss`` (lanes,) and the share misclassified into ``error`` (NaN
-    for real targets; both NaN without rows).
+    ``evaluate(theta, acts, x, y, signs, loss, error)``: per lane, the mean loss over every
+    row of (x, y) into ``loss`` (lanes,) and the share misclassified into ``error`` (by
+    argmax for cross entropy, by sign where ``signs``, else NaN; both NaN without rows).
     """
     sizes = network.sizes
     layers = network.layers
@@ -232,7 +240,7 @@ def network_functions(network: Network):
             total += math.exp(acts[last + c, lane] - top)
         return (top + math.log(total)) - acts[last + int(y[row, 0]), lane]
 
-    def sample_wrong(acts, y, row, lane):
+    def sample_wrong(acts, y, row, lane, signs):
         """1.0 if one lane's outputs misclassify sample ``row``, else 0.0 (NaN: no classes)."""
         if loss_kind == CROSS_ENTROPY:
             best = 0
@@ -240,7 +248,7 @@ def network_functions(network: Network):
                 if acts[last + c, lane] > acts[last + best, lane]:
                     best = c
             return 1.0 if best != int(y[row, 0]) else 0.0
-        if n_outputs == 1:  # ±1 targets: the sign of the output (0 is wrong either way)
+        if signs:  # ±1 targets: the sign of the output (0 is wrong either way)
             return 1.0 if y[row, 0] * acts[last, lane] <= 0.0 else 0.0
         return math.nan
 
@@ -323,7 +331,7 @@ def network_functions(network: Network):
                 output_error(acts, deltas, y, row, count, lane)
             backward(theta, grad, acts, deltas, x, row)
 
-    def evaluate(theta, acts, x, y, loss, error):
+    def evaluate(theta, acts, x, y, signs, loss, error):
         lanes = theta.shape[1]
         rows = x.shape[0]
         for lane in range(lanes):
@@ -333,7 +341,7 @@ def network_functions(network: Network):
             forward(theta, acts, x, row)
             for lane in range(lanes):
                 loss[lane] += sample_loss(acts, y, row, lane)
-                error[lane] += sample_wrong(acts, y, row, lane)
+                error[lane] += sample_wrong(acts, y, row, lane, signs)
         for lane in range(lanes):
             loss[lane] = loss[lane] / rows if rows > 0 else math.nan
             error[lane] = error[lane] / rows if rows > 0 else math.nan

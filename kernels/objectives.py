@@ -196,6 +196,8 @@ class Problem:
         box: plotting box ``((xmin, xmax), (ymin, ymax))`` over the first two coordinates.
         bound: a trajectory with some |θ_i| > bound has diverged.
         params: the objective's parameters (``dim``, ``kappa``) as given.
+        model: for a model trained on data, its :class:`sweep.models.Training` (and
+            ``value_and_grad`` is None: the training kernel computes the gradient).
     """
 
     name: str
@@ -207,19 +209,56 @@ class Problem:
     box: tuple
     bound: float
     params: tuple = ()
+    model: object = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """One parameter a grid file may set for an objective or a model, and what it must be.
+
+    ``sweep.config`` validates every parameter from these (so a new objective, model or
+    data set is a change in its registry entry alone).
+
+    Attributes:
+        name: the key under ``[objective]``.
+        kind: ``"int"``, ``"float"``, ``"bool"``, ``"str"`` or ``"ints"`` (a list of ints).
+        default: the value when the key is absent (None: required, or decided elsewhere).
+        lowest, highest: the bounds of a number (or of every int of ``"ints"``), inclusive.
+        above: ``lowest`` is excluded (> rather than ≥).
+        choices: the allowed strings of a ``"str"``.
+        rule: what the bounds mean, said when they are broken (empty: the bounds alone).
+    """
+
+    name: str
+    kind: str
+    default: object = None
+    lowest: float | None = None
+    highest: float | None = None
+    above: bool = False
+    choices: tuple = ()
+    rule: str = ""
 
 
 @dataclass(frozen=True)
 class Objective:
     """A registry entry. ``fixed_dim`` is None for the n-dimensional objectives,
-    which take ``dim`` (at least ``min_dim``); ``params`` names what a grid file may set."""
+    which take ``dim`` (at least ``min_dim``); ``schema`` says what a grid file may set."""
 
     name: str
     fixed_dim: int | None
     build: Callable  # (dim, **params) -> Problem
-    params: tuple[str, ...] = ()
+    schema: tuple[Param, ...] = ()
     min_dim: int = 1
-    defaults: tuple = ()  # ((param, value), ...)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The names a grid file may set."""
+        return tuple(param.name for param in self.schema)
+
+    @property
+    def defaults(self) -> tuple:
+        """``((param, default), ...)``."""
+        return tuple((param.name, param.default) for param in self.schema)
 
 
 def _fixed(name, function, minimizers, minimum, starts, box, bound=1e6):
@@ -262,24 +301,12 @@ def _build_quadratic(dim, kappa=10.0):
                    ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("kappa", float(kappa))))
 
 
-_LOGISTICS: dict[tuple, tuple] = {}
+# The largest dimension of an n-dimensional objective: past it, a mistake, not a grid.
+MAX_DIM = 100_000
 
 
-def _build_logistic(features=2, samples=200, batch_size=16, l2=1e-2, data_seed=0):
-    from .logistic import make_data, make_logistic, solve
-
-    key = (features, samples, batch_size, float(l2), data_seed)
-    if key not in _LOGISTICS:  # one function object (and one f* solve) per data set
-        inputs, labels = make_data(samples, features, data_seed)
-        minimizer, minimum = solve(inputs, labels, float(l2))
-        _LOGISTICS[key] = (make_logistic(inputs, labels, float(l2), batch_size),
-                           tuple(float(v) for v in minimizer), minimum)
-    function, minimizer, minimum = _LOGISTICS[key]
-    dim = features + 1
-    params = (("features", features), ("samples", samples), ("batch_size", batch_size),
-              ("l2", float(l2)), ("data_seed", data_seed))
-    return Problem("logistic", dim, function, (minimizer,), minimum, ((0.0,) * dim,),
-                   ((-3.0, 3.0), (-3.0, 3.0)), 1e6, params)
+def _dim(default: int) -> Param:
+    return Param(name="dim", kind="int", default=default, lowest=1, highest=MAX_DIM)
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -287,7 +314,7 @@ OBJECTIVES: dict[str, Objective] = {
     for o in (
         _fixed("rosenbrock", rosenbrock, [(1.0, 1.0)], 0.0, [(-2.0, 2.0), (-1.2, 1.0)],
                ((-2.0, 2.0), (-1.0, 3.0))),
-        Objective("rosenbrock_nd", None, _build_rosenbrock_nd, ("dim",), 2, (("dim", 2),)),
+        Objective("rosenbrock_nd", None, _build_rosenbrock_nd, (_dim(2),), 2),
         _fixed("beale", beale, [(3.0, 0.5)], 0.0, [(1.0, 1.0), (1.0, 4.0), (3.0, 4.0)],
                ((-4.5, 4.5), (-4.5, 4.5))),
         _fixed("himmelblau", himmelblau,
@@ -298,20 +325,17 @@ OBJECTIVES: dict[str, Objective] = {
         _fixed("saddle", saddle, [], math.nan, [(-1.0, 1e-3)], ((-1.5, 1.5), (-1.5, 1.5)), bound=1e4),
         _fixed("monkey_saddle", monkey_saddle, [], math.nan, [(-1.0, 1e-3)],
                ((-1.5, 1.5), (-1.5, 1.5)), bound=1e4),
-        Objective("rastrigin", None, _build_rastrigin, ("dim",), 1, (("dim", 2),)),
+        Objective("rastrigin", None, _build_rastrigin, (_dim(2),), 1),
         _fixed("ackley", ackley, [(0.0, 0.0)], 0.0, [(-4.0, 3.0)], ((-5.0, 5.0), (-5.0, 5.0))),
-        Objective("styblinski_tang", None, _build_styblinski_tang, ("dim",), 1, (("dim", 2),)),
+        Objective("styblinski_tang", None, _build_styblinski_tang, (_dim(2),), 1),
         _fixed("six_hump_camel", six_hump_camel,
                [SIX_HUMP_ARGMIN, (-SIX_HUMP_ARGMIN[0], -SIX_HUMP_ARGMIN[1])], SIX_HUMP_MIN,
                [(-0.5, 1.0)], ((-3.0, 3.0), (-2.0, 2.0))),
         _fixed("goldstein_price", goldstein_price, [(0.0, -1.0)], 3.0, [(0.5, 0.5)],
                ((-2.0, 2.0), (-2.0, 2.0))),
-        Objective("quadratic", None, _build_quadratic, ("dim", "kappa"), 1,
-                  (("dim", 2), ("kappa", 10.0))),
-        Objective("logistic", None, _build_logistic,
-                  ("features", "samples", "batch_size", "l2", "data_seed"), 1,
-                  (("features", 2), ("samples", 200), ("batch_size", 16), ("l2", 1e-2),
-                   ("data_seed", 0))),
+        Objective("quadratic", None, _build_quadratic,
+                  (_dim(2), Param(name="kappa", kind="float", default=10.0, lowest=1.0,
+                                  rule="must be >= 1 (a condition number)")), 1),
     )
 }
 

@@ -189,8 +189,10 @@ def _training_dispatcher(rule, network: Network, lanes: int):
                 t = float(step + 1)
                 recorded = is_recorded(step, steps, settings.record_every)
                 if recorded or step == steps or step % data.eval_every == 0:
-                    evaluate(theta, acts, data.x_train, data.y_train, train_loss, train_error)
-                    evaluate(theta, acts, data.x_test, data.y_test, test_loss, test_error)
+                    evaluate(theta, acts, data.x_train, data.y_train, data.signs, train_loss,
+                             train_error)
+                    evaluate(theta, acts, data.x_test, data.y_test, data.signs, test_loss,
+                             test_error)
                     for lane in range(lanes):
                         value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(theta, lane)
                         alive[lane], best[lane], reached[lane] = observe(
@@ -208,7 +210,7 @@ def _training_dispatcher(rule, network: Network, lanes: int):
                     break
                 epoch, offset, size = batch_of_step(step, samples, data.batch_size)
                 if epoch != epoch_loaded:
-                    epoch_order(permutation, seed, start, epoch)
+                    epoch_order(permutation, seed, start, epoch, data.batch_size)
                     epoch_loaded = epoch
                 gradient(theta, grad, acts, deltas, data.x_train, data.y_train, permutation,
                          offset, size, data.l2)

@@ -140,6 +140,12 @@ def _engine(config: SweepConfig, backend: str | None, dtype: str | None, kernel:
         raise ConfigError(f"--dtype = {dtype}: must be one of " + ", ".join(config_module.DTYPES))
     from .execute import Engine  # imports numba
 
+    if config.spec.kind == "model":  # the training kernel: CPU, float64 (config says so)
+        if backend == "cuda":
+            raise ConfigError("--backend cuda: models train on the CPU backend only (for now)")
+        if dtype == "float32":
+            raise ConfigError("--dtype float32: models train in float64 only (for now)")
+        return Engine(backend="cpu", dtype="float64", kernel=kernel)
     return Engine(backend=_backend(backend or config.backend, backend is not None),
                   dtype=dtype or config.dtype, kernel=kernel)
 
@@ -199,7 +205,7 @@ def _compile(plan, engine, locally: bool) -> float:
 def _check_objective(plan) -> None:
     """A user objective numba cannot compile is a configuration error (built-ins compile)."""
     spec = plan.config.spec
-    if spec.kind == "builtin":
+    if spec.kind in ("builtin", "model"):
         return
     from numba import types
     from numba.core.errors import NumbaError
@@ -243,7 +249,7 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
 
     config = plan.config
     results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps),
-                                   engine.dtype)
+                                   engine.dtype, data=config.spec.kind == "model")
                for name, shape in plan.shapes.items()}
 
     def save(block, metrics):

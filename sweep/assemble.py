@@ -37,6 +37,11 @@ VARIABLES = {
     "diverged": "non-finite f or θ, or |θ_i| beyond the divergence bound",
     "trajectory": "θ at the recorded steps (NaN from divergence on)",
     "loss": "f(θ) at the recorded steps (NaN from divergence on)",
+    "test_loss": "the model's loss on the test set after the last step",
+    "test_error": "share of the test set misclassified after the last step",
+    "train_error": "share of the training set misclassified after the last step",
+    "test_loss_curve": "the test loss at the recorded steps",
+    "test_error_curve": "the test error at the recorded steps",
 }
 PACKAGES = ("sweep", "numba", "llvmlite", "numpy", "xarray", "zarr", "h5netcdf", "joblib")
 
@@ -82,7 +87,7 @@ def template(plan: Plan, engine: Engine = Engine()) -> xr.Dataset:
     shape = (len(plan.config.optimizers),) + tuple(n for n, k in zip(plan.full_shape, keep) if k)
     extra = {DIM: plan.config.dim, STEP: len(plan.record_steps)}
     data = {}
-    for name, (trailing, dtype) in _LAYOUT.items():
+    for name, (trailing, dtype) in _layout(plan).items():
         if trailing and trailing[0] == STEP and not plan.record_steps:
             continue
         full = shape + tuple(extra[d] for d in trailing)
@@ -126,6 +131,22 @@ _LAYOUT = {
     "trajectory": ((STEP, DIM), "float"),
     "loss": ((STEP,), "float"),
 }
+# A model's besides (its θ is not recorded: thousands of parameters per step and cell).
+_DATA_LAYOUT = {
+    "test_loss": ((), "float"),
+    "test_error": ((), "float"),
+    "train_error": ((), "float"),
+    "test_loss_curve": ((STEP,), "float"),
+    "test_error_curve": ((STEP,), "float"),
+}
+
+
+def _layout(plan: Plan) -> dict:
+    """The variables of ``plan``'s dataset: name → (dimensions after the grid's, type)."""
+    if plan.problem.model is None:
+        return _LAYOUT
+    return {name: layout for name, layout in (_LAYOUT | _DATA_LAYOUT).items()
+            if name != "trajectory"}
 
 
 def _kept(plan: Plan) -> tuple[bool, ...]:
@@ -161,10 +182,17 @@ def _variables(plan: Plan, metrics: Metrics, computed: tuple[int, ...],
         "steps_to_tol": (dims, shaped(metrics.steps_to_tol)),
         "diverged": (dims, shaped(metrics.diverged)),
     }
-    if plan.record_steps:
-        records = len(plan.record_steps)
+    records = len(plan.record_steps)
+    if records and metrics.test_loss is None:
         variables["trajectory"] = (dims + (STEP, DIM), shaped(metrics.trajectory, (records, dim)))
+    if records:
         variables["loss"] = (dims + (STEP,), shaped(metrics.loss, (records,)))
+    if metrics.test_loss is not None:  # a model on data
+        for name in ("test_loss", "test_error", "train_error"):
+            variables[name] = (dims, shaped(getattr(metrics, name)))
+        if records:
+            for name in ("test_loss_curve", "test_error_curve"):
+                variables[name] = (dims + (STEP,), shaped(getattr(metrics, name), (records,)))
     return variables
 
 

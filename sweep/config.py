@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from kernels.objectives import OBJECTIVES
+from kernels.objectives import MAX_DIM, OBJECTIVES, Param
 from kernels.precision import DTYPES as KERNEL_DTYPES
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
-from . import tunables
+from . import models, tunables
 from .errors import ConfigError
 from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function, resolve
 
@@ -35,10 +35,7 @@ BACKENDS = ("auto", "cpu", "cuda")
 DTYPES = tuple(KERNEL_DTYPES)  # the kernels' list: "float64", "float32"
 # Sizes past these are mistakes, not grids: refuse them before building anything.
 MAX_STEPS = 10**12
-MAX_DIM = 100_000
 MAX_AXIS_VALUES = 100_000
-# The logistic data set lives inside the compiled kernel, and f* is solved by Newton's method.
-MAX_LOGISTIC_ENTRIES = 2_000_000
 # A .zarr store is written chunk by chunk, so its size is bounded by the disk, not
 # the RAM; past this it is a mistake.
 MAX_STORE_BYTES = 1 << 44
@@ -56,28 +53,31 @@ AXIS_RULES = {
     "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "eps": (lambda v: v >= 0, "must be >= 0"),
 }
-# Parameters of the built-in objectives: (integer?, lowest, highest, rule text).
-PARAM_RULES = {
-    "dim": (True, 1, MAX_DIM, ""),
-    "kappa": (False, 1.0, None, "must be >= 1 (a condition number)"),
-    "features": (True, 1, 100, ""),
-    "samples": (True, 2, 1_000_000, ""),
-    "batch_size": (True, 0, 1_000_000, ""),
-    "l2": (False, 0.0, None, "must be > 0 (it makes f* unique)"),
-    "data_seed": (True, 0, 2**63 - 1, ""),
-}
-BUILTIN_PARAMS = tuple(PARAM_RULES)
+# The parameters of every built-in objective, from their registry entries.
+BUILTIN_PARAMS = tuple(dict.fromkeys(key for entry in OBJECTIVES.values() for key in entry.params))
+# ``name = "logistic"``, the data objective before models: the logistic model on the
+# generated blobs, its keys those it had (README, "Models trained on data").
+LOGISTIC_SCHEMA = (
+    Param(name="features", kind="int", default=2, lowest=1, highest=100),
+    Param(name="samples", kind="int", default=200, lowest=2, highest=1_000_000),
+    Param(name="batch_size", kind="int", default=16, lowest=0, highest=1_000_000),
+    Param(name="l2", kind="float", default=1e-2, lowest=0.0, above=True,
+          rule="must be > 0 (it makes f* unique)"),
+    Param(name="data_seed", kind="int", default=0, lowest=0, highest=2**63 - 1),
+)
+MODEL_KEYS = tuple(dict.fromkeys((*models.PARAMS, *(p.name for p in LOGISTIC_SCHEMA))))
 SECTIONS = {
     "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule", "scheduler",
               "backend", "dtype"),
-    "objective": ("name", "file", "function", "expr", "start", *BUILTIN_PARAMS, "bound", "bounds",
-                  "noise", "seeds", "minimizers", "minimum", "box"),
+    "objective": tuple(dict.fromkeys(("name", "model", "file", "function", "expr", "start",
+                                      *BUILTIN_PARAMS, *MODEL_KEYS, "bound", "bounds", "noise",
+                                      "seeds", "minimizers", "minimum", "box"))),
     "grid": AXES,
     "options": tuple(OPTIMIZERS),
     "schedule": ("warmup", "every", "factor"),
 }
 REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
-OBJECTIVE_KINDS = ("name", "file", "expr")
+OBJECTIVE_KINDS = ("name", "model", "file", "expr")
 # A file's mistakes are reported together, this many at most (then how many more).
 MAX_REPORTED = 10
 
@@ -265,6 +265,12 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     axes = tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES)
     given_options = attempt(check.table, table.get("options", {}), "options") or {}
     options = attempt(_options, check, given_options)
+    if spec is not None and spec.kind == "model":
+        # The training kernel is the CPU's, in float64 (issue 14 leaves CUDA and float32 open).
+        if backend == "cuda":
+            check.note("sweep.backend", backend, "models train on the CPU backend only (for now)")
+        if dtype == "float32":
+            check.note("sweep.dtype", dtype, "models train in float64 only (for now)")
     check.raise_errors()
     _warn_unswept_options(source, given_options, optimizers)
 
@@ -346,19 +352,22 @@ def check_output(path: str, source: str, key: str = "output") -> str:
 def _objective(check, objective):
     kinds = [key for key in OBJECTIVE_KINDS if key in objective]
     if len(kinds) != 1:
-        check.fail("[objective]", None, "needs exactly one of name (a built-in), file (with "
-                   "function) or expr (a formula)" + (f", not {' and '.join(kinds)}" if kinds else ""))
+        check.fail("[objective]", None, "needs exactly one of name (a built-in), model (trained "
+                   "on data), file (with function) or expr (a formula)"
+                   + (f", not {' and '.join(kinds)}" if kinds else ""))
     for key in ("minimizers", "minimum", "box"):
-        if key in objective and kinds[0] == "name":
+        if key in objective and kinds[0] in ("name", "model"):
             check.fail(f"objective.{key}", objective[key],
                        "is for objectives you write (file or expr); built-ins know their own")
+    if kinds[0] == "model" or objective.get("name") == "logistic":
+        return _model_objective(check, objective)
     if kinds[0] != "name":
         return _user_objective(check, objective, kinds[0])
     name = objective["name"]
     if not isinstance(name, str):
         check.fail("objective.name", name, "must be an objective name (a string)")
     entry = check.known_name(name, OBJECTIVES, "objective.name", "objective")
-    for key in BUILTIN_PARAMS:
+    for key in (*BUILTIN_PARAMS, *MODEL_KEYS):
         if key in objective and key not in entry.params:
             takes = f"takes only {', '.join(entry.params)}" if entry.params else "takes no parameters"
             check.fail(f"objective.{key}", objective[key], f"{name} {takes}")
@@ -376,15 +385,9 @@ def _objective(check, objective):
             if params["dim"] < entry.min_dim:
                 check.fail(start_keys[0], list(starts[0]),
                            f"{name} needs at least {entry.min_dim} coordinates")
-    for key in entry.params:
-        if key != "dim" and key in objective:
-            params[key] = _param(check, key, objective[key])
-    if name == "logistic":
-        entries = params["samples"] * (params["features"] + 1)
-        if entries > MAX_LOGISTIC_ENTRIES:
-            check.fail("objective.samples", params["samples"],
-                       f"× (features + 1) = {entries:,} data entries: at most "
-                       f"{MAX_LOGISTIC_ENTRIES:,} (the data set is compiled into the kernel)")
+    for param in entry.schema:
+        if param.name != "dim" and param.name in objective:
+            params[param.name] = _param(check, param, objective[param.name])
     ordered = tuple((key, params[key]) for key in entry.params)
     spec = ObjectiveSpec(kind="builtin", name=name, params=ordered)
     concrete = resolve(spec)  # built once: the plan and the kernels get this one
@@ -402,13 +405,164 @@ def _objective(check, objective):
     return name, ordered, starts, bound, spec
 
 
-def _param(check, key, value):
-    integer, lowest, highest, rule = PARAM_RULES[key]
-    if integer:
-        return check.integer(value, f"objective.{key}", minimum=lowest, maximum=highest)
-    if lowest == 0.0:
-        return check.number(value, f"objective.{key}", lambda v: v > 0, rule)
-    return check.number(value, f"objective.{key}", lambda v: v >= lowest, rule)
+def _param(check, param: Param, value, key: str | None = None):
+    """``value`` checked against its :class:`~kernels.objectives.Param`, at ``key``
+    (default ``objective.<name>``)."""
+    key = key or f"objective.{param.name}"
+    if param.kind == "int":
+        value = check.integer(value, key, maximum=param.highest)
+        if param.lowest is not None and (value <= param.lowest if param.above
+                                         else value < param.lowest):
+            check.fail(key, value, param.rule or f"must be {'>' if param.above else '>='} "
+                                                 f"{param.lowest}")
+        return value
+    if param.kind == "float":
+        lowest = -math.inf if param.lowest is None else param.lowest
+        highest = math.inf if param.highest is None else param.highest
+        rule = param.rule or f"must be {'>' if param.above else '>='} {lowest}"
+        inside = (lambda v: lowest < v < highest) if param.above else \
+            (lambda v: lowest <= v < highest) if param.highest is not None else \
+            (lambda v: v >= lowest)
+        return check.number(value, key, inside, rule)
+    if param.kind == "bool":
+        if not isinstance(value, bool):
+            check.fail(key, value, "must be true or false")
+        return value
+    if param.kind == "str":
+        if param.choices:
+            if not isinstance(value, str) or value not in param.choices:
+                close = _closest(value, param.choices) if isinstance(value, str) else None
+                check.fail(key, value, "must be one of " + ", ".join(f'"{c}"' for c in param.choices),
+                           f"Perhaps you meant {_show(close)}?" if close else "")
+            return value
+        if not isinstance(value, str):
+            check.fail(key, value, "must be a string")
+        return value
+    if param.kind == "ints":
+        items = check.sequence(value, key, nonempty=True)
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, int) or not (
+                    param.lowest <= item <= param.highest):
+                check.fail(f"{key}[{i}]", item, param.rule)
+        return tuple(items)
+    raise ValueError(f"unknown parameter kind {param.kind!r}")
+
+
+def _model_objective(check, objective):
+    """A model trained on data (``model = ...``), or ``name = "logistic"``, the logistic
+    model on the generated blobs as before models existed."""
+    given = {param.name: param.default for param in models.SCHEMA}
+    if "model" not in objective:  # name = "logistic"
+        legacy = {param.name: param.default for param in LOGISTIC_SCHEMA}
+        for param in LOGISTIC_SCHEMA:
+            if param.name in objective:
+                legacy[param.name] = _param(check, param, objective[param.name])
+        for key in models.PARAMS:
+            if key in objective and key not in legacy:
+                check.fail(f"objective.{key}", objective[key], 'is for objective.model: '
+                           f'name = "logistic" takes only {", ".join(legacy)}')
+        given |= {"model": "logistic", "test_fraction": 0.0, "standardize": False,
+                  "data": ("blobs", (("samples", legacy["samples"]),
+                                     ("features", legacy["features"]))),
+                  "batch_size": legacy["batch_size"], "l2": legacy["l2"],
+                  "data_seed": legacy["data_seed"]}
+    else:
+        for key in (*BUILTIN_PARAMS, *(p.name for p in LOGISTIC_SCHEMA)):
+            if key in objective and key not in models.PARAMS:
+                check.fail(f"objective.{key}", objective[key],
+                           "is for built-in objectives, not models (see README, Models)")
+        for param in models.SCHEMA:
+            if param.name in objective and param.name != "data":
+                given[param.name] = _param(check, param, objective[param.name])
+        if "data" not in objective:
+            check.fail("objective.data", None, "is required with objective.model: a bundled set "
+                       f"({', '.join(datasets_module().BUNDLED)}), a generated one "
+                       f"({', '.join(datasets_module().GENERATED)}) or an .npz file")
+        given["data"] = _data_key(check, objective["data"])
+        model = models.MODELS[given["model"]]
+        for key, allowed in (("hidden", model.layers), ("activation", model.layers),
+                             ("bias", model.bias)):
+            if key in objective and not allowed:
+                check.fail(f"objective.{key}", objective[key], f"{model.name} takes no {key} "
+                           f"({'only mlp has hidden layers' if key != 'bias' else 'only linear may drop its bias'})")
+        if given["loss"] is not None and given["loss"] not in model.losses:
+            check.fail("objective.loss", given["loss"], f"{model.name} trains with "
+                       + " or ".join(model.losses))
+    given["start"] = "start" in objective
+    # An .npz file is relative to the grid file, so a grid and its data travel together;
+    # from here on it is named by its absolute path (any process rebuilds the same data).
+    base = Path(check.source).parent if check.source != "<config>" else Path.cwd()
+    path = _npz_path(given["data"], base)
+    if path is not None:
+        given["data"] = path if isinstance(given["data"], str) else (path, given["data"][1])
+    params = tuple(given.items())
+    data_module = datasets_module()
+    try:
+        concrete = models.build(params)
+    except data_module.DataError as error:
+        check.fail(*_data_error_key(error, given), str(error))
+    training = concrete.model
+    if given["batch_size"] > training.dataset.n_train:
+        check.fail("objective.batch_size", given["batch_size"],
+                   f"is larger than the training set ({training.dataset.n_train} samples)")
+    dim = concrete.dim
+    if "start" in objective:
+        starts, start_keys = _starts(check, objective["start"])
+        for key, point in zip(start_keys, starts):
+            if len(point) != dim:
+                check.fail(key, f"[{len(point)} numbers]",
+                           f"has {len(point)} coordinates but the model has {dim} parameters")
+    else:  # drawn per seed (Plan.hyperparameters), or zeros
+        starts = ((math.nan if training.start == "torch" else 0.0,) * dim,)
+    bound = None
+    if "bound" in objective:
+        bound = check.number(objective["bound"], "objective.bound", lambda v: v > 0, "must be > 0")
+    name = f"{given['model']} on {training.dataset.name}"
+    spec = ObjectiveSpec(kind="model", name=name, params=params, dim=dim, file=path,
+                         digest=file_digest(path) if path else None)
+    return name, params, starts, bound, spec
+
+
+def datasets_module():
+    from . import datasets
+
+    return datasets
+
+
+def _data_key(check, value):
+    """``data``: a name or file (a string), or a table ``{name = ..., <its parameters>}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if not isinstance(value.get("name"), str):
+            check.fail("objective.data.name", value.get("name"),
+                       "is required in a data table: the set's name")
+        extra = tuple(sorted((key, tuple(item) if isinstance(item, list) else item)
+                             for key, item in value.items() if key != "name"))
+        return (value["name"], extra)
+    check.fail("objective.data", value, "must be a data set's name, an .npz file, or a table "
+               '{name = "moons", samples = 500}')
+
+
+def _npz_path(data, base: Path) -> str | None:
+    """The absolute path of an .npz data set, or None for a bundled or generated one."""
+    name = data if isinstance(data, str) else data[0]
+    return str((base / name).resolve()) if name.endswith(".npz") else None
+
+
+def _data_error_key(error, given) -> tuple[str, Any]:
+    """The grid key a :class:`sweep.datasets.DataError` is about, and its value."""
+    key = error.key
+    data = given["data"]
+    name = data if isinstance(data, str) else data[0]
+    if key in ("y_train", "y_test", "targets") and given["loss"] is not None:
+        return "objective.loss", given["loss"]
+    if key == "data" or key in ("x_train", "y_train", "x_test", "y_test"):
+        suffix = "" if key == "data" else f" ({key})"
+        return f"objective.data{suffix}", name
+    if key in dict(given):
+        return f"objective.{key}", given[key]
+    return f"objective.data.{key}", dict(data[1]).get(key) if not isinstance(data, str) else None
 
 
 def _user_objective(check, objective, kind):
@@ -416,10 +570,10 @@ def _user_objective(check, objective, kind):
     for key in ("function",) if kind == "expr" else ():
         if key in objective:
             check.fail(f"objective.{key}", objective[key], "goes with objective.file, not expr")
-    for key in BUILTIN_PARAMS:
+    for key in (*BUILTIN_PARAMS, *MODEL_KEYS):
         if key in objective:
             check.fail(f"objective.{key}", objective[key],
-                       "is for built-ins: the start points give the dimension")
+                       "is for built-ins and models: the start points give the dimension")
     if "start" not in objective:
         check.fail("objective.start", None, f"is required with objective.{kind}: it gives the "
                    "dimension and there is no customary start")
@@ -673,6 +827,8 @@ def result_bytes(config: SweepConfig) -> int:
     """Bytes of the assembled dataset: per cell four float64 metrics, a bool,
     ``final_x`` and, when recording, the trajectory and its loss."""
     records = recorded_count(config.steps, config.record_every)
+    if config.spec.kind == "model":  # three more metrics and curves; no θ recorded
+        return _cells(config) * (8 * 7 + 1 + 8 * config.dim + 8 * records * 3)
     per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * (config.dim + 1)
     return _cells(config) * per_cell
 

@@ -60,7 +60,14 @@ class Engine:
 def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
     """The compiled kernel of one rule on one objective (cached per process)."""
     rule = OPTIMIZERS[optimizer]
-    function = resolve(spec).value_and_grad
+    problem = resolve(spec)
+    if problem.model is not None:
+        from kernels.training import training_kernel
+
+        training = problem.model
+        lanes = 1 if (engine.kernel or tunables.KERNEL) == "simple" else tunables.MODEL_LANES
+        return training_kernel(rule, training.network, training.data, lanes)
+    function = problem.value_and_grad
     if engine.backend == "cuda":
         from kernels.cuda import cuda_kernel
 
@@ -88,7 +95,8 @@ def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.nda
               engine: Engine = Engine()) -> Metrics:
     """Advance ``x0.shape[0]`` cells (x0 (n, dim) and hyper (n, 4) float64, ids (n, 3)
     int64); returns their :class:`Metrics`, floats in ``engine.dtype``."""
-    out = empty_metrics(x0.shape[0], x0.shape[1], records, engine.dtype)
+    out = empty_metrics(x0.shape[0], x0.shape[1], records, engine.dtype,
+                        data=spec.kind == "model")
     x0, hyper = x0.astype(engine.dtype, copy=False), hyper.astype(engine.dtype, copy=False)
     call_kernel(kernel_for(optimizer, spec, engine), x0, hyper, ids, settings, out)
     return out

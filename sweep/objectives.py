@@ -33,10 +33,11 @@ class ObjectiveSpec:
     """Everything needed to rebuild an objective in any process.
 
     Attributes:
-        kind: ``"builtin"``, ``"python"`` (a function in a file) or ``"expr"`` (a formula).
-        name: the built-in's name, ``FILE:FUNCTION``, or the formula.
-        params: the built-in's parameters, ``((key, value), ...)``.
-        file: absolute path of the user's file (kind ``"python"``).
+        kind: ``"builtin"``, ``"model"`` (trained on data), ``"python"`` (a function in a
+            file) or ``"expr"`` (a formula).
+        name: the built-in's name, ``MODEL on DATA``, ``FILE:FUNCTION``, or the formula.
+        params: the built-in's or the model's parameters, ``((key, value), ...)``.
+        file: absolute path of the user's file (kind ``"python"``), or of a model's .npz data.
         function: the function's name in that file.
         dim: the dimension (user objectives; built-ins know theirs).
         minimizers, minimum, box: metadata a user may give (None: unknown / default).
@@ -62,6 +63,13 @@ def resolve(spec: ObjectiveSpec) -> Problem:
     kernels are cached by function); a user's file is read once, at its ``digest``."""
     if spec.kind == "builtin":
         return problem(spec.name, **dict(spec.params))
+    if spec.kind == "model":
+        from . import models
+
+        if spec.file is not None and file_digest(spec.file) != spec.digest:
+            raise ObjectiveError(f"{Path(spec.file).name} changed after the grid was checked: "
+                                 "run the sweep again")
+        return models.build(spec.params)
     if spec.kind == "python":
         function = load_function(spec.file, spec.function, spec.digest)
     elif spec.kind == "expr":

@@ -100,6 +100,12 @@ class Plan:
                               indexing="ij")
         schedule, start, seed, *axes = (index.ravel() for index in indices)
         x0 = np.asarray(config.starts, dtype=np.float64)[start]
+        training = self.problem.model
+        if training is not None and training.start == "torch":  # drawn per (seed, start)
+            seeds = np.asarray(config.seeds, dtype=np.int64)[seed]
+            drawn = {pair: training.initial(*pair) for pair in set(zip(seeds.tolist(),
+                                                                         start.tolist()))}
+            x0 = np.stack([drawn[pair] for pair in zip(seeds.tolist(), start.tolist())])
         hyper = np.empty((block.cells, len(HYPER_COLUMNS)))
         used = OPTIMIZERS[block.optimizer].axes
         for axis, index in zip(config.axes, axes):

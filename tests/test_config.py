@@ -175,10 +175,11 @@ SWEEP = [
 
 OBJECTIVE = [
     case("name-missing", {"objective.name": DELETE}, "[objective]",
-         "needs exactly one of name (a built-in), file (with function) or expr (a formula)"),
+         "needs exactly one of name (a built-in), model (trained on data), file (with "
+         "function) or expr (a formula)"),
     case("name-and-expr", {"objective.expr": "x**2 + y**2"}, "[objective]",
-         "needs exactly one of name (a built-in), file (with function) or expr (a formula), "
-         "not name and expr"),
+         "needs exactly one of name (a built-in), model (trained on data), file (with "
+         "function) or expr (a formula), not name and expr"),
     case("name-typo", {"objective.name": "rosenbrok"}, 'objective.name = "rosenbrok"',
          "unknown objective", 'Perhaps you meant "rosenbrock"?'),
     case("name-typo-himmelblau", {"objective.name": "himmelblaw"},
@@ -258,8 +259,9 @@ OBJECTIVE = [
     case("objective-key-unknown", {"objective.dimension": 2}, "objective.dimension",
          "unknown key", 'Perhaps you meant "dim"?'),
     case("objective-key-unknown-far", {"objective.zzz": 2}, "objective.zzz",
-         "unknown key", "Allowed: name, file, function, expr, start, dim, kappa, features, "
-         "samples, batch_size, l2, data_seed, bound, bounds, noise, seeds, minimizers, minimum, "
+         "unknown key", "Allowed: name, model, file, function, expr, start, dim, kappa, data, hidden, "
+         "activation, loss, bias, batch_size, test_fraction, data_seed, standardize, l2, "
+         "eval_every, features, samples, bound, bounds, noise, seeds, minimizers, minimum, "
          "box."),
 ]
 

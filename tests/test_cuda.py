@@ -189,7 +189,7 @@ def test_a_user_function_with_its_own_draws(tmp_path):
 
 def test_results_do_not_depend_on_chunks_or_devices(monkeypatch):
     """Chunks of 5 cells, and two streams (standing for two devices) taking turns."""
-    target = problem("logistic", **OBJECTIVES["logistic"])
+    target = problem("quadratic", dim=3, kappa=50.0)
     x0, hyper, ids = cells(target.dim, count=13)
     expected, whole = run_both("adamw", target.value_and_grad, x0, hyper, ids,
                                settings(target.dim, target.minimum, 1e-2))

@@ -91,7 +91,7 @@ def test_user_objectives_compile(tmp_path):
 
 
 @pytest.mark.parametrize("name, keys", [("quadratic", {"dim": 5, "kappa": 100.0}),
-                                        ("logistic", {"samples": 60})])
+                                        ("quadratic", {"dim": 300, "kappa": 10.0})])
 def test_captured_arrays_are_counted_as_constant_memory(name, keys):
     """The estimate that guards cuda_kernel is what the compiler really emits."""
     function = problem(name, **keys).value_and_grad
@@ -101,7 +101,7 @@ def test_captured_arrays_are_counted_as_constant_memory(name, keys):
 
 
 def test_data_beyond_constant_memory_is_refused_with_a_sentence():
-    function = problem("logistic", samples=4000, features=4).value_and_grad
+    function = problem("quadratic", dim=10_000).value_and_grad  # 80 kB of eigenvalues
     rule = OPTIMIZERS["adam"]
     with pytest.raises(NotImplementedError, match="64 KiB of CUDA constant memory"):
         backend.cuda_kernel(rule, function)
@@ -163,7 +163,7 @@ def test_launch_shape_caps_blocks_for_the_grid_stride_loop(monkeypatch):
 
 
 @pytest.mark.parametrize("optimizer, name", [("adam", "rosenbrock"), ("nadam", "rosenbrock"),
-                                             ("rmsprop", "beale"), ("adam", "logistic")])
+                                             ("rmsprop", "beale"), ("adam", "quadratic")])
 def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
     """dtype="float32": the kernel's state and arithmetic are .f32 (the generator's Box–Muller
     and the step schedule's pow stay f64, by design)."""
@@ -172,7 +172,7 @@ def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
     assert_is_kernel_ptx(text, (9, 0))
     assert "sqrt.rn.f32" in text and ("fma.rn.f32" in text or "mul.rn.f32" in text)
     assert ".param .u64" in text  # array arguments
-    if name == "logistic":  # its data as float32 constants: half the float64 kernel's bytes
+    if name == "quadratic":  # its eigenvalues as float32 constants: half the float64 kernel's bytes
         double = backend.ptx(rule, objective(name), (9, 0))
         assert 2 * backend.ptx_constant_bytes(text) == backend.ptx_constant_bytes(double)
 

@@ -18,14 +18,13 @@ import pytest
 import naive
 from kernels import precision
 from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
-from kernels.layout import Metrics, Settings, empty_metrics
+from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics
 from kernels.objectives import problem
 from kernels.rules import OPTIMIZERS, Coefficients
 from kernels.schedules import SCHEDULES
 
 LANES = 8
-OBJECTIVES = {"rosenbrock": {}, "beale": {}, "quadratic": {"dim": 3, "kappa": 30.0},
-              "logistic": {"samples": 40, "batch_size": 4}}
+OBJECTIVES = {"rosenbrock": {}, "beale": {}, "quadratic": {"dim": 3, "kappa": 30.0}}
 
 
 def cells(dim, count=21, alpha_max=3.0):
@@ -79,6 +78,9 @@ def lockstep_equals_simple(optimizer, objective, **keys):
                x0, hyper, ids, config)
     for name in Metrics._fields:
         want = getattr(simple, name)
+        if name in DATA_FIELDS:  # a model's only
+            assert want is None and getattr(fast, name) is None
+            continue
         assert want.dtype == (np.float64 if name == "steps_to_tol" else
                               np.bool_ if name == "diverged" else np.float32), name
         assert_same_bits(getattr(fast, name), want)
@@ -100,7 +102,7 @@ def test_lockstep_is_simple_for_every_rule(optimizer):
     lockstep_equals_simple(optimizer, "rosenbrock")
 
 
-@pytest.mark.parametrize("objective", ["beale", "quadratic", "logistic"])
+@pytest.mark.parametrize("objective", ["beale", "quadratic"])
 @pytest.mark.parametrize("optimizer", ["adam"])
 def test_lockstep_is_simple_for_objectives(optimizer, objective):
     lockstep_equals_simple(optimizer, objective, **OBJECTIVES[objective])

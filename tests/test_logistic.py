@@ -1,4 +1,4 @@
-"""The built-in logistic-regression objective: data, f*, minibatches."""
+"""``name = "logistic"``: the logistic model on the generated blobs, f*, minibatches."""
 import math
 
 import numpy as np
@@ -7,16 +7,29 @@ import pytest
 import sweep
 from conftest import assert_same_bits
 from kernels.logistic import make_data
-from kernels.objectives import problem
-from kernels.random import counter_key
+from kernels.models import network_functions
+from sweep.config import validate
+from sweep.models import build, minibatches
+
+
+def legacy(**params):
+    """The problem of ``[objective] name = "logistic"`` with ``params``."""
+    table = {"sweep": {"optimizers": ["sgd"], "steps": 1},
+             "objective": {"name": "logistic", **params}}
+    return build(validate(table).spec.params)
 
 
 def test_f_star_is_the_minimum_of_the_full_data_loss():
-    the_problem = problem("logistic", features=3, samples=300, batch_size=0, l2=0.05)
+    the_problem = legacy(features=3, samples=300, batch_size=0, l2=0.05)
     (w_star,) = the_problem.minimizers
-    grad = np.empty(4)
-    value = the_problem.value_and_grad(np.array(w_star), grad, 1.0, 0)
-    assert value == pytest.approx(the_problem.minimum, rel=1e-14)
+    training = the_problem.model
+    gradient, evaluate, _ = network_functions(training.network)
+    theta = np.array(w_star)[:, None]
+    grad = np.empty_like(theta)
+    units = training.network.units
+    data = training.data
+    gradient(theta, grad, np.empty((units, 1)), np.empty((units, 1)), data.x_train,
+             data.y_train, np.arange(300), 0, 300, data.l2)
     assert np.abs(grad).max() < 1e-12
     # Independently: the loss written with numpy at the minimizer and nearby.
     inputs, labels = make_data(300, 3, 0)
@@ -35,27 +48,37 @@ def test_data_depend_on_the_seed_only():
     assert_same_bits(a[0], b[0])
     assert not np.array_equal(a[0], make_data(100, 2, 4)[0])
     assert set(a[1]) == {-1.0, 1.0} and (a[0][:, -1] == 1.0).all()
+    data = legacy(data_seed=3, samples=100).model.data
+    assert_same_bits(data.x_train, a[0][:, :2])  # the blobs as they are: no split, no scaling
+    assert data.x_test.shape == (0, 2)
 
 
-def test_the_minibatch_gradient_is_unbiased():
-    full = problem("logistic", batch_size=0)
-    mini = problem("logistic", batch_size=8)
-    w = np.array([0.3, -0.7, 0.2])
-    exact = np.empty(3)
-    full_value = full.value_and_grad(w, exact, 1.0, 0)
-    draws = np.empty((4000, 3))
-    for k in range(draws.shape[0]):
-        value = mini.value_and_grad(w, draws[k], 1.0, counter_key(1, 0, k + 1, 0))
-        assert value == full_value  # the value is always the full-data loss
-    spread = draws.std(axis=0) / math.sqrt(draws.shape[0])
-    assert (np.abs(draws.mean(axis=0) - exact) < 4 * spread).all()
-    assert (draws.std(axis=0) > 0).all()  # it is a minibatch, not the full gradient
+def test_an_epoch_of_minibatch_gradients_averages_to_the_full_gradient():
+    """Without replacement, an epoch's batches cover every sample once: their gradients,
+    weighted by batch size, average to the full-data gradient."""
+    training = legacy(batch_size=8).model
+    gradient, _, _ = network_functions(training.network)
+    data = training.data
+    theta = np.array([[0.3], [-0.7], [0.2]])
+    units = training.network.units
+    scratch = (np.empty((units, 1)), np.empty((units, 1)))
+
+    def batch_gradient(rows):
+        grad = np.empty_like(theta)
+        gradient(theta, grad, *scratch, data.x_train, data.y_train, rows, 0, len(rows), data.l2)
+        return grad[:, 0]
+
+    exact = batch_gradient(np.arange(200))
+    batches = minibatches(200, 8, 25, seed=1)
+    average = sum(len(rows) * batch_gradient(rows) for rows in batches) / 200
+    np.testing.assert_allclose(average, exact, rtol=1e-12, atol=1e-15)
+    assert np.std([batch_gradient(rows) for rows in batches], axis=0).min() > 0
 
 
 def logistic_grid(**sweep_keys):
     return {"sweep": {"optimizers": ["sgd", "adam"], "steps": 400, "record_every": 50,
                       "tol": 1e-3, **sweep_keys},
-            "objective": {"name": "logistic", "batch_size": 4, "samples": 64, "seeds": 2},
+            "objective": {"name": "logistic", "batch_size": 4, "samples": 64, "seeds": [0, 1]},
             "grid": {"alpha": {"min": 1e-3, "max": 1.0, "num": 4, "scale": "log"},
                      "beta1": [0.0, 0.9]}}
 
@@ -64,7 +87,8 @@ def test_minibatch_streams_are_identical_for_any_workers_and_blocks():
     reference = sweep.run(logistic_grid(), n_jobs=1)
     for n_jobs, block_cells in ((2, 1), (2, 3), (1, 5)):
         other = sweep.run(logistic_grid(), n_jobs=n_jobs, block_cells=block_cells)
-        assert_same_bits(reference["trajectory"].values, other["trajectory"].values)
+        assert_same_bits(reference["final_x"].values, other["final_x"].values)
+        assert_same_bits(reference["loss"].values, other["loss"].values)
 
 
 def test_training_reaches_the_tolerance():
@@ -73,5 +97,5 @@ def test_training_reaches_the_tolerance():
     reached = np.isfinite(ds["steps_to_tol"].sel(optimizer="adam").values)
     assert reached.any() and not reached.all()
     # Seeds draw different minibatches.
-    paths = ds["trajectory"].sel(optimizer="adam").isel(alpha=2, beta1=1).squeeze().values
-    assert not np.array_equal(paths[0], paths[1])
+    final = ds["final_x"].sel(optimizer="adam").isel(alpha=2, beta1=1).squeeze().values
+    assert not np.array_equal(final[0], final[1])

@@ -10,9 +10,6 @@ from kernels.objectives import OBJECTIVES, problem
 PROBLEMS = [problem(name, dim=dim) for name, entry in OBJECTIVES.items() if "dim" in entry.params
             or entry.fixed_dim for dim in ((2,) if entry.fixed_dim else (entry.min_dim, 5))]
 PROBLEMS.append(problem("quadratic", dim=6, kappa=1000.0))
-# Logistic regression with the full-data gradient (batch_size = 0) is deterministic.
-PROBLEMS += [problem("logistic", features=features, batch_size=0, samples=50)
-             for features in (1, 4)]
 IDS = [f"{p.name}-{p.dim}" for p in PROBLEMS]
 
 
@@ -78,8 +75,8 @@ def test_metadata_is_consistent(the_problem):
 def test_the_registry_holds_every_objective_of_update_rules():
     assert set(OBJECTIVES) == {
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle", "monkey_saddle",
-        "rastrigin", "ackley", "styblinski_tang", "six_hump_camel", "goldstein_price", "quadratic",
-        "logistic"}
+        "rastrigin", "ackley", "styblinski_tang", "six_hump_camel", "goldstein_price", "quadratic"}
+    # (logistic regression is a model objective now: sweep.models, tests/test_models.py)
 
 
 def test_formulas_against_the_table():
