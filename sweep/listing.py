@@ -53,8 +53,42 @@ def objectives() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
             ("name", "dimension", "f*", "customary starts", "parameters (default)"), rows)
 
 
-# Shown in this order. Models and data sets, when they come, are sections here.
-SECTIONS = (optimizers, objectives)
+def models() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+    """Every model: its losses (the first the default), what it takes, its θ₀."""
+    from . import models as registry
+
+    rows = []
+    for name, model in registry.MODELS.items():
+        takes = ["hidden, activation"] if model.layers else []
+        takes += ["bias"] if model.bias else []
+        start = "torch's default init, per seed" if model.start == "torch" else "0"
+        rows.append((name, ", ".join(model.losses), ", ".join(takes) or "–", start,
+                     model.description))
+    keys = ", ".join(f"{p.name} = {_number(p.default)}" for p in registry.SCHEMA
+                     if p.default is not None and p.name not in ("hidden", "activation", "bias"))
+    return (f"models (objective.model, with objective.data; also {keys})",
+            ("name", "losses", "takes", "θ₀", "network"), rows)
+
+
+def data_sets() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+    """Every bundled and generated data set: size, targets, parameters."""
+    from . import datasets
+
+    rows = []
+    for name in (*datasets.BUNDLED, *datasets.GENERATED):
+        loaded = datasets.load(name, test_fraction=0.0, standardize=False)
+        targets = f"{loaded.classes} classes" if loaded.targets == "classes" else \
+            ("±1" if loaded.targets == "signs" else f"real ({loaded.outputs} output)")
+        parameters = ", ".join(f"{key} = {_number(value)}"
+                               for key, value in datasets.GENERATED_PARAMS.get(name, {}).items())
+        rows.append((name, str(loaded.n_train + loaded.n_test), str(loaded.features), targets,
+                     parameters or "–"))
+    return ("data sets (objective.data: a name, {name = ..., parameters}, or an .npz file)",
+            ("name", "samples", "features", "targets", "parameters (default)"), rows)
+
+
+# Shown in this order.
+SECTIONS = (optimizers, objectives, models, data_sets)
 
 
 def _number(value) -> str:
@@ -83,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sweep list``: print every optimizer and objective a grid file can name."""
     argparse.ArgumentParser(
         prog="python -m sweep list",
-        description="List the optimizers (the axes each reads, its torch.optim equivalent) "
-                    "and the objectives (dimension, f*, customary starts)").parse_args(argv)
+        description="List the optimizers (the axes each reads, its torch.optim equivalent), "
+                    "the objectives (dimension, f*, customary starts), the models and the "
+                    "data sets").parse_args(argv)
     print(render())
     return 0
