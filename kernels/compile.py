@@ -279,8 +279,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     keyed = uses_key(value_and_grad)
     init = rule.init
     kinds = len(SCHEDULES)
-    decay_lanes, update_lanes = registered_lane_step(
-        rule, lanes, cache_name(f"lockstep{lanes}", rule, value_and_grad))
+    decay_lanes, update_lanes = registered_lane_step(rule, lanes)
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
@@ -390,13 +389,15 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
     return _in_dtype(kernel, cache_name(f"lockstep{lanes}", rule, value_and_grad, dtype), dtype)
 
 
-def registered_lane_step(rule, lanes: int, kernel: str):
-    """:func:`kernels.lanes.lane_step` of ``rule`` and ``lanes``, registered, and named after
-    the ``kernel`` that calls them (see :func:`_simple_kernel`: closures share a qualified
-    name, and separately compiled ones would share a linker symbol)."""
+@functools.cache
+def registered_lane_step(rule, lanes: int):
+    """:func:`kernels.lanes.lane_step` of ``rule`` and ``lanes``, registered once per
+    process (every kernel of that rule and lane count calls the same two functions), and
+    named after both (see :func:`_simple_kernel`: closures share a qualified name, and
+    separately compiled ones would share a linker symbol)."""
     functions = lane_step(rule, lanes)
     for function in functions:
-        function.__qualname__ = f"{kernel}.{function.__name__}"
+        function.__qualname__ = f"lanes{lanes}.{rule.name}.{function.__name__}"
         # Called, not inlined: inlined, every array argument was increfed and decrefed at
         # each step (numba binds an inlined function's arguments to new variables, and
         # its reference-count pruning did not remove the pairs across the loops):

@@ -96,21 +96,34 @@ def training_kernel(rule, network: Network, data: ModelData, lanes: int) -> Trai
     return TrainingKernel(_training_dispatcher(rule, network, lanes), data, lanes)
 
 
+def _shape(network: Network) -> str:
+    """A name for what a network's functions close over (so, their code)."""
+    return (f"{'-'.join(map(str, network.sizes))}.{network.activation}.{network.loss}."
+            f"{'bias' if network.bias else 'nobias'}")
+
+
 def _name(rule, network: Network, lanes: int) -> str:
-    shape = "-".join(map(str, network.sizes))
-    return (f"training{lanes}_kernel.{rule.name}.{shape}.{network.activation}."
-            f"{network.loss}.{'bias' if network.bias else 'nobias'}")
+    return f"training{lanes}_kernel.{rule.name}.{_shape(network)}"
+
+
+@functools.cache
+def _registered_network(network: Network):
+    """``(gradient, evaluate)`` of ``network``, registered once per process: every rule's
+    and lane count's kernel calls the same functions (the lane count is their arrays'),
+    compiled once. Named after the network's shape: the same name, the same code."""
+    gradient, evaluate, parts = network_functions(network)
+    for function in (*parts, gradient, evaluate):
+        function.__qualname__ = f"network.{_shape(network)}.{function.__name__}"
+        register_jitable(function)
+    return gradient, evaluate
 
 
 @functools.cache
 def _training_dispatcher(rule, network: Network, lanes: int):
     fingerprint = SOURCE_FINGERPRINT
     name = _name(rule, network, lanes)
-    gradient, evaluate, parts = network_functions(network)
-    for function in (*parts, gradient, evaluate):
-        function.__qualname__ = f"{name}.{function.__name__}"  # one symbol per kernel
-        register_jitable(function)
-    decay_lanes, update_lanes = registered_lane_step(rule, lanes, name)
+    gradient, evaluate = _registered_network(network)
+    decay_lanes, update_lanes = registered_lane_step(rule, lanes)
     init = rule.init
     units = network.units
     kinds = len(SCHEDULES)
