@@ -30,9 +30,8 @@ from numba import njit
 from .compile import SOURCE_FINGERPRINT, registered_lane_step
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START
 from .lanes import join_group, scale_lanes
-from .models import (ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
-                     network_functions,
-                     penalty)
+from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
+                     network_functions, penalty)
 from .numba_support import cached_as, register_jitable
 from .schedules import CONSTANT, SCHEDULES
 from .step import is_recorded, noise_key, observe, perturb, results
@@ -142,8 +141,8 @@ def _training_dispatcher(rule, network: Network, lanes: int):
         state0 = np.empty((dim, lanes))
         state1 = np.empty((dim, lanes))
         state2 = np.empty((dim, lanes))
-        acts = np.empty((units, lanes))
-        deltas = np.empty((units, lanes))
+        acts = np.empty((units, TILE, lanes))
+        deltas = np.empty((units, TILE, lanes))
         alpha = np.empty(lanes)
         alpha_t = np.empty(lanes)
         beta1 = np.empty(lanes)

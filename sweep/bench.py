@@ -299,12 +299,15 @@ def engine_ratios(rows: dict) -> dict:
 
 
 def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
-              optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES) -> dict:
+              optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES, model_cells: int = 64,
+              model_steps: int = 500) -> dict:
     """Every figure of ``python -m sweep bench`` as a JSON-able dict: ``backends`` (Adam on
     Rosenbrock, ``cells`` × ``steps``: the engine's rows, the baselines', CUDA's when a GPU is
     usable), ``ratios`` (:func:`engine_ratios`), ``jax`` and ``cuda`` (a line each: what ran,
     or why those rows are absent), ``optimizers_objectives``, ``cells_scaling`` (100 …
-    ``max_cells``, ×10) and ``threads_scaling``. Rates in trajectory-steps/s."""
+    ``max_cells``, ×10), ``threads_scaling`` and ``models`` (an MLP on digits against torch
+    and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0). Rates
+    in trajectory-steps/s."""
     cores = os.cpu_count() or 1
     results = {"machine": {"cpu": cpu_name(), "cores": cores,
                            "python": platform.python_version()},
@@ -348,6 +351,10 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     results["threads_scaling"] = {
         jobs: time_sweep(table, repeats, n_jobs=jobs, backend="cpu")
         for jobs in range(1, cores + 1)}
+    if model_cells > 0:
+        from .bench_models import model_rows
+
+        results["models"] = model_rows(model_cells, model_steps, repeats)
     return results
 
 
@@ -380,6 +387,12 @@ def print_report(results: dict, out=None) -> None:
     print("scaling with threads:", file=out)
     for jobs, row in results["threads_scaling"].items():
         line(f"{jobs} thread(s)", row)
+    if "models" in results:
+        from .bench_models import print_model_rows
+
+        print("models: an MLP trained on data, against the same cells batched in torch and JAX:",
+              file=out)
+        print_model_rows(results["models"], out)
 
 
 def figure(results: dict):
@@ -437,9 +450,12 @@ def main(argv: list[str] | None = None) -> int:
                          help="rules of the optimizers × objectives table (comma-separated)")
     command.add_argument("--objectives", default=",".join(MIX_OBJECTIVES),
                          help="objectives of that table (comma-separated)")
+    command.add_argument("--model-cells", type=int, default=64,
+                         help="cells of the models rows (an MLP 64-32-10 on digits); 0: none")
+    command.add_argument("--model-steps", type=int, default=500, help="steps of the models rows")
     command.add_argument("--out", default="bench", help="folder for bench.json and bench.png")
     args = command.parse_args(argv)
-    for name in ("cells", "steps", "repeats", "max_cells"):
+    for name in ("cells", "steps", "repeats", "max_cells", "model_steps"):
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
@@ -448,13 +464,15 @@ def main(argv: list[str] | None = None) -> int:
 
     optimizers = tuple(n for n in args.optimizers.split(",") if n)
     objectives = tuple(n for n in args.objectives.split(",") if n)
-    for name, known in [*((n, OPTIMIZERS) for n in optimizers), *((n, OBJECTIVES) for n in objectives)]:
+    objective_names = (*OBJECTIVES, "logistic")  # logistic: the logistic model on blobs
+    for name, known in [*((n, OPTIMIZERS) for n in optimizers),
+                        *((n, objective_names) for n in objectives)]:
         if name not in known:
             print(f"error: unknown name {name!r} (known: {', '.join(known)})", file=sys.stderr)
             return 2
     try:
         results = run_bench(args.cells, args.steps, args.repeats, args.max_cells, optimizers,
-                            objectives)
+                            objectives, max(0, args.model_cells), args.model_steps)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

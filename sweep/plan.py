@@ -170,7 +170,8 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     grid = full_shape(config)
     if chunks is None:
         if block_cells is None:
-            block_cells = default_block_cells(config, sum(map(math.prod, shapes.values())), n_jobs)
+            block_cells = default_block_cells(config, sum(map(math.prod, shapes.values())), n_jobs,
+                                              step_weight(the_problem))
         chunks = chunk_shape(grid, block_cells)
     blocks = []
     for name, shape in shapes.items():
@@ -185,13 +186,27 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
                 blocks=tuple(blocks), record_steps=recorded, bound=bound)
 
 
-def default_block_cells(config: SweepConfig, computed_cells: int, n_jobs: int) -> int:
+def step_weight(problem: Problem) -> int:
+    """What one step of one cell costs, in steps of a 2-D built-in objective (about 10
+    floating-point operations): 1, or for a model about its parameters × batch."""
+    if problem.model is None:
+        return 1
+    data = problem.model.data
+    return max(1, problem.model.network.dim * data.batch_size // 10)
+
+
+def default_block_cells(config: SweepConfig, computed_cells: int, n_jobs: int,
+                        weight: int = 1) -> int:
     """About :data:`tunables.BLOCK_TRAJECTORY_STEPS` trajectory-steps per block, at least
     :data:`tunables.BLOCKS_PER_WORKER` blocks per worker, and none below
-    :data:`tunables.MIN_BLOCK_TRAJECTORY_STEPS`."""
-    cells = max(1, tunables.BLOCK_TRAJECTORY_STEPS // config.steps)
+    :data:`tunables.MIN_BLOCK_TRAJECTORY_STEPS`; each step counting ``weight`` (a model's
+    steps cost thousands of a Rosenbrock step's: without it a model grid was one block,
+    on one core). A model's blocks hold at least the training kernel's lanes."""
+    work = config.steps * weight
+    cells = max(1, tunables.BLOCK_TRAJECTORY_STEPS // work)
     cells = min(cells, max(1, -(-computed_cells // (n_jobs * tunables.BLOCKS_PER_WORKER))))
-    return max(cells, -(-tunables.MIN_BLOCK_TRAJECTORY_STEPS // config.steps))
+    cells = max(cells, -(-tunables.MIN_BLOCK_TRAJECTORY_STEPS // work))
+    return max(cells, tunables.MODEL_LANES) if weight > 1 else cells
 
 
 def chunk_shape(grid: tuple[int, ...], cells: int) -> tuple[int, ...]:

@@ -21,7 +21,8 @@ from sweep.plan import make_plan
 def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
     code = cli.main(["bench", "--cells", "64", "--steps", "20", "--repeats", "2",
                      "--max-cells", "1000", "--optimizers", "sgd,adam",
-                     "--objectives", "booth", "--out", str(tmp_path)])
+                     "--objectives", "booth", "--model-cells", "4", "--model-steps", "3",
+                     "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     assert "numpy broadcasting" in out and "× numpy" in out and "CUDA" in out
@@ -42,6 +43,11 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
     assert list(results["cells_scaling"]) == ["100", "1000"]
     assert set(results["threads_scaling"]) >= {"1"}
     assert (tmp_path / "bench.png").stat().st_size > 10_000
+    models = results["models"]  # the MLP on digits, against torch and JAX where installed
+    engine = models["rows"]["sweep, training kernel, all cores (+ evaluation)"]
+    assert engine["min"] <= engine["median"] <= engine["max"] and "models:" in out
+    for name, ratio in models["ratios"].items():
+        assert ratio == pytest.approx(engine["median"] / models["rows"][name]["median"])
 
 
 def test_bench_refuses_bad_options(capsys):
@@ -91,7 +97,7 @@ def test_without_jax_the_rows_are_absent_and_the_extra_is_named(tmp_path, capsys
     monkeypatch.setitem(sys.modules, "optax", None)
     code = cli.main(["bench", "--cells", "16", "--steps", "5", "--repeats", "1",
                      "--max-cells", "100", "--optimizers", "sgd", "--objectives", "booth",
-                     "--out", str(tmp_path)])
+                     "--model-cells", "0", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     line = "no JAX rows: jax and optax are not installed (pip install 'sweep[bench]')"

@@ -28,7 +28,7 @@ def test_f_star_is_the_minimum_of_the_full_data_loss():
     grad = np.empty_like(theta)
     units = training.network.units
     data = training.data
-    gradient(theta, grad, np.empty((units, 1)), np.empty((units, 1)), data.x_train,
+    gradient(theta, grad, np.empty((units, 7, 1)), np.empty((units, 7, 1)), data.x_train,
              data.y_train, np.arange(300), 0, 300, data.l2)
     assert np.abs(grad).max() < 1e-12
     # Independently: the loss written with numpy at the minimizer and nearby.
@@ -61,7 +61,7 @@ def test_an_epoch_of_minibatch_gradients_averages_to_the_full_gradient():
     data = training.data
     theta = np.array([[0.3], [-0.7], [0.2]])
     units = training.network.units
-    scratch = (np.empty((units, 1)), np.empty((units, 1)))
+    scratch = (np.empty((units, 3, 1)), np.empty((units, 3, 1)))  # tiles of 3 samples
 
     def batch_gradient(rows):
         grad = np.empty_like(theta)

@@ -118,7 +118,7 @@ def test_gradient_matches_finite_differences(network):
     gradient, evaluate, _ = network_functions(network)
     theta = rng.standard_normal((network.dim, 2)) * 0.7
     grad = np.empty_like(theta)
-    acts = np.empty((network.units, 2))
+    acts = np.empty((network.units, 3, 2))  # tiles of 3 samples, 2 lanes
     deltas = np.empty_like(acts)
     order = np.array([4, 1, 3, 0, 5, 2])
     l2 = 0.3
@@ -126,7 +126,7 @@ def test_gradient_matches_finite_differences(network):
 
     def objective(point):
         loss, error = np.empty(1), np.empty(1)
-        evaluate(point[:, None].copy(), np.empty((network.units, 1)), x[[1, 3, 0, 5]],
+        evaluate(point[:, None].copy(), np.empty((network.units, 2, 1)), x[[1, 3, 0, 5]],
                  y[[1, 3, 0, 5]], network.loss == "logistic", loss, error)
         return loss[0] + 0.5 * l2 * float(point @ point)
 
