@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from . import logistic, objectives, precision, random, rules
+from . import elementary, logistic, objectives, precision, random, rules
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
 from .numba_support import REGISTERED, cached_as, register_jitable
 from .lanes import join_group, lane_step, same, scale_lanes
@@ -77,6 +77,8 @@ INLINED_FUNCTIONS = _unique((
     *(function for rule in rules.OPTIMIZERS.values()
       for function in (rule.coefficients, rule.update, rule.init)),
     objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
+    elementary.power_of_two, elementary.exp_polynomial, elementary.exp, elementary.expm1,
+    elementary.tanh,
     *(getattr(objectives, name) for name in (
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",

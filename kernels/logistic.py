@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from .elementary import exp
+
 
 def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two unit-variance Gaussian blobs, centred at ±(1, …, 1)/√features (distance 2 apart).
@@ -35,18 +37,16 @@ def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, 
 
 
 def softplus(z):
-    """log(1 + e^z) without overflow."""
+    """log(1 + e^z) without overflow (e^x: :func:`kernels.elementary.exp`, which vectorizes)."""
     if z > 0.0:
-        return z + math.log1p(math.exp(-z))
-    return math.log1p(math.exp(z))
+        return z + math.log1p(exp(-z))
+    return math.log1p(exp(z))
 
 
 def sigmoid(z):
-    """1/(1 + e^{−z}) without overflow."""
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    ez = math.exp(z)
-    return ez / (1.0 + ez)
+    """1/(1 + e^{−z}) without overflow, as a select (both sides are one exp)."""
+    ez = exp(-abs(z))
+    return 1.0 / (1.0 + ez) if z >= 0.0 else ez / (1.0 + ez)
 
 
 def solve(inputs: np.ndarray, labels: np.ndarray, l2: float) -> tuple[np.ndarray, float]:

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .elementary import exp, tanh
 from .logistic import sigmoid, softplus
 from .random import counter_key, uniform
 
@@ -230,7 +231,7 @@ def network_functions(network: Network):
                     for sample in range(count):
                         if activation == TANH:
                             for lane in range(lanes):
-                                acts[unit, sample, lane] = math.tanh(acts[unit, sample, lane])
+                                acts[unit, sample, lane] = tanh(acts[unit, sample, lane])
                         else:
                             for lane in range(lanes):
                                 z = acts[unit, sample, lane]
@@ -253,7 +254,7 @@ def network_functions(network: Network):
             top = z if z > top else top
         total = 0.0
         for c in range(n_outputs):
-            total += math.exp(acts[last + c, sample, lane] - top)
+            total += exp(acts[last + c, sample, lane] - top)
         return (top + math.log(total)) - acts[last + int(y[row, 0]), sample, lane]
 
     def sample_wrong(acts, y, row, sample, lane, signs):
@@ -268,30 +269,46 @@ def network_functions(network: Network):
             return 1.0 if y[row, 0] * acts[last, sample, lane] <= 0.0 else 0.0
         return math.nan
 
-    def output_error(acts, deltas, y, row, sample, count, lane):
-        """δ = ∂ℓ/∂z / count at the outputs, into ``deltas``."""
+    def add_losses(acts, y, row, sample, signs, loss, error):
+        """Add one sample's loss and misclassification to every lane's ``loss``, ``error``."""
+        for lane in range(acts.shape[2]):
+            loss[lane] += sample_loss(acts, y, row, sample, lane)
+            error[lane] += sample_wrong(acts, y, row, sample, lane, signs)
+
+    def output_error(acts, deltas, y, row, sample, count):
+        """δ = ∂ℓ/∂z / count at the outputs of every lane, into ``deltas`` (one call a
+        sample: the lane loops inside, where the squared and logistic ones vectorize)."""
+        lanes = acts.shape[2]
         if loss_kind == SQUARED:
             for o in range(n_outputs):
-                deltas[last + o, sample, lane] = (acts[last + o, sample, lane] - y[row, o]) / count
+                for lane in range(lanes):
+                    deltas[last + o, sample, lane] = \
+                        (acts[last + o, sample, lane] - y[row, o]) / count
         elif loss_kind == LOGISTIC:
             label = y[row, 0]
-            deltas[last, sample, lane] = (-label * sigmoid(-label * acts[last, sample, lane])) \
-                / count
+            for lane in range(lanes):
+                deltas[last, sample, lane] = \
+                    (-label * sigmoid(-label * acts[last, sample, lane])) / count
         else:
-            top = acts[last, sample, lane]
-            for c in range(1, n_outputs):
-                z = acts[last + c, sample, lane]
-                top = z if z > top else top
-            total = 0.0
-            for c in range(n_outputs):
-                e = math.exp(acts[last + c, sample, lane] - top)
-                deltas[last + c, sample, lane] = e
-                total += e
-            label = int(y[row, 0])
-            for c in range(n_outputs):
-                hot = 1.0 if c == label else 0.0
-                deltas[last + c, sample, lane] = (deltas[last + c, sample, lane] / total - hot) \
-                    / count
+            for lane in range(lanes):
+                softmax_error(acts, deltas, y, row, sample, count, lane)
+
+    def softmax_error(acts, deltas, y, row, sample, count, lane):
+        """Cross entropy's δ = (softmax(z) − onehot(y)) / count for one lane."""
+        top = acts[last, sample, lane]
+        for c in range(1, n_outputs):
+            z = acts[last + c, sample, lane]
+            top = z if z > top else top
+        total = 0.0
+        for c in range(n_outputs):
+            e = exp(acts[last + c, sample, lane] - top)
+            deltas[last + c, sample, lane] = e
+            total += e
+        label = int(y[row, 0])
+        for c in range(n_outputs):
+            hot = 1.0 if c == label else 0.0
+            deltas[last + c, sample, lane] = (deltas[last + c, sample, lane] / total - hot) \
+                / count
 
     def backward(theta, grad, acts, deltas, x, order, first, count):
         """Add the tile's gradients to ``grad`` (sample by sample, in order, for each
@@ -360,9 +377,7 @@ def network_functions(network: Network):
             size = min(tile, count - start)
             forward(theta, acts, x, order, first + start, size)
             for sample in range(size):
-                row = order[first + start + sample]
-                for lane in range(lanes):
-                    output_error(acts, deltas, y, row, sample, count, lane)
+                output_error(acts, deltas, y, order[first + start + sample], sample, count)
             backward(theta, grad, acts, deltas, x, order, first + start, size)
 
     def evaluate(theta, acts, x, y, signs, loss, error):
@@ -377,15 +392,13 @@ def network_functions(network: Network):
             size = min(tile, rows - start)
             forward(theta, acts, x, order, start, size)
             for sample in range(size):
-                row = start + sample
-                for lane in range(lanes):
-                    loss[lane] += sample_loss(acts, y, row, sample, lane)
-                    error[lane] += sample_wrong(acts, y, row, sample, lane, signs)
+                add_losses(acts, y, start + sample, sample, signs, loss, error)
         for lane in range(lanes):
             loss[lane] = loss[lane] / rows if rows > 0 else math.nan
             error[lane] = error[lane] / rows if rows > 0 else math.nan
 
-    return gradient, evaluate, (forward, sample_loss, sample_wrong, output_error, backward)
+    return gradient, evaluate, (forward, sample_loss, sample_wrong, add_losses, softmax_error,
+                                output_error, backward)
 
 
 def penalty(theta, lane):

@@ -15,7 +15,7 @@ import types as pytypes
 from numba import types
 from numba.extending import intrinsic, overload
 
-from . import maths
+from . import elementary, maths
 
 
 @intrinsic
@@ -39,6 +39,30 @@ def _sqrt_cpu(x):
         return lambda x: _llvm_sqrt(x)
     if isinstance(x, types.Integer):
         return lambda x: _llvm_sqrt(float(x))
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 of an int64's bits: one LLVM bitcast (vectorizable)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        value = args[0]
+        if value.type.width < 64:
+            value = builder.sext(value, ir.IntType(64))
+        return builder.bitcast(value, ir.DoubleType())
+
+    return types.float64(bits), codegen
+
+
+# The plain-Python form packs and unpacks with struct, which compiled code has not.
+@overload(elementary.float_from_bits, target="cpu")
+def _float_from_bits_cpu(bits):
+    if isinstance(bits, types.Integer):
+        return lambda bits: _float_from_bits(bits)
 
 
 # Every plain function registered for CPU kernels (once each).

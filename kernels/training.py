@@ -105,6 +105,10 @@ def _name(rule, network: Network, lanes: int) -> str:
     return f"training{lanes}_kernel.{rule.name}.{_shape(network)}"
 
 
+# The network functions that work on one lane (kernels.models.network_functions).
+PER_LANE = ("sample_loss", "sample_wrong", "softmax_error")
+
+
 @functools.cache
 def _registered_network(network: Network):
     """``(gradient, evaluate)`` of ``network``, registered once per process: every rule's
@@ -113,7 +117,9 @@ def _registered_network(network: Network):
     gradient, evaluate, parts = network_functions(network)
     for function in (*parts, gradient, evaluate):
         function.__qualname__ = f"network.{_shape(network)}.{function.__name__}"
-        register_jitable(function)
+        # The per-lane pieces are inlined: a call in a lane loop costs more than its body.
+        inline = "always" if function.__name__ in PER_LANE else "never"
+        register_jitable(inline=inline)(function)
     return gradient, evaluate
 
 

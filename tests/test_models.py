@@ -21,7 +21,8 @@ from kernels.training import lane_blocks
 from sweep import models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURE = json.load(open(os.path.join(HERE, "fixtures", "torch_models.json")))
+with open(os.path.join(HERE, "fixtures", "torch_models.json"), encoding="utf-8") as _file:
+    FIXTURE = json.load(_file)
 AXES = ("alpha", "beta1", "beta2", "eps")
 
 

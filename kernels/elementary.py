@@ -1,0 +1,85 @@
+"""exp, expm1 and tanh written in arithmetic, so that the training kernel's lane loops vectorize.
+
+numba lowers ``math.exp`` and ``math.tanh`` to calls of libm, one lane at a
+time: in a model's forward and backward passes (a tanh per hidden unit and
+sample, an exp per class and sample) those calls were most of the time, and
+they stop the vectorizer. These are the textbook double-precision
+implementations (as fdlibm's): x = k·ln 2 + r with ln 2 split in two
+(Cody–Waite), a polynomial for e^r on |r| ≤ ln 2 / 2 (Taylor to degree 13:
+truncation below 1e-17 relative), and 2^k made from its bits. They are not
+libm's bits: exp within 1 ulp of them, expm1 and tanh within 4
+(``tests/test_elementary.py`` measures it).
+The same code runs for one lane and for many, so the training kernel's bits do
+not depend on the lane count.
+
+Written with selects, not branches, for the vectorizer; NaN gives NaN, ±inf and
+overflow what libm gives.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+LN2_HI = 6.93147180369123816490e-01  # ln 2 = LN2_HI + LN2_LO, LN2_HI with 21 zero low bits
+LN2_LO = 1.90821492927058770002e-10
+INV_LN2 = 1.44269504088896338700e+00
+# Past these e^x is inf (or 0); inside them k keeps 2^k's halves normal numbers.
+EXP_HIGH = 710.0
+EXP_LOW = -746.0
+HALF_LN2 = 0.34657359027997264
+# tanh(20) is 1 to double precision (1 − 8.5e-18).
+TANH_ONE = 20.0
+
+
+def float_from_bits(bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (compiled: one bitcast)."""
+    return struct.unpack("<d", struct.pack("<q", int(bits)))[0]
+
+
+def power_of_two(k):
+    """2^k for an integer −1022 ≤ k ≤ 1023, from its exponent bits."""
+    return float_from_bits((k + 1023) << 52)
+
+
+def exp_polynomial(r):
+    """e^r − 1 for |r| ≤ ln 2 / 2: Taylor's polynomial of degree 13 (Horner), r + r²·q(r)."""
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    return p * r * r + r  # e^r − 1 = r + r²·(½ + r/6 + …)
+
+
+def exp(x):
+    """e^x (NaN for NaN, inf past ~709.78, 0 below ~−745.13)."""
+    clamped = x if x < EXP_HIGH else EXP_HIGH
+    clamped = clamped if clamped > EXP_LOW else EXP_LOW
+    k = math.floor(clamped * INV_LN2 + 0.5)
+    r = (clamped - k * LN2_HI) - k * LN2_LO
+    half = k >> 1
+    value = (1.0 + exp_polynomial(r)) * power_of_two(half) * power_of_two(k - half)
+    return value if x == x else x
+
+
+def expm1(x):
+    """e^x − 1, accurate for small |x| too (where e^x − 1 would cancel)."""
+    small = exp_polynomial(x if abs(x) <= HALF_LN2 else 0.0)
+    return small if abs(x) <= HALF_LN2 else exp(x) - 1.0
+
+
+def tanh(x):
+    """tanh x = (e^{2x} − 1)/(e^{2x} + 1), through expm1 (no cancellation near 0)."""
+    a = abs(x)
+    a = a if a < TANH_ONE else TANH_ONE
+    e = expm1(a + a)
+    t = e / (e + 2.0)
+    t = t if x >= 0.0 else -t
+    return t if x == x else x
