@@ -8,6 +8,8 @@ from .errors import ConfigError, SweepFailure
 # sweep.run and sweep.trajectory are sweep.api's own functions (so help() shows their
 # signature and docstring), imported on first use: sweep.api pulls in numpy (PEP 562).
 _FROM_API = ("run", "trajectory")
+# sweep.minibatches: the rows each step of a model's run trains on (sweep.models).
+_FROM_MODELS = ("minibatches",)
 
 
 def __getattr__(name: str):
@@ -15,11 +17,15 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
+    if name in _FROM_MODELS:
+        from . import models
+
+        return getattr(models, name)
     raise AttributeError(f"module 'sweep' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_FROM_API])
+    return sorted([*globals(), *_FROM_API, *_FROM_MODELS])
 
 
-__all__ = ["ConfigError", "SweepFailure", "run", "trajectory"]
+__all__ = ["ConfigError", "SweepFailure", "minibatches", "run", "trajectory"]

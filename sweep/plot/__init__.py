@@ -27,7 +27,7 @@ from .paths import (FRAME_SPACINGS, MAX_FRAMES, _draw_contours, _evaluate, _fitt
                     trajectories)
 from .tuning import default_budgets, tuning_curves
 
-__all__ = ["heatmap", "pairs", "sensitivity_bars", "trajectories", "animate", "frame_indices",
+__all__ = ["tuning_curves", "heatmap", "pairs", "sensitivity_bars", "trajectories", "animate", "frame_indices",
            "swept_axes", "hyper_axes", "PlotError", "MetricError", "DIVERGED_COLOR",
            "NOT_REACHED_COLOR", "MINIMUM_COLOR", "HYPER_AXES", "SYMBOLS", "OPTIMIZER",
            "REDUCTIONS", "REGISTRY_ORDER", "MATPLOTLIB_MISSING", "MAX_FRAMES", "FRAME_SPACINGS"]
