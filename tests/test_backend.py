@@ -83,8 +83,7 @@ def noisy_scheduled(objective, start=None, **extra):
     ("rosenbrock", [[-1.2, 1.0]], {}, True),
     ("beale", [[1.0, 1.0], [3.0, -2.0]], {}, True),
     ("quadratic", None, {"dim": 3, "kappa": 10}, True),
-    ("logistic", None, {"features": 2, "samples": 40, "batch_size": 4}, False),  # bounded ∇f
-])
+])  # (logistic regression is a model objective now: CPU only, tests/test_models_config.py)
 def test_the_cuda_backend_gives_the_cpu_results(objective, start, extra, diverges, tmp_path):
     table = noisy_scheduled(objective, start, **extra)
     # the simple kernel: the same bits as the lockstep one, already compiled by test_cuda.py

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from conftest import assert_same_bits  # noqa: E402
 from kernels import cuda as backend  # noqa: E402
 from kernels.compile import cpu_kernel  # noqa: E402
-from kernels.layout import Metrics, Settings, empty_metrics  # noqa: E402
+from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics  # noqa: E402
 from kernels.objectives import problem  # noqa: E402
 from kernels.rules import OPTIMIZERS  # noqa: E402
 from kernels.schedules import SCHEDULES  # noqa: E402
@@ -42,7 +42,7 @@ RECORD_EVERY = 7
 OBJECTIVES = {
     "rosenbrock": {},
     "beale": {},
-    "logistic": {"samples": 40, "batch_size": 4},  # minibatches drawn from the key
+    "himmelblau": {},
     "quadratic": {"dim": 3, "kappa": 30.0},
 }
 
@@ -108,6 +108,9 @@ def assert_matches(expected: Metrics, actual: Metrics):
     """Every metric within 1e-12 relative, NaN where NaN; and, in the simulator, the same bits."""
     for name in Metrics._fields:
         want, got = getattr(expected, name), getattr(actual, name)
+        if name in DATA_FIELDS:  # a model's only: these objectives have none
+            assert want is None and got is None, name
+            continue
         assert got.shape == want.shape, name
         if want.dtype == np.bool_:
             assert np.array_equal(got, want), name
@@ -238,15 +241,13 @@ def test_the_simulator_counts_as_a_device():
 
 # Each rule once and each objective once (a float32 CPU reference kernel takes ~5 s
 # to compile cold; the float64 tests above cover every rule on every objective).
-FLOAT32_PAIRS = [("sgd", "rosenbrock"), ("adam", "beale"), ("nadam", "logistic"),
+FLOAT32_PAIRS = [("sgd", "rosenbrock"), ("adam", "beale"), ("nadam", "himmelblau"),
                  ("rmsprop", "quadratic")]
 
 
 @pytest.mark.parametrize("optimizer, objective", FLOAT32_PAIRS)
 def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
-    """cuda_kernel(dtype="float32") against cpu_kernel(dtype="float32"): the same bits, except
-    where float32 libm functions meet the simulator's float64 ones rounded (the logistic's
-    exp/log1p): there within 1e-5 relative (a few float32 ulps)."""
+    """cuda_kernel(dtype="float32") against cpu_kernel(dtype="float32"): the same bits."""
     target = problem(objective, **OBJECTIVES[objective])
     x0, hyper, ids = cells(target.dim)
     x0, hyper = x0.astype(np.float32), hyper.astype(np.float32)
@@ -263,9 +264,7 @@ def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
     assert np.isfinite(expected.final_loss).any()
     for name in Metrics._fields:
         want, got = getattr(expected, name), getattr(actual, name)
+        if name in DATA_FIELDS:  # a model's only
+            continue
         assert got.dtype == want.dtype, name
-        if objective == "logistic" and want.dtype == np.float32:
-            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=name)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=name)
-        else:
-            assert np.array_equal(got, want, equal_nan=True), name
+        assert np.array_equal(got, want, equal_nan=True), name
