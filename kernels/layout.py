@@ -136,27 +136,21 @@ def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64",
     shape is (cells, 0, dim).
     """
     real = DTYPES[check_dtype(dtype)]
-    if data:
-        return Metrics(
-            final_x=np.empty((cells, dim), dtype=real),
-            final_loss=np.empty(cells, dtype=real),
-            best_loss=np.empty(cells, dtype=real),
-            steps_to_tol=np.empty(cells),
-            diverged=np.empty(cells, dtype=np.bool_),
-            trajectory=np.empty((cells, 0, dim), dtype=real),
-            loss=np.full((cells, records), np.nan, dtype=real),
-            test_loss=np.empty(cells, dtype=real),
-            test_error=np.empty(cells, dtype=real),
-            train_error=np.empty(cells, dtype=real),
-            test_loss_curve=np.full((cells, records), np.nan, dtype=real),
-            test_error_curve=np.full((cells, records), np.nan, dtype=real),
-        )
-    return Metrics(
+    metrics = Metrics(
         final_x=np.empty((cells, dim), dtype=real),
         final_loss=np.empty(cells, dtype=real),
         best_loss=np.empty(cells, dtype=real),
         steps_to_tol=np.empty(cells),
         diverged=np.empty(cells, dtype=np.bool_),
-        trajectory=np.full((cells, records, dim), np.nan, dtype=real),
+        trajectory=np.full((cells, 0 if data else records, dim), np.nan, dtype=real),
         loss=np.full((cells, records), np.nan, dtype=real),
+    )
+    if not data:
+        return metrics
+    return metrics._replace(
+        test_loss=np.empty(cells, dtype=real),
+        test_error=np.empty(cells, dtype=real),
+        train_error=np.empty(cells, dtype=real),
+        test_loss_curve=np.full((cells, records), np.nan, dtype=real),
+        test_error_curve=np.full((cells, records), np.nan, dtype=real),
     )

@@ -26,7 +26,7 @@ from kernels.precision import DTYPES as KERNEL_DTYPES
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
-from . import models, tunables
+from . import datasets, models, tunables
 from .errors import ConfigError
 from .objectives import ObjectiveError, ObjectiveSpec, file_digest, load_function, resolve
 
@@ -476,8 +476,8 @@ def _model_objective(check, objective):
                 given[param.name] = _param(check, param, objective[param.name])
         if "data" not in objective:
             check.fail("objective.data", None, "is required with objective.model: a bundled set "
-                       f"({', '.join(datasets_module().BUNDLED)}), a generated one "
-                       f"({', '.join(datasets_module().GENERATED)}) or an .npz file")
+                       f"({', '.join(datasets.BUNDLED)}), a generated one "
+                       f"({', '.join(datasets.GENERATED)}) or an .npz file")
         given["data"] = _data_key(check, objective["data"])
         model = models.MODELS[given["model"]]
         for key, allowed in (("hidden", model.layers), ("activation", model.layers),
@@ -496,10 +496,9 @@ def _model_objective(check, objective):
     if path is not None:
         given["data"] = path if isinstance(given["data"], str) else (path, given["data"][1])
     params = tuple(given.items())
-    data_module = datasets_module()
     try:
         concrete = models.build(params)
-    except data_module.DataError as error:
+    except datasets.DataError as error:
         check.fail(*_data_error_key(error, given), str(error))
     training = concrete.model
     if given["batch_size"] > training.dataset.n_train:
@@ -521,12 +520,6 @@ def _model_objective(check, objective):
     spec = ObjectiveSpec(kind="model", name=name, params=params, dim=dim, file=path,
                          digest=file_digest(path) if path else None)
     return name, params, starts, bound, spec
-
-
-def datasets_module():
-    from . import datasets
-
-    return datasets
 
 
 def _data_key(check, value):

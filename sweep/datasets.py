@@ -30,8 +30,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sklearn import datasets as sklearn_datasets
-from sklearn.model_selection import train_test_split
 
 from kernels.logistic import make_data
 
@@ -334,11 +332,15 @@ def _unknown(data: str) -> str:
 
 def _bundled(data: str) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's copy of the set, shipped with the package (``load_*``, never ``fetch_*``)."""
+    from sklearn import datasets as sklearn_datasets  # here: importing it takes ~1.3 s
+
     x, y = getattr(sklearn_datasets, f"load_{data}")(return_X_y=True)
     return x, y
 
 
 def _generated(data: str, params: dict, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets as sklearn_datasets
+
     if data == "moons":
         return sklearn_datasets.make_moons(params["samples"], noise=params["noise"],
                                            random_state=data_seed)
@@ -445,6 +447,8 @@ def _split(name, x, y, targets, test_fraction, data_seed):
     if test_fraction == 0:
         return x, y, x[:0], y[:0]
     stratify = y[:, 0] if targets != "real" else None
+    from sklearn.model_selection import train_test_split
+
     try:
         x_train, x_test, y_train, y_test = train_test_split(
             x, y, test_size=test_fraction, random_state=data_seed, stratify=stratify)
