@@ -71,7 +71,7 @@ import re
 
 import numpy as np
 
-from . import maths, precision
+from . import elementary, maths, precision
 from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, cache_name, uses_key
 from .layout import (ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Metrics, Settings,
                      empty_metrics, pack_settings, unpack_settings)
@@ -154,6 +154,13 @@ def _register_shared() -> None:
     @overload(maths.sqrt, target="cuda")
     def _sqrt_cuda(x):
         return lambda x: math.sqrt(x)
+
+    # The CPU's is an LLVM bitcast (kernels.numba_support); libdevice has the same.
+    @overload(elementary.float_from_bits, target="cuda")
+    def _float_from_bits_cuda(bits):
+        from numba.cuda import libdevice
+
+        return lambda bits: libdevice.longlong_as_double(bits)
 
     # Not inlined in numba's IR (the CPU does it for LLVM's vectorizer): NVVM
     # inlines these small device functions anyway (the PTX has no call to

@@ -62,7 +62,7 @@ def exp(x):
     """e^x (NaN for NaN, inf past ~709.78, 0 below ~−745.13)."""
     clamped = x if x < EXP_HIGH else EXP_HIGH
     clamped = clamped if clamped > EXP_LOW else EXP_LOW
-    k = math.floor(clamped * INV_LN2 + 0.5)
+    k = int(math.floor(clamped * INV_LN2 + 0.5))  # an int on every target (CUDA: a float)
     r = (clamped - k * LN2_HI) - k * LN2_LO
     half = k >> 1
     value = (1.0 + exp_polynomial(r)) * power_of_two(half) * power_of_two(k - half)

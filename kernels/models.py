@@ -183,8 +183,8 @@ def network_functions(network: Network):
     mean loss over rows ``order[first:first + count]`` of (x, y), plus λ·θ, into
     ``grad`` (dim, lanes); ``acts`` and ``deltas`` (units, TILE, lanes) are scratch.
 
-    ``evaluate(theta, acts, x, y, signs, loss, error)``: per lane, the mean loss over every
-    row of (x, y) into ``loss`` (lanes,) and the share misclassified into ``error`` (by
+    ``evaluate(theta, acts, x, y, rows, signs, loss, error)``: per lane, the mean loss over
+    every row of (x, y), taken in order (``rows``: 0, 1, … at least as long as x), into ``loss`` (lanes,) and the share misclassified into ``error`` (by
     argmax for cross entropy, by sign where ``signs``, else NaN; both NaN without rows).
     """
     sizes = network.sizes
@@ -380,11 +380,10 @@ def network_functions(network: Network):
                 output_error(acts, deltas, y, order[first + start + sample], sample, count)
             backward(theta, grad, acts, deltas, x, order, first + start, size)
 
-    def evaluate(theta, acts, x, y, signs, loss, error):
+    def evaluate(theta, acts, x, y, order, signs, loss, error):
         lanes = theta.shape[1]
         tile = acts.shape[1]
         rows = x.shape[0]
-        order = np.arange(rows)
         for lane in range(lanes):
             loss[lane] = 0.0
             error[lane] = 0.0

@@ -18,11 +18,15 @@ A step t of a block (``step`` = t − 1):
 
 The reference is the same kernel with one lane (one cell at a time): each
 lane's arithmetic does not depend on the lane count, so both give the same bits.
+The steps are arranged once, in :func:`block_trainer`'s ``train_block``: the CPU
+kernel calls it for each lane block, a CUDA thread for its one cell
+(:mod:`kernels.cuda_training`).
 """
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -36,7 +40,7 @@ from .numba_support import cached_as, register_jitable
 from .schedules import CONSTANT, SCHEDULES
 from .step import is_recorded, noise_key, observe, perturb, results
 
-__all__ = ["training_kernel", "TrainingKernel", "lane_blocks"]
+__all__ = ["training_kernel", "TrainingKernel", "lane_blocks", "block_trainer", "Scratch"]
 
 for _function in (batches_per_epoch, batch_of_step, epoch_order):
     register_jitable(_function)
@@ -101,7 +105,8 @@ def _shape(network: Network) -> str:
             f"{'bias' if network.bias else 'nobias'}")
 
 
-def _name(rule, network: Network, lanes: int) -> str:
+def kernel_name(rule, network: Network, lanes: int) -> str:
+    """The name of the training kernel of ``rule`` on ``network`` with ``lanes`` lanes."""
     return f"training{lanes}_kernel.{rule.name}.{_shape(network)}"
 
 
@@ -110,8 +115,9 @@ PER_LANE = ("sample_loss", "sample_wrong", "softmax_error")
 
 
 @functools.cache
-def _registered_network(network: Network):
-    """``(gradient, evaluate)`` of ``network``, registered once per process: every rule's
+def registered_network(network: Network):
+    """``(gradient, evaluate, functions)`` of ``network`` (functions: all it is made of),
+    registered for CPU kernels once per process: every rule's
     and lane count's kernel calls the same functions (the lane count is their arrays'),
     compiled once. Named after the network's shape: the same name, the same code."""
     gradient, evaluate, parts = network_functions(network)
@@ -120,16 +126,204 @@ def _registered_network(network: Network):
         # The per-lane pieces are inlined: a call in a lane loop costs more than its body.
         inline = "always" if function.__name__ in PER_LANE else "never"
         register_jitable(inline=inline)(function)
-    return gradient, evaluate
+    return gradient, evaluate, (*parts, gradient, evaluate)
+
+
+class Scratch(NamedTuple):
+    """The arrays one lane block trains in (see :func:`block_trainer`): made once per kernel
+    call on the CPU (:func:`cpu_scratch`), per thread on a GPU (:mod:`kernels.cuda_training`).
+
+    θ, ∇f and the rule's state values (dim, lanes); the network's activations and output
+    errors (units, TILE, lanes); the epoch's permutation (n_train,) int64; ``rows``, the
+    identity 0 … max(n_train, n_test) − 1 (an evaluation's order); per lane (lanes,)
+    the cell's α, α_t, β₁, β₂, ε, schedule (int64), f, best f, step within tol, alive
+    (bool), train loss and error, test loss and error, and its (β₁, β₂) group (int64);
+    per group the β, the running powers (2, lanes) and the decay (3, lanes); each lane's
+    copy of its decay (3, lanes), zero at first; per schedule (kinds,) its scale and
+    whether a lane uses it (bool).
+    """
+
+    theta: np.ndarray
+    grad: np.ndarray
+    state0: np.ndarray
+    state1: np.ndarray
+    state2: np.ndarray
+    acts: np.ndarray
+    deltas: np.ndarray
+    permutation: np.ndarray
+    rows: np.ndarray
+    alpha: np.ndarray
+    alpha_t: np.ndarray
+    beta1: np.ndarray
+    beta2: np.ndarray
+    eps: np.ndarray
+    schedule: np.ndarray
+    value: np.ndarray
+    best: np.ndarray
+    reached: np.ndarray
+    alive: np.ndarray
+    train_loss: np.ndarray
+    train_error: np.ndarray
+    test_loss: np.ndarray
+    test_error: np.ndarray
+    group: np.ndarray
+    group_beta1: np.ndarray
+    group_beta2: np.ndarray
+    group_powers: np.ndarray
+    group_decay: np.ndarray
+    lane_decay: np.ndarray
+    scales: np.ndarray
+    scheduled: np.ndarray
+
+
+def cpu_scratch(dim, lanes, units, samples, rows, kinds):
+    """A :class:`Scratch` of new arrays (compiled code: np.empty; CPU only)."""
+    identity = np.empty(rows, dtype=np.int64)
+    for row in range(rows):
+        identity[row] = row
+    return Scratch(
+        theta=np.empty((dim, lanes)), grad=np.empty((dim, lanes)),
+        state0=np.empty((dim, lanes)), state1=np.empty((dim, lanes)),
+        state2=np.empty((dim, lanes)), acts=np.empty((units, TILE, lanes)),
+        deltas=np.empty((units, TILE, lanes)), permutation=np.empty(samples, dtype=np.int64),
+        rows=identity, alpha=np.empty(lanes), alpha_t=np.empty(lanes), beta1=np.empty(lanes),
+        beta2=np.empty(lanes), eps=np.empty(lanes), schedule=np.empty(lanes, dtype=np.int64),
+        value=np.empty(lanes), best=np.empty(lanes), reached=np.empty(lanes),
+        alive=np.empty(lanes, dtype=np.bool_), train_loss=np.empty(lanes),
+        train_error=np.empty(lanes), test_loss=np.empty(lanes), test_error=np.empty(lanes),
+        group=np.empty(lanes, dtype=np.int64), group_beta1=np.empty(lanes),
+        group_beta2=np.empty(lanes), group_powers=np.empty((2, lanes)),
+        group_decay=np.empty((3, lanes)), lane_decay=np.zeros((3, lanes)),
+        scales=np.ones(kinds), scheduled=np.zeros(kinds, dtype=np.bool_))
+
+
+register_jitable(cpu_scratch)
+
+
+def block_trainer(rule, network: Network, lanes: int):
+    """``train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch)``:
+    the whole run of cells ``order[first:first + count]`` (at most ``lanes``, sharing a seed
+    and a start) on ``data``, their results into ``out``: the steps of the module doc.
+
+    Plain Python, the one place a training step is arranged: the CPU kernel calls it for
+    each lane block, a CUDA thread for its cell (one lane). ``scratch`` is a
+    :class:`Scratch` for ``lanes`` lanes.
+    """
+    gradient, evaluate, _ = registered_network(network)
+    decay_lanes, update_lanes = registered_lane_step(rule, lanes)
+    init = rule.init
+    kinds = len(SCHEDULES)
+
+    def train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch):
+        theta, grad, alive, value = scratch.theta, scratch.grad, scratch.alive, scratch.value
+        state0, state1, state2 = scratch.state0, scratch.state1, scratch.state2
+        best, reached, schedule = scratch.best, scratch.reached, scratch.schedule
+        alpha, alpha_t, beta1, beta2 = scratch.alpha, scratch.alpha_t, scratch.beta1, scratch.beta2
+        train_loss, train_error = scratch.train_loss, scratch.train_error
+        test_loss, test_error = scratch.test_loss, scratch.test_error
+        dim = x0.shape[1]
+        steps = settings.steps
+        option = settings.option
+        samples = data.x_train.shape[0]
+        for kind in range(kinds):
+            scratch.scheduled[kind] = False
+        groups = 0
+        for lane in range(lanes):
+            # Lanes past the last cell repeat it: computed, never written.
+            cell = order[first + min(lane, count - 1)]
+            alpha[lane] = hyper[cell, ALPHA]
+            beta1[lane] = hyper[cell, BETA1]
+            beta2[lane] = hyper[cell, BETA2]
+            scratch.eps[lane] = hyper[cell, EPS]
+            schedule[lane] = ids[cell, SCHEDULE]
+            scratch.scheduled[ids[cell, SCHEDULE]] = True
+            best[lane] = math.inf
+            reached[lane] = -1.0
+            alive[lane] = True
+            for i in range(dim):
+                theta[i, lane] = x0[cell, i]
+                state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
+            groups = join_group(lane, beta1[lane], beta2[lane], groups, scratch.group,
+                                scratch.group_beta1, scratch.group_beta2, scratch.group_powers)
+        seed = ids[order[first], SEED]  # every lane's: the block shares its minibatches
+        start = ids[order[first], START]
+        constant = settings.warmup <= 0.0
+        for kind in range(kinds):
+            if scratch.scheduled[kind] and kind != CONSTANT:
+                constant = False
+        epoch_loaded = -1
+        record = 0
+        for step in range(steps + 1):
+            t = float(step + 1)
+            recorded = is_recorded(step, steps, settings.record_every)
+            if recorded or step == steps or step % data.eval_every == 0:
+                evaluate(theta, scratch.acts, data.x_train, data.y_train, scratch.rows,
+                         data.signs, train_loss, train_error)
+                evaluate(theta, scratch.acts, data.x_test, data.y_test, scratch.rows,
+                         data.signs, test_loss, test_error)
+                for lane in range(lanes):
+                    value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(theta, lane)
+                    alive[lane], best[lane], reached[lane] = observe(
+                        value[lane], step, alive[lane], best[lane], reached[lane],
+                        settings.minimum, settings.tol)
+            if recorded:
+                for lane in range(count):
+                    cell = order[first + lane]
+                    kept = alive[lane]
+                    out.loss[cell, record] = value[lane] if kept else math.nan
+                    out.test_loss_curve[cell, record] = test_loss[lane] if kept else math.nan
+                    out.test_error_curve[cell, record] = test_error[lane] if kept else math.nan
+                record += 1
+            if step == steps:
+                break
+            epoch, offset, size = batch_of_step(step, samples, data.batch_size)
+            if epoch != epoch_loaded:
+                epoch_order(scratch.permutation, seed, start, epoch, data.batch_size)
+                epoch_loaded = epoch
+            gradient(theta, grad, scratch.acts, scratch.deltas, data.x_train, data.y_train,
+                     scratch.permutation, offset, size, data.l2)
+            if settings.noise > 0.0:
+                noise = noise_key(seed, start, step)
+                for i in range(dim):
+                    for lane in range(lanes):
+                        grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
+            if not constant:
+                scale_lanes(alpha, alpha_t, schedule, scratch.scheduled, scratch.scales, t,
+                            settings)
+            decay_lanes(groups, scratch.group_beta1, scratch.group_beta2, scratch.group_powers,
+                        scratch.group_decay, scratch.group, scratch.lane_decay, option, t)
+            update_lanes(theta, grad, state0, state1, state2, alpha if constant else alpha_t,
+                         beta1, beta2, scratch.eps, scratch.lane_decay, alive, settings)
+        for lane in range(count):
+            cell = order[first + lane]
+            kept = alive[lane]
+            (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
+             out.steps_to_tol[cell]) = results(kept, value[lane], best[lane], reached[lane])
+            out.test_loss[cell] = test_loss[lane] if kept else math.nan
+            out.test_error[cell] = test_error[lane] if kept else math.nan
+            out.train_error[cell] = train_error[lane] if kept else math.nan
+            for i in range(dim):
+                out.final_x[cell, i] = theta[i, lane] if kept else math.nan
+
+    # One name per (rule, network, lanes): closures share a qualified name, and separately
+    # compiled ones would share a linker symbol (see kernels.compile._simple_kernel).
+    train_block.__qualname__ = f"{kernel_name(rule, network, lanes)}.train_block"
+    return train_block
+
+
+@functools.cache
+def registered_block_trainer(rule, network: Network, lanes: int):
+    """:func:`block_trainer`, registered for CPU kernels once per process."""
+    train_block = block_trainer(rule, network, lanes)
+    register_jitable(train_block)
+    return train_block
 
 
 @functools.cache
 def _training_dispatcher(rule, network: Network, lanes: int):
     fingerprint = SOURCE_FINGERPRINT
-    name = _name(rule, network, lanes)
-    gradient, evaluate = _registered_network(network)
-    decay_lanes, update_lanes = registered_lane_step(rule, lanes)
-    init = rule.init
+    name = kernel_name(rule, network, lanes)
+    train_block = registered_block_trainer(rule, network, lanes)
     units = network.units
     kinds = len(SCHEDULES)
 
@@ -138,120 +332,11 @@ def _training_dispatcher(rule, network: Network, lanes: int):
     def kernel(x0, hyper, ids, settings, out, order, blocks, data):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
-        dim = x0.shape[1]
-        steps = settings.steps
-        option = settings.option
         samples = data.x_train.shape[0]
-        theta = np.empty((dim, lanes))
-        grad = np.empty((dim, lanes))
-        state0 = np.empty((dim, lanes))
-        state1 = np.empty((dim, lanes))
-        state2 = np.empty((dim, lanes))
-        acts = np.empty((units, TILE, lanes))
-        deltas = np.empty((units, TILE, lanes))
-        alpha = np.empty(lanes)
-        alpha_t = np.empty(lanes)
-        beta1 = np.empty(lanes)
-        beta2 = np.empty(lanes)
-        eps = np.empty(lanes)
-        schedule = np.empty(lanes, dtype=np.int64)
-        value = np.empty(lanes)
-        best = np.empty(lanes)
-        reached = np.empty(lanes)
-        alive = np.empty(lanes, dtype=np.bool_)
-        train_loss = np.empty(lanes)
-        train_error = np.empty(lanes)
-        test_loss = np.empty(lanes)
-        test_error = np.empty(lanes)
-        group = np.empty(lanes, dtype=np.int64)
-        group_beta1 = np.empty(lanes)
-        group_beta2 = np.empty(lanes)
-        group_powers = np.empty((2, lanes))
-        group_decay = np.empty((3, lanes))
-        lane_decay = np.zeros((3, lanes))
-        scales = np.ones(kinds)
-        scheduled = np.zeros(kinds, dtype=np.bool_)
-        permutation = np.empty(samples, dtype=np.int64)
+        scratch = cpu_scratch(x0.shape[1], lanes, units, samples,
+                              max(samples, data.x_test.shape[0]), kinds)
         for block in range(blocks.shape[0]):
-            first = blocks[block, 0]
-            count = blocks[block, 1]
-            scheduled[:] = False
-            groups = 0
-            for lane in range(lanes):
-                # Lanes past the last cell repeat it: computed, never written.
-                cell = order[first + min(lane, count - 1)]
-                alpha[lane] = hyper[cell, ALPHA]
-                beta1[lane] = hyper[cell, BETA1]
-                beta2[lane] = hyper[cell, BETA2]
-                eps[lane] = hyper[cell, EPS]
-                schedule[lane] = ids[cell, SCHEDULE]
-                scheduled[ids[cell, SCHEDULE]] = True
-                best[lane] = math.inf
-                reached[lane] = -1.0
-                alive[lane] = True
-                for i in range(dim):
-                    theta[i, lane] = x0[cell, i]
-                    state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
-                groups = join_group(lane, beta1[lane], beta2[lane], groups, group, group_beta1,
-                                    group_beta2, group_powers)
-            seed = ids[order[first], SEED]  # every lane's: the block shares its minibatches
-            start = ids[order[first], START]
-            constant = settings.warmup <= 0.0
-            for kind in range(kinds):
-                if scheduled[kind] and kind != CONSTANT:
-                    constant = False
-            step_alpha = alpha if constant else alpha_t
-            epoch_loaded = -1
-            record = 0
-            for step in range(steps + 1):
-                t = float(step + 1)
-                recorded = is_recorded(step, steps, settings.record_every)
-                if recorded or step == steps or step % data.eval_every == 0:
-                    evaluate(theta, acts, data.x_train, data.y_train, data.signs, train_loss,
-                             train_error)
-                    evaluate(theta, acts, data.x_test, data.y_test, data.signs, test_loss,
-                             test_error)
-                    for lane in range(lanes):
-                        value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(theta, lane)
-                        alive[lane], best[lane], reached[lane] = observe(
-                            value[lane], step, alive[lane], best[lane], reached[lane],
-                            settings.minimum, settings.tol)
-                if recorded:
-                    for lane in range(count):
-                        cell = order[first + lane]
-                        kept = alive[lane]
-                        out.loss[cell, record] = value[lane] if kept else math.nan
-                        out.test_loss_curve[cell, record] = test_loss[lane] if kept else math.nan
-                        out.test_error_curve[cell, record] = test_error[lane] if kept else math.nan
-                    record += 1
-                if step == steps:
-                    break
-                epoch, offset, size = batch_of_step(step, samples, data.batch_size)
-                if epoch != epoch_loaded:
-                    epoch_order(permutation, seed, start, epoch, data.batch_size)
-                    epoch_loaded = epoch
-                gradient(theta, grad, acts, deltas, data.x_train, data.y_train, permutation,
-                         offset, size, data.l2)
-                if settings.noise > 0.0:
-                    noise = noise_key(seed, start, step)
-                    for i in range(dim):
-                        for lane in range(lanes):
-                            grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
-                if not constant:
-                    scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
-                decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, group,
-                            lane_decay, option, t)
-                update_lanes(theta, grad, state0, state1, state2, step_alpha, beta1, beta2, eps,
-                             lane_decay, alive, settings)
-            for lane in range(count):
-                cell = order[first + lane]
-                kept = alive[lane]
-                (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
-                 out.steps_to_tol[cell]) = results(kept, value[lane], best[lane], reached[lane])
-                out.test_loss[cell] = test_loss[lane] if kept else math.nan
-                out.test_error[cell] = test_error[lane] if kept else math.nan
-                out.train_error[cell] = train_error[lane] if kept else math.nan
-                for i in range(dim):
-                    out.final_x[cell, i] = theta[i, lane] if kept else math.nan
+            train_block(x0, hyper, ids, settings, out, order, blocks[block, 0],
+                        blocks[block, 1], data, scratch)
 
     return kernel

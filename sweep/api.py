@@ -140,12 +140,8 @@ def _engine(config: SweepConfig, backend: str | None, dtype: str | None, kernel:
         raise ConfigError(f"--dtype = {dtype}: must be one of " + ", ".join(config_module.DTYPES))
     from .execute import Engine  # imports numba
 
-    if config.spec.kind == "model":  # the training kernel: CPU, float64 (config says so)
-        if backend == "cuda":
-            raise ConfigError("--backend cuda: models train on the CPU backend only (for now)")
-        if dtype == "float32":
-            raise ConfigError("--dtype float32: models train in float64 only (for now)")
-        return Engine(backend="cpu", dtype="float64", kernel=kernel)
+    if config.spec.kind == "model" and dtype == "float32":  # the training kernels: float64
+        raise ConfigError("--dtype float32: models train in float64 only (for now)")
     return Engine(backend=_backend(backend or config.backend, backend is not None),
                   dtype=dtype or config.dtype, kernel=kernel)
 
@@ -197,6 +193,7 @@ def _compile(plan, engine, locally: bool) -> float:
 
     started = time.perf_counter()
     _check_objective(plan)
+    _check_device_memory(plan, engine)
     if locally:
         compile_kernels(plan, engine)
     return time.perf_counter() - started
@@ -221,6 +218,21 @@ def _check_objective(plan) -> None:
                           f"{_numba_reason(error, spec, plan.problem.value_and_grad)}") from None
     if not isinstance(returns, (types.Float, types.Integer)):
         raise ConfigError(f"{prefix}must return the loss as a float, not {returns}")
+
+
+def _check_device_memory(plan, engine) -> None:
+    """A model whose data do not fit the GPU is refused before any work (on the CPU the
+    data are in memory already)."""
+    training = plan.problem.model
+    if training is None or engine.backend != "cuda":
+        return
+    from kernels.cuda_training import DeviceMemoryError, check_device_memory
+
+    try:
+        check_device_memory(training.network, training.data, len(plan.record_steps))
+    except DeviceMemoryError as error:
+        raise ConfigError(f"{plan.config.source}: objective.data = "
+                          f"{training.dataset.name!r}: {error}") from None
 
 
 def _numba_reason(error: Exception, spec, function) -> str:

@@ -266,9 +266,7 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     given_options = attempt(check.table, table.get("options", {}), "options") or {}
     options = attempt(_options, check, given_options)
     if spec is not None and spec.kind == "model":
-        # The training kernel is the CPU's, in float64 (issue 14 leaves CUDA and float32 open).
-        if backend == "cuda":
-            check.note("sweep.backend", backend, "models train on the CPU backend only (for now)")
+        # The training kernels compute in float64 (float32 is left open).
         if dtype == "float32":
             check.note("sweep.dtype", dtype, "models train in float64 only (for now)")
     check.raise_errors()

@@ -62,9 +62,13 @@ def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
     rule = OPTIMIZERS[optimizer]
     problem = resolve(spec)
     if problem.model is not None:
+        training = problem.model
+        if engine.backend == "cuda":
+            from kernels.cuda_training import cuda_training_kernel
+
+            return cuda_training_kernel(rule, training.network, training.data)
         from kernels.training import training_kernel
 
-        training = problem.model
         lanes = 1 if (engine.kernel or tunables.KERNEL) == "simple" else tunables.MODEL_LANES
         return training_kernel(rule, training.network, training.data, lanes)
     function = problem.value_and_grad

@@ -13,6 +13,7 @@ import sweep
 from conftest import grid_table
 from kernels.rules import OPTIMIZERS
 from sweep import cli
+from sweep.config import validate
 
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "diverged",
@@ -83,7 +84,7 @@ def noisy_scheduled(objective, start=None, **extra):
     ("rosenbrock", [[-1.2, 1.0]], {}, True),
     ("beale", [[1.0, 1.0], [3.0, -2.0]], {}, True),
     ("quadratic", None, {"dim": 3, "kappa": 10}, True),
-])  # (logistic regression is a model objective now: CPU only, tests/test_models_config.py)
+])  # (models: test_models_train_on_cuda_as_on_the_cpu below)
 def test_the_cuda_backend_gives_the_cpu_results(objective, start, extra, diverges, tmp_path):
     table = noisy_scheduled(objective, start, **extra)
     # the simple kernel: the same bits as the lockstep one, already compiled by test_cuda.py
@@ -168,3 +169,77 @@ def test_float32_on_cuda_gives_the_cpu_float32_results():
         if name != "diverged":
             np.testing.assert_allclose(on_cuda[name].values, cpu[name].values, rtol=1e-6,
                                        atol=0, equal_nan=True, err_msg=name)
+
+
+# --- models on the CUDA backend (kernels.cuda_training) --------------------------------
+
+
+def model_grid(optimizers=("adam", "sgd"), **objective):
+    """A small model grid: schedules, two seeds, noise, records, cells that diverge (the
+    simulator runs each thread's Python: seconds a cell)."""
+    return {"sweep": {"optimizers": list(optimizers), "steps": 9, "record_every": 5,
+                      "schedule": ["constant", "cosine"]},
+            "objective": {"batch_size": 7, "seeds": [0, 5], "eval_every": 4, "noise": 0.05,
+                          **objective},
+            "grid": {"alpha": [1e-2, 10.0], "beta1": [0.0, 0.9], "beta2": [0.99]}}
+
+
+def assert_same_results(cpu, on_cuda):
+    assert set(cpu.data_vars) == set(on_cuda.data_vars)
+    for name in cpu.data_vars:
+        expected, got = cpu[name].values, on_cuda[name].values
+        assert np.array_equal(expected, got, equal_nan=expected.dtype.kind == "f"), name
+
+
+@simulated
+@pytest.mark.parametrize("objective", [
+    {"model": "mlp", "hidden": [3], "data": "iris", "bound": 3.0},
+    {"model": "linear", "data": "diabetes", "bound": 50.0},
+    {"model": "logistic", "l2": 1e-2, "batch_size": 0, "bound": 5.0,  # a full batch
+     "data": {"name": "circles", "samples": 40}},
+], ids=lambda objective: objective["model"])
+def test_models_train_on_cuda_as_on_the_cpu(objective, tmp_path):
+    """Each CUDA thread runs the CPU training kernel's block with one lane: in the
+    simulator, the same bits as the CPU (train and test metrics, curves, final θ)."""
+    table = model_grid(**objective)
+    cpu = sweep.run(table, backend="cpu", n_jobs=1, kernel="simple")
+    on_cuda = sweep.run(table, backend="cuda", block_cells=7, output=tmp_path / "r.zarr")
+    assert on_cuda.attrs["backend"] == "cuda"
+    assert cpu.diverged.any() and not cpu.diverged.all()
+    assert np.isfinite(cpu.test_loss.values).any()
+    assert_same_results(cpu, on_cuda)
+
+
+@simulated
+def test_a_model_without_a_test_set_in_chunks(tmp_path, monkeypatch):
+    """An .npz with training rows only (test metrics NaN), the cells in chunks of 3."""
+    from kernels import cuda as backend
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((20, 3))
+    np.savez(tmp_path / "train.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
+    table = model_grid(optimizers=("momentum",), model="mlp", hidden=[2], data="train.npz",
+                       test_fraction=0.0)
+    config = validate(table, source=str(tmp_path / "grid.toml"))  # the .npz beside it
+    cpu = sweep.run(config, backend="cpu", kernel="simple")
+    monkeypatch.setattr(backend, "MAX_CHUNK_CELLS", 3)
+    on_cuda = sweep.run(config, backend="cuda")
+    assert np.isnan(cpu.test_loss.values).all() and np.isfinite(cpu.train_error.values).any()
+    assert_same_results(cpu, on_cuda)
+
+
+@simulated
+def test_data_too_large_for_the_device_is_refused_before_work(tmp_path, capsys, monkeypatch):
+    from kernels import cuda_training
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[sweep]\noptimizers = ["adam"]\nsteps = 3\nbackend = "cuda"\n'
+                    '[objective]\nmodel = "mlp"\nhidden = [4]\ndata = "digits"\n'
+                    '[grid]\nalpha = [1e-3]\n')
+    monkeypatch.setattr(cuda_training, "free_memory", lambda: 2.0 ** 20)  # 1 MiB free
+    out = tmp_path / "r.zarr"
+    assert cli.main([str(grid), "-o", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert f"{grid}: objective.data = 'digits': the data set and one cell need" in message
+    assert "MiB of device memory; the GPU has 1.0 MiB free" in message
+    assert not out.exists()

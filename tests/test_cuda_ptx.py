@@ -11,6 +11,7 @@ check and the chunk planning.
 import os
 import re
 
+import numpy as np
 import pytest
 
 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
@@ -209,3 +210,38 @@ def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == "True"
+
+
+# --- the training kernel (kernels.cuda_training) ---------------------------------------
+
+
+@pytest.mark.parametrize("optimizer, network", [
+    ("adam", dict(sizes=(4, 3, 3), activation="tanh", loss="cross_entropy", bias=True)),
+    ("momentum", dict(sizes=(5, 1), activation="tanh", loss="logistic", bias=True)),
+    ("adadelta", dict(sizes=(3, 2, 2), activation="relu", loss="squared", bias=False)),
+], ids=lambda value: value if isinstance(value, str) else value["loss"])
+def test_the_training_kernel_compiles(optimizer, network):
+    """Every training thread runs the CPU training kernel's block with one lane: the
+    network's functions, exp/tanh in arithmetic, the epoch's shuffle, the lane step."""
+    from kernels import cuda_training
+    from kernels.models import Network
+
+    text = cuda_training.ptx(OPTIMIZERS[optimizer], Network(**network), (9, 0))
+    assert_is_kernel_ptx(text, (9, 0))
+    assert backend.ptx_constant_bytes(text) < 1024  # the data are arguments: global memory
+
+
+def test_a_device_too_small_for_the_data_is_refused_with_sizes():
+    from kernels import cuda_training
+    from kernels.models import ModelData, Network
+
+    network = Network(sizes=(64, 32, 10), activation="tanh", loss="cross_entropy", bias=True)
+    rows = np.zeros((1000, 64)), np.zeros((1000, 1))
+    data = ModelData(x_train=rows[0], y_train=rows[1], x_test=rows[0][:10], y_test=rows[1][:10],
+                     l2=0.0, batch_size=32, eval_every=10, signs=False)
+    needed = cuda_training.data_bytes(data) + cuda_training.bytes_per_cell(network, data, 0)
+    assert cuda_training.data_bytes(data) == 8 * (1000 * 65 + 10 * 65)
+    cuda_training.check_device_memory(network, data, 0, free_bytes=2 * needed / 0.5 / 2 + 1)
+    with pytest.raises(cuda_training.DeviceMemoryError, match=r"need 0\.\d MiB of device "
+                       r"memory; the GPU has 1\.0 MiB free, of which the CUDA backend uses 50%"):
+        cuda_training.check_device_memory(network, data, 0, free_bytes=2.0 ** 20)

@@ -128,7 +128,7 @@ def test_gradient_matches_finite_differences(network):
     def objective(point):
         loss, error = np.empty(1), np.empty(1)
         evaluate(point[:, None].copy(), np.empty((network.units, 2, 1)), x[[1, 3, 0, 5]],
-                 y[[1, 3, 0, 5]], network.loss == "logistic", loss, error)
+                 y[[1, 3, 0, 5]], np.arange(4), network.loss == "logistic", loss, error)
         return loss[0] + 0.5 * l2 * float(point @ point)
 
     for lane in range(2):

@@ -44,7 +44,6 @@ MISTAKES = [
     ("start-length", {"start": [[0.0, 1.0]]}, "objective.start[0]", "has 2 coordinates"),
     ("builtin-key", {"kappa": 3.0}, "objective.kappa", "not models"),
     ("dtype", {}, "sweep.dtype", "float64 only"),
-    ("backend", {}, "sweep.backend", "CPU backend only"),
 ]
 
 
@@ -54,8 +53,6 @@ def test_a_mistake_names_its_key_and_exits_2(edit, key, words, tmp_path, monkeyp
     table = grid(**edit)
     if key == "sweep.dtype":
         table["sweep"]["dtype"] = "float32"
-    if key == "sweep.backend":
-        table["sweep"]["backend"] = "cuda"
     (tmp_path / "grid.toml").write_text(to_toml(table))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as refused:
