@@ -218,18 +218,15 @@ class CudaTrainingKernel:
 
     def __init__(self, rule, network: Network, data: ModelData):
         self.rule, self.network, self.data = rule, network, data
-        self._dispatcher = None
 
     @property
     def dispatcher(self):
-        if self._dispatcher is None:
-            self._dispatcher = cuda.jit(_kernel_function(self.rule, self.network))
-        return self._dispatcher
+        return _dispatcher(self.rule, self.network)
 
     @property
     def signatures(self) -> list:
         """The argument types compiled so far (empty in the simulator)."""
-        return list(getattr(self._dispatcher, "overloads", {}) or ())
+        return list(getattr(self.dispatcher, "overloads", {}) or ())
 
     def __call__(self, x0, hyper, ids, settings: Settings, out: Metrics) -> None:
         cells = x0.shape[0]
@@ -314,6 +311,13 @@ class CudaTrainingKernel:
             out.loss[start:stop] = loss
             out.test_loss_curve[start:stop] = test_loss_curve
             out.test_error_curve[start:stop] = test_error_curve
+
+
+@functools.cache
+def _dispatcher(rule, network: Network):
+    """One ``cuda.jit`` dispatcher per (rule, network shape): every kernel object of them
+    (one per block, as :func:`kernels.training.training_kernel`'s) shares its compilation."""
+    return cuda.jit(_kernel_function(rule, network))
 
 
 def cuda_training_kernel(rule, network: Network, data: ModelData) -> CudaTrainingKernel:
