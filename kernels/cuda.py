@@ -162,6 +162,18 @@ def _register_shared() -> None:
 
         return lambda bits: libdevice.longlong_as_double(bits)
 
+    @overload(elementary.bits_of_float, target="cuda")
+    def _bits_of_float_cuda(value):
+        from numba.cuda import libdevice
+
+        return lambda value: libdevice.double_as_longlong(value)
+
+    @overload(maths.floor, target="cuda")
+    def _floor_cuda(x):
+        from numba.cuda import libdevice
+
+        return lambda x: libdevice.floor(x)
+
     # Not inlined in numba's IR (the CPU does it for LLVM's vectorizer): NVVM
     # inlines these small device functions anyway (the PTX has no call to
     # them), and each is then typed once per process, not once per kernel,

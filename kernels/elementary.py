@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import struct
 
+from . import maths
+
 LN2_HI = 6.93147180369123816490e-01  # ln 2 = LN2_HI + LN2_LO, LN2_HI with 21 zero low bits
 LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.44269504088896338700e+00
@@ -29,6 +31,9 @@ EXP_LOW = -746.0
 HALF_LN2 = 0.34657359027997264
 # tanh(20) is 1 to double precision (1 − 8.5e-18).
 TANH_ONE = 20.0
+# 1.5·2^52: an integral float k plus this is exact, with k in the low bits.
+ROUND_TO_INTEGER = 6755399441055744.0
+ROUND_TO_INTEGER_BITS = 0x4338000000000000
 
 
 def float_from_bits(bits):
@@ -36,9 +41,19 @@ def float_from_bits(bits):
     return struct.unpack("<d", struct.pack("<q", int(bits)))[0]
 
 
+def bits_of_float(x):
+    """The int64 whose bits are those of the float64 ``x`` (compiled: one bitcast)."""
+    return struct.unpack("<q", struct.pack("<d", float(x)))[0]
+
+
 def power_of_two(k):
-    """2^k for an integer −1022 ≤ k ≤ 1023, from its exponent bits."""
-    return float_from_bits((k + 1023) << 52)
+    """2^k for an integral float −1022 ≤ k ≤ 1023, from its exponent bits.
+
+    k + 1.5·2^52 holds k in its low mantissa bits (exactly, for |k| < 2^51), so the
+    integer k is a difference of two bit patterns: no float-to-integer conversion,
+    which AVX2 has not for float64 (it made the lane loops scalar there)."""
+    integer = bits_of_float(k + ROUND_TO_INTEGER) - ROUND_TO_INTEGER_BITS
+    return float_from_bits((integer + 1023) << 52)
 
 
 def exp_polynomial(r):
@@ -62,9 +77,9 @@ def exp(x):
     """e^x (NaN for NaN, inf past ~709.78, 0 below ~−745.13)."""
     clamped = x if x < EXP_HIGH else EXP_HIGH
     clamped = clamped if clamped > EXP_LOW else EXP_LOW
-    k = int(math.floor(clamped * INV_LN2 + 0.5))  # an int on every target (CUDA: a float)
+    k = maths.floor(clamped * INV_LN2 + 0.5)  # an integral float
     r = (clamped - k * LN2_HI) - k * LN2_LO
-    half = k >> 1
+    half = maths.floor(k * 0.5)
     value = (1.0 + exp_polynomial(r)) * power_of_two(half) * power_of_two(k - half)
     return value if x == x else x
 

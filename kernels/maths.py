@@ -5,6 +5,10 @@
 ``errno`` and so will not vectorize; :mod:`kernels.compile` gives this
 ``sqrt`` the ``llvm.sqrt`` intrinsic instead. Both are IEEE-754 correctly
 rounded, so the bits are the same.
+
+``floor`` is ⌊x⌋ as a float on every target (Python's ``math.floor`` gives an
+int, CUDA's a float; the CPU's is the ``llvm.floor`` intrinsic, which
+vectorizes where a float-to-integer conversion would not).
 """
 import math
 
@@ -12,3 +16,8 @@ import math
 def sqrt(x):
     """√x, correctly rounded (NaN for x < 0)."""
     return math.sqrt(x)
+
+
+def floor(x):
+    """⌊x⌋ as a float64 (exact: every integral float is representable)."""
+    return float(math.floor(x))

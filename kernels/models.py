@@ -48,6 +48,8 @@ TANH, RELU = range(2)
 # Samples a forward and backward pass takes at once: each weight is loaded once per tile
 # (the scratch is (units, TILE, lanes): for an MLP 64-32-10 on 16 lanes, 22 kB a layer).
 TILE = 32
+# Terms a forward pass and a weight gradient add per pass over their accumulators.
+UNROLL = 4
 # The objective's random stream (kernels.step.OBJECTIVE_STREAM): the epoch's order of
 # the samples is its draw at "step" epoch + 1, the initial weights its draw at step 0.
 BATCH_STREAM = 0
@@ -212,8 +214,32 @@ def network_functions(network: Network):
                     for lane in range(lanes):
                         acts[unit, sample, lane] = 0.0
                 row_start = w0 + o * n_in
-                for j in range(n_in):
+                # Four inputs a pass, ((z + w₀a₀) + w₁a₁) + …: the order of one input a
+                # pass (the same bits), with a quarter of the loads and stores of z.
+                unrolled = n_in - n_in % UNROLL
+                for j in range(0, unrolled, UNROLL):
+                    w = row_start + j
                     if layer == 0:  # the samples themselves, the same for every lane
+                        for sample in range(count):
+                            row = order[first + sample]
+                            x0, x1, x2, x3 = x[row, j], x[row, j + 1], x[row, j + 2], x[row, j + 3]
+                            for lane in range(lanes):
+                                acts[unit, sample, lane] = (((acts[unit, sample, lane]
+                                                              + theta[w, lane] * x0)
+                                                             + theta[w + 1, lane] * x1)
+                                                            + theta[w + 2, lane] * x2) \
+                                    + theta[w + 3, lane] * x3
+                    else:
+                        a = u_in + j
+                        for sample in range(count):
+                            for lane in range(lanes):
+                                acts[unit, sample, lane] = (((acts[unit, sample, lane]
+                                                              + theta[w, lane] * acts[a, sample, lane])
+                                                             + theta[w + 1, lane] * acts[a + 1, sample, lane])
+                                                            + theta[w + 2, lane] * acts[a + 2, sample, lane]) \
+                                    + theta[w + 3, lane] * acts[a + 3, sample, lane]
+                for j in range(unrolled, n_in):
+                    if layer == 0:
                         for sample in range(count):
                             xj = x[order[first + sample], j]
                             for lane in range(lanes):
@@ -325,8 +351,34 @@ def network_functions(network: Network):
                 row_start = w0 + o * n_in
                 # Samples outside, inputs inside: consecutive updates touch different
                 # weights (a row of the layer, in L1), not one weight 32 times over (a chain
-                # of dependent adds); each weight still sums its samples in order.
-                for sample in range(count):
+                # of dependent adds); each weight still sums its samples in order, four
+                # samples a pass (((g + δ₀a₀) + δ₁a₁) + …, as the forward pass).
+                unrolled = count - count % UNROLL
+                for sample in range(0, unrolled, UNROLL):
+                    if layer == 0:
+                        r0, r1 = order[first + sample], order[first + sample + 1]
+                        r2, r3 = order[first + sample + 2], order[first + sample + 3]
+                        for j in range(n_in):
+                            x0, x1, x2, x3 = x[r0, j], x[r1, j], x[r2, j], x[r3, j]
+                            for lane in range(lanes):
+                                grad[row_start + j, lane] = (((grad[row_start + j, lane]
+                                                               + deltas[unit, sample, lane] * x0)
+                                                              + deltas[unit, sample + 1, lane] * x1)
+                                                             + deltas[unit, sample + 2, lane] * x2) \
+                                    + deltas[unit, sample + 3, lane] * x3
+                    else:
+                        for j in range(n_in):
+                            a = u_in + j
+                            for lane in range(lanes):
+                                grad[row_start + j, lane] = (((grad[row_start + j, lane]
+                                                               + deltas[unit, sample, lane]
+                                                               * acts[a, sample, lane])
+                                                              + deltas[unit, sample + 1, lane]
+                                                              * acts[a, sample + 1, lane])
+                                                             + deltas[unit, sample + 2, lane]
+                                                             * acts[a, sample + 2, lane]) \
+                                    + deltas[unit, sample + 3, lane] * acts[a, sample + 3, lane]
+                for sample in range(unrolled, count):
                     if layer == 0:
                         row = order[first + sample]
                         for j in range(n_in):
