@@ -79,7 +79,7 @@ INLINED_FUNCTIONS = _unique((
       for function in (rule.coefficients, rule.update, rule.init)),
     objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
     elementary.power_of_two, elementary.exp_polynomial, elementary.exp, elementary.expm1,
-    elementary.tanh,
+    elementary.tanh, elementary.log, elementary.log1p,
     *(getattr(objectives, name) for name in (
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",

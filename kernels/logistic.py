@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .elementary import exp
+from .elementary import exp, log1p
 
 
 def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,10 +37,11 @@ def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, 
 
 
 def softplus(z):
-    """log(1 + e^z) without overflow (e^x: :func:`kernels.elementary.exp`, which vectorizes)."""
+    """log(1 + e^z) without overflow (e^x and log1p: :mod:`kernels.elementary`, which
+    vectorize)."""
     if z > 0.0:
-        return z + math.log1p(exp(-z))
-    return math.log1p(exp(z))
+        return z + log1p(exp(-z))
+    return log1p(exp(z))
 
 
 def sigmoid(z):

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .elementary import exp, tanh
+from .elementary import exp, log, tanh
 from .logistic import sigmoid, softplus
 from .random import counter_key, uniform
 
@@ -281,7 +281,7 @@ def network_functions(network: Network):
         total = 0.0
         for c in range(n_outputs):
             total += exp(acts[last + c, sample, lane] - top)
-        return (top + math.log(total)) - acts[last + int(y[row, 0]), sample, lane]
+        return (top + log(total)) - acts[last + int(y[row, 0]), sample, lane]
 
     def sample_wrong(acts, y, row, sample, lane, signs):
         """1.0 if one lane's outputs misclassify the sample, else 0.0 (NaN: no classes)."""
@@ -316,25 +316,40 @@ def network_functions(network: Network):
                 deltas[last, sample, lane] = \
                     (-label * sigmoid(-label * acts[last, sample, lane])) / count
         else:
-            for lane in range(lanes):
-                softmax_error(acts, deltas, y, row, sample, count, lane)
+            softmax_error(acts, deltas, y, row, sample, count)
 
-    def softmax_error(acts, deltas, y, row, sample, count, lane):
-        """Cross entropy's δ = (softmax(z) − onehot(y)) / count for one lane."""
-        top = acts[last, sample, lane]
+    def softmax_error(acts, deltas, y, row, sample, count):
+        """Cross entropy's δ = (softmax(z) − onehot(y)) / count for every lane, classes
+        outside and lanes inside (so exp vectorizes across lanes).
+
+        Each lane's arithmetic is that of one lane at a time: m = max_c z_c (the first
+        largest), e_c = e^{z_c − m}, Σ = ((e₀ + e₁) + e₂) + …, δ_c = (e_c / Σ − [c = y]) /
+        count. ``deltas[last]`` holds m, then Σ, until δ₀ is written last; e_c overwrite the
+        outputs' activations, which nothing reads after this (the backward pass reads the
+        inputs of each layer, never the outputs of the last)."""
+        lanes = acts.shape[2]
+        for lane in range(lanes):
+            deltas[last, sample, lane] = acts[last, sample, lane]
         for c in range(1, n_outputs):
-            z = acts[last + c, sample, lane]
-            top = z if z > top else top
-        total = 0.0
+            for lane in range(lanes):
+                z = acts[last + c, sample, lane]
+                top = deltas[last, sample, lane]
+                deltas[last, sample, lane] = z if z > top else top
         for c in range(n_outputs):
-            e = exp(acts[last + c, sample, lane] - top)
-            deltas[last + c, sample, lane] = e
-            total += e
+            for lane in range(lanes):
+                acts[last + c, sample, lane] = exp(acts[last + c, sample, lane]
+                                                   - deltas[last, sample, lane])
+        for lane in range(lanes):
+            deltas[last, sample, lane] = acts[last, sample, lane]  # 0 + e₀ = e₀
+        for c in range(1, n_outputs):
+            for lane in range(lanes):
+                deltas[last, sample, lane] += acts[last + c, sample, lane]
         label = int(y[row, 0])
-        for c in range(n_outputs):
+        for c in range(n_outputs - 1, -1, -1):  # δ₀ last: deltas[last] holds Σ until then
             hot = 1.0 if c == label else 0.0
-            deltas[last + c, sample, lane] = (deltas[last + c, sample, lane] / total - hot) \
-                / count
+            for lane in range(lanes):
+                deltas[last + c, sample, lane] = (acts[last + c, sample, lane]
+                                                  / deltas[last, sample, lane] - hot) / count
 
     def backward(theta, grad, acts, deltas, x, order, first, count):
         """Add the tile's gradients to ``grad`` (sample by sample, in order, for each

@@ -111,7 +111,7 @@ def kernel_name(rule, network: Network, lanes: int) -> str:
 
 
 # The network functions that work on one lane (kernels.models.network_functions).
-PER_LANE = ("sample_loss", "sample_wrong", "softmax_error")
+PER_LANE = ("sample_loss", "sample_wrong")
 
 
 @functools.cache

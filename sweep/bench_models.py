@@ -46,9 +46,12 @@ WARMUP_STEPS = 5
 # m ← β₁·m + (1−β₁)·g (3), v ← β₂·v + (1−β₂)·(g·g) (4), θ ← θ − a·(m/(√v·c + ε)) (6);
 # a division and a root count one each, though they take the divider far longer.
 ADAM_FLOPS_PER_PARAMETER = 13
-# Emerald Rapids (and every AVX-512 Xeon with two FMA ports): 2 FMA units × 8 doubles ×
-# 2 operations per FMA.
-FLOAT64_FLOPS_PER_CYCLE = 32
+# Two FMA units × the doubles of a vector × 2 operations per FMA: an AVX-512 Xeon
+# (Emerald/Sapphire Rapids) 2 × 8 × 2, an AVX2 core with FMA (AMD EPYC Zen 2/3, Intel
+# Haswell and later) 2 × 4 × 2. AMD's Zen 4 runs AVX-512 as two 256-bit halves: its
+# peak is the AVX2 one, so the AVX-512 figure overstates it (and understates the share).
+FLOAT64_FLOPS_PER_CYCLE = {"avx512f": 32, "fma": 16}
+SSE2_FLOPS_PER_CYCLE = 4  # 2 units × 2 doubles, no FMA
 
 ENGINE_ROW = "sweep, training kernel, all cores (+ evaluation)"
 TORCH_ROW = "torch bmm + autograd + in-place Adam (train only)"
@@ -462,19 +465,40 @@ def cpu_ghz() -> float | None:
         return None
 
 
-def peak_flops(cores: int | None = None, ghz: float | None = None) -> float:
-    """This CPU's float64 peak in flop/s: cores × clock × :data:`FLOAT64_FLOPS_PER_CYCLE`.
+def cpu_flags() -> set[str]:
+    """The ``flags`` of /proc/cpuinfo's first processor (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            found = re.search(r"^flags\s*:(.*)$", info.read(), re.M)
+    except OSError:
+        return set()
+    return set(found.group(1).split()) if found else set()
 
-    Assumed: an AVX-512 core with two FMA units (Emerald/Sapphire Rapids Xeon): 2 × 8
-    doubles × 2 flop per cycle = 32; the clock from :func:`cpu_ghz` (the nominal one under
-    KVM: turbo would raise the true peak, AVX-512 licence clocks lower it); every core
-    of ``os.cpu_count()`` a physical core (this machine: 1 thread per core). Raises
-    ValueError when the clock cannot be read and none is given."""
+
+def flops_per_cycle(flags: set[str] | None = None) -> int:
+    """Float64 flop per cycle and core from the CPU's vector extensions
+    (:data:`FLOAT64_FLOPS_PER_CYCLE`: 32 with AVX-512, 16 with AVX2 and FMA, else 4).
+    Two FMA units are assumed; ``flags`` default to :func:`cpu_flags`."""
+    flags = cpu_flags() if flags is None else flags
+    for flag, flops in FLOAT64_FLOPS_PER_CYCLE.items():
+        if flag in flags:
+            return flops
+    return SSE2_FLOPS_PER_CYCLE
+
+
+def peak_flops(cores: int | None = None, ghz: float | None = None,
+               per_cycle: int | None = None) -> float:
+    """This CPU's float64 peak in flop/s: cores × clock × :func:`flops_per_cycle`.
+
+    The clock from :func:`cpu_ghz` (the nominal one under KVM: turbo would raise the true
+    peak, AVX-512 licence clocks lower it); every core of ``os.cpu_count()`` a physical
+    core (this project's machines: 1 thread per core). Raises ValueError when the clock
+    cannot be read and none is given."""
     cores = cores or os.cpu_count() or 1
     ghz = ghz or cpu_ghz()
     if ghz is None:
         raise ValueError("cannot read the CPU clock (no /proc/cpuinfo or lscpu): pass ghz")
-    return cores * ghz * 1e9 * FLOAT64_FLOPS_PER_CYCLE
+    return cores * ghz * 1e9 * (per_cycle or flops_per_cycle())
 
 
 # --- the rows -----------------------------------------------------------------------------
@@ -522,9 +546,10 @@ def model_rows(cells: int, steps: int, repeats: int, n_jobs: int | None = None) 
     if peak is not None:
         shares = {name: row["median"] * flops / peak for name, row in rows.items()}
         shares[f"{ENGINE_ROW} counting evaluation"] = engine["median"] * (flops + extra) / peak
+        per_cycle = flops_per_cycle()
         notes.append(f"peak {peak / 1e9:.1f} Gflop/s float64 = {cores} cores × "
-                     f"{peak / cores / 1e9 / FLOAT64_FLOPS_PER_CYCLE:.2f} GHz × "
-                     f"{FLOAT64_FLOPS_PER_CYCLE} flop/cycle; a step {flops / 1e6:.3f} Mflop "
+                     f"{peak / cores / 1e9 / per_cycle:.2f} GHz × "
+                     f"{per_cycle} flop/cycle; a step {flops / 1e6:.3f} Mflop "
                      f"per cell (+{extra / 1e6:.3f} of the engine's evaluation)")
     ratios = {name: engine["median"] / row["median"] for name, row in rows.items()
               if name != ENGINE_ROW}

@@ -85,11 +85,16 @@ def test_flops_of_a_step_by_hand():
     assert bench_models.flops_per_step((2, 1), batch=1) == 4 + 4 + 13 * 3  # no input error
 
 
-def test_peak_is_cores_clock_and_32_flops_per_cycle():
-    assert bench_models.peak_flops(cores=2, ghz=2.6) == pytest.approx(166.4e9)
+def test_peak_is_cores_clock_and_the_vector_units_flops_per_cycle():
+    assert bench_models.peak_flops(cores=2, ghz=2.6, per_cycle=32) == pytest.approx(166.4e9)
+    assert bench_models.flops_per_cycle({"sse2", "avx2", "fma", "avx512f"}) == 32
+    assert bench_models.flops_per_cycle({"sse2", "avx", "avx2", "fma"}) == 16
+    assert bench_models.flops_per_cycle({"sse2"}) == 4
     ghz = bench_models.cpu_ghz()
     if ghz is not None:
-        assert 0.5 < ghz < 10 and bench_models.peak_flops(cores=1) == pytest.approx(ghz * 32e9)
+        per_cycle = bench_models.flops_per_cycle()
+        assert 0.5 < ghz < 10 and per_cycle in (4, 16, 32)
+        assert bench_models.peak_flops(cores=1) == pytest.approx(ghz * per_cycle * 1e9)
 
 
 def test_model_rows_without_torch_or_jax_say_so(monkeypatch):

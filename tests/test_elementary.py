@@ -12,6 +12,10 @@ CASES = {
     "exp": (elementary.exp, math.exp, 1.0, [(-745, 709), (-1, 1), (-30, 30), (-1e-8, 1e-8)]),
     "expm1": (elementary.expm1, math.expm1, 4.0, [(-40, 40), (-1e-3, 1e-3), (-0.5, 0.5)]),
     "tanh": (elementary.tanh, math.tanh, 4.0, [(-25, 25), (-1e-4, 1e-4), (-2, 2)]),
+    "log": (elementary.log, math.log, 1.0, [(1e-300, 1e-290), (0.5, 2), (1, 11), (1e3, 1e300),
+                                            (1e-320, 1e-308)]),
+    "log1p": (elementary.log1p, math.log1p, 4.0, [(-0.9, 1), (-1e-5, 1e-5), (1e-20, 1e-10),
+                                                  (1, 1e10)]),
 }
 
 
@@ -53,3 +57,13 @@ def test_edges_are_libm_s():
     assert elementary.tanh(math.inf) == 1.0 and elementary.tanh(-math.inf) == -1.0
     assert elementary.expm1(-1000.0) == -1.0 and elementary.exp(0.0) == 1.0
     assert elementary.exp(-745.0) == math.exp(-745.0)  # the smallest subnormal
+
+
+def test_log_edges_are_libm_s():
+    assert elementary.log(0.0) == -math.inf and elementary.log(-0.0) == -math.inf
+    assert math.isnan(elementary.log(-1.0)) and math.isnan(elementary.log(-math.inf))
+    assert math.isnan(elementary.log(math.nan)) and elementary.log(math.inf) == math.inf
+    assert elementary.log(1.0) == 0.0 and elementary.log(5e-324) == math.log(5e-324)
+    assert elementary.log1p(-1.0) == -math.inf and math.isnan(elementary.log1p(-2.0))
+    assert elementary.log1p(0.0) == 0.0 and elementary.log1p(1e-300) == 1e-300
+    assert elementary.log1p(math.inf) == math.inf and math.isnan(elementary.log1p(math.nan))
