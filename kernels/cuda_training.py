@@ -97,7 +97,7 @@ def _chunk_cells(network: Network, data: ModelData, records: int, free_bytes: fl
 def _register(rule, network: Network) -> None:
     """Register everything a training thread calls for CUDA, once per (rule, network)."""
     backend._register_shared()
-    _, _, network_functions = registered_network(network)
+    _, _, network_functions = registered_network(network, 1)
     decay_lanes, update_lanes = registered_lane_step(rule, 1)
     for function in (*network_functions, decay_lanes, update_lanes, batches_per_epoch,
                      batch_of_step, epoch_order, penalty,

@@ -172,8 +172,14 @@ def initial_weights(network: Network, seed: int, start: int) -> np.ndarray:
     return theta
 
 
-def network_functions(network: Network):
-    """``(gradient, evaluate, parts)`` of ``network``, plain Python over tiles of samples and lanes.
+def network_functions(network: Network, lanes: int):
+    """``(gradient, evaluate, parts)`` of ``network`` on ``lanes`` lanes, plain Python over
+    tiles of samples and lanes.
+
+    ``lanes`` is a constant of the functions (every array's last axis has that many), so
+    that compiled, the lane loops have a known trip count: LLVM then unrolls them into
+    whole vectors and keeps values in registers across the sample loops (an MLP 64-32-10
+    on 32 lanes trained 1.2–1.35× faster than with the count read from the arrays).
 
     Samples go through the network :data:`TILE` at a time: a weight (one value per lane)
     is loaded once for every sample of the tile, as a batched matrix product does, and
@@ -201,7 +207,6 @@ def network_functions(network: Network):
     def forward(theta, acts, x, order, first, count):
         """Every layer's outputs for rows ``order[first:first + count]`` of x, into
         ``acts[:, :count]``."""
-        lanes = theta.shape[1]
         for layer in range(layers):
             n_in = sizes[layer]
             n_out = sizes[layer + 1]
@@ -297,14 +302,13 @@ def network_functions(network: Network):
 
     def add_losses(acts, y, row, sample, signs, loss, error):
         """Add one sample's loss and misclassification to every lane's ``loss``, ``error``."""
-        for lane in range(acts.shape[2]):
+        for lane in range(lanes):
             loss[lane] += sample_loss(acts, y, row, sample, lane)
             error[lane] += sample_wrong(acts, y, row, sample, lane, signs)
 
     def output_error(acts, deltas, y, row, sample, count):
         """δ = ∂ℓ/∂z / count at the outputs of every lane, into ``deltas`` (one call a
         sample: the lane loops inside, where the squared and logistic ones vectorize)."""
-        lanes = acts.shape[2]
         if loss_kind == SQUARED:
             for o in range(n_outputs):
                 for lane in range(lanes):
@@ -327,7 +331,6 @@ def network_functions(network: Network):
         count. ``deltas[last]`` holds m, then Σ, until δ₀ is written last; e_c overwrite the
         outputs' activations, which nothing reads after this (the backward pass reads the
         inputs of each layer, never the outputs of the last)."""
-        lanes = acts.shape[2]
         for lane in range(lanes):
             deltas[last, sample, lane] = acts[last, sample, lane]
         for c in range(1, n_outputs):
@@ -354,7 +357,6 @@ def network_functions(network: Network):
     def backward(theta, grad, acts, deltas, x, order, first, count):
         """Add the tile's gradients to ``grad`` (sample by sample, in order, for each
         parameter), from the output errors in ``deltas``."""
-        lanes = theta.shape[1]
         for layer in range(layers - 1, -1, -1):
             n_in = sizes[layer]
             n_out = sizes[layer + 1]
@@ -435,7 +437,7 @@ def network_functions(network: Network):
                                     kept if acts[u_in + j, sample, lane] > 0.0 else 0.0
 
     def gradient(theta, grad, acts, deltas, x, y, order, first, count, l2):
-        dim, lanes = theta.shape
+        dim = theta.shape[0]
         tile = acts.shape[1]
         for i in range(dim):
             for lane in range(lanes):
@@ -448,7 +450,6 @@ def network_functions(network: Network):
             backward(theta, grad, acts, deltas, x, order, first + start, size)
 
     def evaluate(theta, acts, x, y, order, signs, loss, error):
-        lanes = theta.shape[1]
         tile = acts.shape[1]
         rows = x.shape[0]
         for lane in range(lanes):

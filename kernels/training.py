@@ -115,14 +115,14 @@ PER_LANE = ("sample_loss", "sample_wrong")
 
 
 @functools.cache
-def registered_network(network: Network):
-    """``(gradient, evaluate, functions)`` of ``network`` (functions: all it is made of),
-    registered for CPU kernels once per process: every rule's
-    and lane count's kernel calls the same functions (the lane count is their arrays'),
-    compiled once. Named after the network's shape: the same name, the same code."""
-    gradient, evaluate, parts = network_functions(network)
+def registered_network(network: Network, lanes: int):
+    """``(gradient, evaluate, functions)`` of ``network`` on ``lanes`` lanes (functions: all
+    it is made of), registered for CPU kernels once per process: every rule's kernel with
+    that lane count calls the same functions, compiled once. Named after the network's
+    shape and the lane count: the same name, the same code."""
+    gradient, evaluate, parts = network_functions(network, lanes)
     for function in (*parts, gradient, evaluate):
-        function.__qualname__ = f"network.{_shape(network)}.{function.__name__}"
+        function.__qualname__ = f"network{lanes}.{_shape(network)}.{function.__name__}"
         # The per-lane pieces are inlined: a call in a lane loop costs more than its body.
         inline = "always" if function.__name__ in PER_LANE else "never"
         register_jitable(inline=inline)(function)
@@ -209,7 +209,7 @@ def block_trainer(rule, network: Network, lanes: int):
     each lane block, a CUDA thread for its cell (one lane). ``scratch`` is a
     :class:`Scratch` for ``lanes`` lanes.
     """
-    gradient, evaluate, _ = registered_network(network)
+    gradient, evaluate, _ = registered_network(network, lanes)
     decay_lanes, update_lanes = registered_lane_step(rule, lanes)
     init = rule.init
     kinds = len(SCHEDULES)

@@ -23,7 +23,7 @@ def test_f_star_is_the_minimum_of_the_full_data_loss():
     the_problem = legacy(features=3, samples=300, batch_size=0, l2=0.05)
     (w_star,) = the_problem.minimizers
     training = the_problem.model
-    gradient, evaluate, _ = network_functions(training.network)
+    gradient, evaluate, _ = network_functions(training.network, lanes=1)
     theta = np.array(w_star)[:, None]
     grad = np.empty_like(theta)
     units = training.network.units
@@ -57,7 +57,7 @@ def test_an_epoch_of_minibatch_gradients_averages_to_the_full_gradient():
     """Without replacement, an epoch's batches cover every sample once: their gradients,
     weighted by batch size, average to the full-data gradient."""
     training = legacy(batch_size=8).model
-    gradient, _, _ = network_functions(training.network)
+    gradient, _, _ = network_functions(training.network, lanes=1)
     data = training.data
     theta = np.array([[0.3], [-0.7], [0.2]])
     units = training.network.units

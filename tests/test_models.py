@@ -116,7 +116,8 @@ def test_gradient_matches_finite_differences(network):
         y = np.where(rng.random((samples, 1)) < 0.5, -1.0, 1.0)
     else:
         y = rng.standard_normal((samples, outputs))
-    gradient, evaluate, _ = network_functions(network)
+    gradient, _, _ = network_functions(network, lanes=2)
+    _, evaluate, _ = network_functions(network, lanes=1)
     theta = rng.standard_normal((network.dim, 2)) * 0.7
     grad = np.empty_like(theta)
     acts = np.empty((network.units, 3, 2))  # tiles of 3 samples, 2 lanes
