@@ -58,9 +58,10 @@ def expected():
     return digest(sweep.run(table(), n_jobs=1))
 
 
-def test_eight_processes_compiling_at_once_on_an_empty_cache(tmp_path, expected):
+def test_four_processes_compiling_at_once_on_an_empty_cache(tmp_path, expected):
+    # Four on two cores (eight took a minute of the suite's time and raced no more).
     cache = tmp_path / "cache"
-    assert outputs(start(cache, 8)) == [expected] * 8
+    assert outputs(start(cache, 4)) == [expected] * 4
     files = sorted(p.name for p in cache.rglob("*") if p.is_file())
     # one index and one data file per kernel, no temporary file left over
     assert len([f for f in files if f.endswith(".nbi")]) == len(OPTIMIZERS)
