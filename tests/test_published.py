@@ -132,7 +132,7 @@ def test_choi_large_eps_makes_adam_a_slow_sgd(choi):
     """A claim of the notebook that holds at any size: with ε = 1e2 ≫ √v̂ Adam's step is
     α·m̂/ε, so at α = 1e-3 it barely moves in 200 steps (near chance) while ε = 1e-8 trains."""
     _, wide, _ = choi
-    adam = wide["adam"]["test_error"].sel(optimizer="adam", alpha=1e-3).squeeze()
+    adam = wide["adam"]["test_error"].sel(optimizer="adam", alpha=1e-3, beta1=0.9).squeeze()
     assert float(adam.sel(eps=1e2)) > 0.7
     assert float(adam.sel(eps=1e-8)) < 0.2
 
