@@ -155,24 +155,19 @@ def _register_shared() -> None:
     def _sqrt_cuda(x):
         return lambda x: math.sqrt(x)
 
-    # The CPU's is an LLVM bitcast (kernels.numba_support); libdevice has the same.
-    @overload(elementary.float_from_bits, target="cuda")
-    def _float_from_bits_cuda(bits):
-        from numba.cuda import libdevice
+    # The CPU's are LLVM bitcasts and llvm.floor (kernels.numba_support); libdevice
+    # has the same operations.
+    from numba.cuda import libdevice
 
-        return lambda bits: libdevice.longlong_as_double(bits)
+    def calling(device_function):
+        def typer(value):
+            return lambda value: device_function(value)
+        return typer
 
-    @overload(elementary.bits_of_float, target="cuda")
-    def _bits_of_float_cuda(value):
-        from numba.cuda import libdevice
-
-        return lambda value: libdevice.double_as_longlong(value)
-
-    @overload(maths.floor, target="cuda")
-    def _floor_cuda(x):
-        from numba.cuda import libdevice
-
-        return lambda x: libdevice.floor(x)
+    for function, device_function in ((elementary.float_from_bits, libdevice.longlong_as_double),
+                                      (elementary.bits_of_float, libdevice.double_as_longlong),
+                                      (maths.floor, libdevice.floor)):
+        overload(function, target="cuda")(calling(device_function))
 
     # Not inlined in numba's IR (the CPU does it for LLVM's vectorizer): NVVM
     # inlines these small device functions anyway (the PTX has no call to

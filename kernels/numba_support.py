@@ -18,17 +18,26 @@ from numba.extending import intrinsic, overload
 from . import elementary, maths
 
 
-@intrinsic
-def _llvm_sqrt(typingctx, x):
-    """√x through the llvm.sqrt intrinsic: the same bits as libm, but vectorizable."""
-    if not isinstance(x, types.Float):
-        return None
+def _unary_llvm_intrinsic(name: str):
+    """An ``@intrinsic`` of one float argument that calls LLVM's ``name`` (``llvm.sqrt``,
+    ``llvm.floor``): the operation itself, where numba would call libm (which LLVM must
+    assume sets errno) or convert to an integer, neither of which vectorizes."""
+    def typer(typingctx, x):
+        if not isinstance(x, types.Float):
+            return None
 
-    def codegen(context, builder, signature, args):
-        function = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
-        return builder.call(function, args)
+        def codegen(context, builder, signature, args):
+            function = builder.module.declare_intrinsic(name, [args[0].type])
+            return builder.call(function, args)
 
-    return x(x), codegen
+        return x(x), codegen
+
+    typer.__name__ = name.replace(".", "_")
+    return intrinsic(typer)
+
+
+_llvm_sqrt = _unary_llvm_intrinsic("llvm.sqrt")  # the same bits as libm's sqrt
+_llvm_floor = _unary_llvm_intrinsic("llvm.floor")  # ⌊x⌋ as a float (roundpd)
 
 
 # numba lowers math.sqrt to libm's sqrt, which LLVM must assume sets errno, so
@@ -83,19 +92,6 @@ def _bits_of_float(typingctx, value):
 def _bits_of_float_cpu(value):
     if isinstance(value, types.Float):
         return lambda value: _bits_of_float(float(value))
-
-
-@intrinsic
-def _llvm_floor(typingctx, x):
-    """⌊x⌋ through the llvm.floor intrinsic (a float; vectorizable: roundpd)."""
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, signature, args):
-        function = builder.module.declare_intrinsic("llvm.floor", [args[0].type])
-        return builder.call(function, args)
-
-    return x(x), codegen
 
 
 # numba's math.floor returns an int64: a float-to-integer conversion, which AVX2 has

@@ -537,8 +537,9 @@ def model_rows(cells: int, steps: int, repeats: int, n_jobs: int | None = None) 
     flops = flops_per_step()
     work = workload(cells, steps)
     extra = work.evaluations * evaluation_flops(samples=work.eval_samples) / steps
+    per_cycle = flops_per_cycle()
     try:
-        peak = peak_flops(cores)
+        peak = peak_flops(cores, per_cycle=per_cycle)
     except ValueError as error:
         peak = None
         notes.append(f"no share of peak: {error}")
@@ -546,7 +547,6 @@ def model_rows(cells: int, steps: int, repeats: int, n_jobs: int | None = None) 
     if peak is not None:
         shares = {name: row["median"] * flops / peak for name, row in rows.items()}
         shares[f"{ENGINE_ROW} counting evaluation"] = engine["median"] * (flops + extra) / peak
-        per_cycle = flops_per_cycle()
         notes.append(f"peak {peak / 1e9:.1f} Gflop/s float64 = {cores} cores × "
                      f"{peak / cores / 1e9 / per_cycle:.2f} GHz × "
                      f"{per_cycle} flop/cycle; a step {flops / 1e6:.3f} Mflop "
