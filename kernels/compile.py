@@ -391,12 +391,16 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                         group_powers[0, known], group_powers[1, known] = powers
                         group_decay[0, known], group_decay[1, known], group_decay[2, known] = \
                             factors
-                    for j in range(3):
-                        if groups == 1:  # sorted by β, the lanes mostly share one group
-                            shared = group_decay[j, 0]
-                            for lane in range(lanes):
-                                lane_decay[j, lane] = shared
-                        else:
+                    if groups == 1:  # sorted by β, the lanes mostly share one group
+                        first_decay = group_decay[0, 0]
+                        second_decay = group_decay[1, 0]
+                        root_decay = group_decay[2, 0]
+                        for lane in range(lanes):
+                            lane_decay[0, lane] = first_decay
+                            lane_decay[1, lane] = second_decay
+                            lane_decay[2, lane] = root_decay
+                    else:
+                        for j in range(3):
                             for lane in range(lanes):
                                 lane_decay[j, lane] = group_decay[j, group[lane]]
                 for i in range(dim):
