@@ -29,7 +29,7 @@ from numba.extending import overload
 from . import elementary, logistic, objectives, precision, random, rules
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
 from .numba_support import REGISTERED, cached_as, register_jitable
-from .lanes import join_group, lane_step, same, scale_lanes
+from .lanes import group_runs, join_group, lane_step, same, scale_lanes, spread_decay
 from .rules import Decay, Powers
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
 from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key, observe,
@@ -84,13 +84,13 @@ INLINED_FUNCTIONS = _unique((
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    observe, constrain, same))
+    observe, constrain, same, spread_decay))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
 CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
-                            join_group, scale_lanes,
+                            join_group, group_runs, scale_lanes,
                             *(rule.decay for rule in rules.OPTIMIZERS.values()),
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
@@ -318,7 +318,10 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
         group_beta2 = np.empty(lanes)
         group_powers = np.empty((2, lanes))
         group_decay = np.empty((3, lanes))
-        lane_decay = np.zeros((3, lanes))  # each lane's group's decay, gathered once a step
+        lane_decay = np.zeros((3, lanes))  # each lane's group's decay, copied once a step
+        run_start = np.empty(lanes, dtype=np.uint64)  # the lanes in runs of one group
+        run_end = np.empty(lanes, dtype=np.uint64)
+        run_group = np.empty(lanes, dtype=np.int64)
         scales = np.ones(kinds)
         scheduled = np.zeros(kinds, dtype=np.bool_)
         # Cells taken in ``order``, by their (β₁, β₂), so that the lanes of a block share
@@ -347,6 +350,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                     state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
                 groups = join_group(lane, beta1[lane], beta2[lane], groups, group, group_beta1,
                                     group_beta2, group_powers)
+            runs = group_runs(group, lanes, run_start, run_end, run_group)
             # The constant schedule without warm-up scales by 1: α_t is α, no per-step work.
             constant = settings.warmup <= 0.0
             for kind in range(kinds):
@@ -391,18 +395,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                         group_powers[0, known], group_powers[1, known] = powers
                         group_decay[0, known], group_decay[1, known], group_decay[2, known] = \
                             factors
-                    if groups == 1:  # sorted by β, the lanes mostly share one group
-                        first_decay = group_decay[0, 0]
-                        second_decay = group_decay[1, 0]
-                        root_decay = group_decay[2, 0]
-                        for lane in range(lanes):
-                            lane_decay[0, lane] = first_decay
-                            lane_decay[1, lane] = second_decay
-                            lane_decay[2, lane] = root_decay
-                    else:
-                        for j in range(3):
-                            for lane in range(lanes):
-                                lane_decay[j, lane] = group_decay[j, group[lane]]
+                    spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay)
                 for i in range(dim):
                     lower = settings.lower[i]
                     upper = settings.upper[i]

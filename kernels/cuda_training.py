@@ -172,6 +172,9 @@ def _kernel_function(rule, network: Network):
                 group_beta2=cuda.local.array(1, types.float64),
                 group_powers=cuda.local.array((2, 1), types.float64),
                 group_decay=cuda.local.array((3, 1), types.float64),
+                run_start=cuda.local.array(1, types.uint64),
+                run_end=cuda.local.array(1, types.uint64),
+                run_group=cuda.local.array(1, types.int64),
                 lane_decay=lane_decay, scales=scales,
                 scheduled=cuda.local.array(kinds, types.boolean))
             train_block(x0, hyper, ids, settings, out, cells, cell, 1, data, scratch)

@@ -8,7 +8,9 @@ get the gradient; after it, both call these:
 
 * :func:`join_group`: a lane joins the group of lanes with its (β₁, β₂), whose
   step coefficients of β and t alone (``rule.decay``: the divisions and roots)
-  are computed once per step for the whole group;
+  are computed once per step for the whole group; :func:`group_runs` then cuts the
+  lanes into runs of one group, and :func:`spread_decay` copies each group's decay
+  to its lanes a run at a time;
 * :func:`scale_lanes`: α_t = α·s(t) per lane, each schedule evaluated once per step;
 * ``lane_step(rule)``'s ``decay_lanes`` and ``update_lanes``: the groups' decay,
   then every coordinate's update and projection, frozen where a lane has
@@ -49,6 +51,39 @@ def join_group(lane, beta1, beta2, groups, group, group_beta1, group_beta2, grou
     return groups
 
 
+def group_runs(group, lanes, run_start, run_end, run_group):
+    """Cut the lanes into runs of consecutive lanes of one group: run r is lanes
+    [run_start[r], run_end[r]), all of group ``run_group[r]``. Sorted by β, a block's
+    lanes make one run or a few. The bounds are unsigned, so that a loop over a run
+    indexes without numba's negative-index wraparound (which stops the vectorizer).
+    Returns the number of runs."""
+    runs = 0
+    for lane in range(lanes):
+        if runs == 0 or group[lane] != run_group[runs - 1]:
+            run_group[runs] = group[lane]
+            run_start[runs] = lane
+            runs += 1
+        run_end[runs - 1] = lane + 1
+    return runs
+
+
+def spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay):
+    """Each lane's copy of its group's decay (``lane_decay`` (3, lanes)), a run of lanes
+    at a time. The stores of one value to a run of lanes become whole vectors: a loop
+    per row was unrolled into scalar stores (numba leaves LLVM's SLP vectorizer off),
+    and a gather per lane stays scalar; the update loop's vector loads of these rows
+    then waited for the scalar stores (no store-to-load forwarding)."""
+    for run in range(runs):
+        known = run_group[run]
+        first = group_decay[0, known]
+        second = group_decay[1, known]
+        root = group_decay[2, known]
+        for lane in range(run_start[run], run_end[run]):
+            lane_decay[0, lane] = first
+            lane_decay[1, lane] = second
+            lane_decay[2, lane] = root
+
+
 def scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings):
     """α_t = α·s(t) for every lane; each schedule in use is evaluated once (it is the same
     for every lane), then gathered here, not in the update loop, where a gather would
@@ -66,9 +101,10 @@ def lane_step(rule, lanes: int):
     the lane count is a compile-time constant: LLVM then knows the vector loops' trip count,
     ~6 % on sgd).
 
-    ``decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, group,
-    lane_decay, option, t)``: step t's decay of each group, then each lane's copy of
-    its group's (``lane_decay`` (3, lanes)). Nothing for rules without one.
+    ``decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, runs,
+    run_start, run_end, run_group, lane_decay, option, t)``: step t's decay of each
+    group, then each lane's copy of its group's (``lane_decay`` (3, lanes); the runs of
+    :func:`group_runs`). Nothing for rules without one.
 
     ``update_lanes(theta, grad, state0, state1, state2, alpha_t, beta1, beta2, eps,
     lane_decay, alive, settings)``: the step's update of every coordinate of every
@@ -82,8 +118,8 @@ def lane_step(rule, lanes: int):
     decays = rule.decay is not rules.no_decay
     states = rule.states
 
-    def decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, group,
-                    lane_decay, option, t):
+    def decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, runs,
+                    run_start, run_end, run_group, lane_decay, option, t):
         if decays:
             for known in range(groups):
                 factors, powers = decay(group_beta1[known], group_beta2[known], option, t,
@@ -91,14 +127,7 @@ def lane_step(rule, lanes: int):
                                                second=group_powers[1, known]))
                 group_powers[0, known], group_powers[1, known] = powers
                 group_decay[0, known], group_decay[1, known], group_decay[2, known] = factors
-            for j in range(3):
-                if groups == 1:  # sorted by β, the lanes mostly share one group
-                    shared = group_decay[j, 0]
-                    for lane in range(lanes):
-                        lane_decay[j, lane] = shared
-                else:
-                    for lane in range(lanes):
-                        lane_decay[j, lane] = group_decay[j, group[lane]]
+            spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay)
 
     def update_lanes(theta, grad, state0, state1, state2, alpha_t, beta1, beta2, eps,
                      lane_decay, alive, settings):

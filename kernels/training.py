@@ -33,7 +33,7 @@ from numba import njit
 
 from .compile import SOURCE_FINGERPRINT, registered_lane_step
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START
-from .lanes import join_group, scale_lanes
+from .lanes import group_runs, join_group, scale_lanes
 from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
                      network_functions, penalty)
 from .numba_support import cached_as, register_jitable
@@ -171,6 +171,9 @@ class Scratch(NamedTuple):
     group_beta2: np.ndarray
     group_powers: np.ndarray
     group_decay: np.ndarray
+    run_start: np.ndarray
+    run_end: np.ndarray
+    run_group: np.ndarray
     lane_decay: np.ndarray
     scales: np.ndarray
     scheduled: np.ndarray
@@ -193,7 +196,9 @@ def cpu_scratch(dim, lanes, units, samples, rows, kinds):
         train_error=np.empty(lanes), test_loss=np.empty(lanes), test_error=np.empty(lanes),
         group=np.empty(lanes, dtype=np.int64), group_beta1=np.empty(lanes),
         group_beta2=np.empty(lanes), group_powers=np.empty((2, lanes)),
-        group_decay=np.empty((3, lanes)), lane_decay=np.zeros((3, lanes)),
+        group_decay=np.empty((3, lanes)), run_start=np.empty(lanes, dtype=np.uint64),
+        run_end=np.empty(lanes, dtype=np.uint64), run_group=np.empty(lanes, dtype=np.int64),
+        lane_decay=np.zeros((3, lanes)),
         scales=np.ones(kinds), scheduled=np.zeros(kinds, dtype=np.bool_))
 
 
@@ -245,6 +250,8 @@ def block_trainer(rule, network: Network, lanes: int):
                 state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
             groups = join_group(lane, beta1[lane], beta2[lane], groups, scratch.group,
                                 scratch.group_beta1, scratch.group_beta2, scratch.group_powers)
+        runs = group_runs(scratch.group, lanes, scratch.run_start, scratch.run_end,
+                          scratch.run_group)
         seed = ids[order[first], SEED]  # every lane's: the block shares its minibatches
         start = ids[order[first], START]
         constant = settings.warmup <= 0.0
@@ -291,7 +298,8 @@ def block_trainer(rule, network: Network, lanes: int):
                 scale_lanes(alpha, alpha_t, schedule, scratch.scheduled, scratch.scales, t,
                             settings)
             decay_lanes(groups, scratch.group_beta1, scratch.group_beta2, scratch.group_powers,
-                        scratch.group_decay, scratch.group, scratch.lane_decay, option, t)
+                        scratch.group_decay, runs, scratch.run_start, scratch.run_end,
+                        scratch.run_group, scratch.lane_decay, option, t)
             update_lanes(theta, grad, state0, state1, state2, alpha if constant else alpha_t,
                          beta1, beta2, scratch.eps, scratch.lane_decay, alive, settings)
         for lane in range(count):
