@@ -26,7 +26,10 @@ coefficients cost one division and one root per step for all 64:
 ``python docs/trials/divider_bound.py`` prints M cell-steps/s on one thread and
 on every core (threads: the kernel releases the GIL). The ceiling is the
 ``divider alone`` figure: no correctly rounded Adam step in this grouping can
-be faster.
+be faster. The last line times the engine's own lockstep kernel the same way, in
+the same process (Adam on Rosenbrock, ``python -m sweep bench``'s grid of 16 384
+cells × 2 000 steps, every metric on, the kernel alone: no plan, no assembly), and
+gives it as a share of that ceiling.
 """
 from __future__ import annotations
 
@@ -136,16 +139,55 @@ def rate(kernel, cells: int, steps: int, threads: int, repeats: int = 3) -> floa
     return statistics.median(rates)
 
 
+def engine_rate(cells: int, steps: int, threads: int, repeats: int = 3) -> float:
+    """Median M cell-steps/s of the engine's lockstep kernel, Adam on Rosenbrock, on the
+    bench grid of about ``cells`` cells, split over ``threads`` threads."""
+    from kernels.layout import empty_metrics
+    from sweep.api import load_config
+    from sweep.bench import sweep_table
+    from sweep.execute import Engine, _call, kernel_for
+    from sweep.plan import make_plan
+
+    plan = make_plan(load_config(sweep_table(cells, steps)), block_cells=10**9)
+    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(
+        plan, plan.blocks[0], Engine())
+    kernel = kernel_for(optimizer, spec, engine)
+    parts = np.array_split(np.arange(len(x0)), threads)
+
+    def run(part):
+        out = empty_metrics(len(part), x0.shape[1], records)
+        kernel(x0[part], hyper[part], ids[part], settings, out)
+
+    run(parts[0][:LANES])  # compile, or load the cache
+    rates = []
+    for _ in range(repeats):
+        workers = [threading.Thread(target=run, args=(part,)) for part in parts]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        rates.append(len(x0) * steps / (time.perf_counter() - started) / 1e6)
+    return statistics.median(rates)
+
+
 def main() -> None:
     cells, steps = 16384, 2000
     cores = os.cpu_count() or 1
     print(f"Adam's arithmetic alone, {cells} cells × {steps} steps, float64, "
           f"{LANES} lanes (M cell-steps/s, median of 3)")
+    ceiling = {}
     for kind in VARIANTS:
         kernel = build(kind)
         one = rate(kernel, cells, steps, 1)
         every = rate(kernel, cells, steps, cores)
-        print(f"  {kind:<14} 1 thread {one:7.1f}   {cores} threads {every:7.1f}")
+        print(f"  {kind:<24} 1 thread {one:7.1f}   {cores} threads {every:7.1f}")
+        if kind == "divider alone":
+            ceiling = {1: one, cores: every}
+    one, every = engine_rate(cells, steps, 1), engine_rate(cells, steps, cores)
+    print(f"  {'engine lockstep kernel':<24} 1 thread "
+          f"{one:7.1f} ({one / ceiling[1]:.0%} of the ceiling)   {cores} threads {every:7.1f} "
+          f"({every / ceiling[cores]:.0%})")
 
 
 if __name__ == "__main__":
