@@ -237,80 +237,128 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     results are not kept). State is laid out (dim, lanes) so a lane's
     neighbours are contiguous.
 
+    For the rules of :data:`sweep.tunables.LANE_CHUNK`, a step runs a chunk of lanes
+    at a time: the objective, the metrics and the update of one chunk, then the next.
+    The update's divisions and roots, which only the core's divider does, then overlap
+    the next chunk's other arithmetic; in phases over all lanes the divider waited
+    while the objective and the metrics ran. Problems of up to :data:`sweep.tunables.LOCKSTEP_FIXED_DIM`
+    coordinates get a kernel of their own dimension, a compile-time constant (see
+    :class:`LockstepKernel`).
+
     The step coefficients that depend on (β₁, β₂, t) alone (bias corrections,
     NAdam's μ and Π: the divisions and roots of ``rule.decay``) are computed
     once per step for each distinct (β₁, β₂) among the lanes, not once per
     lane: the same operations on the same inputs, so the same bits. Cells
     are taken in the order of their (β₁, β₂), so that the lanes share them.
     """
-    dispatcher = _lockstep_dispatcher(rule, value_and_grad, lanes, precision.check_dtype(dtype))
-    return LockstepKernel(dispatcher)
+    from sweep import tunables
+
+    chunk = min(tunables.LANE_CHUNK.get(rule.name, lanes), lanes)
+    if lanes % chunk:
+        raise ValueError(f"a chunk of {chunk} lanes does not divide {lanes} lanes")
+    return _lockstep_kernel(rule, value_and_grad, lanes, chunk, tunables.LOCKSTEP_FIXED_DIM,
+                            precision.check_dtype(dtype))
+
+
+@functools.cache
+def _lockstep_kernel(rule, value_and_grad, lanes, chunk, fixed, dtype):
+    def dispatcher_for(dim: int):
+        return _lockstep_dispatcher(rule, value_and_grad, lanes, chunk,
+                                    dim if dim <= fixed else 0, dtype)
+
+    return LockstepKernel(dispatcher_for)
 
 
 class LockstepKernel:
-    """The lockstep dispatcher, called with the cells in the order of their (β₁, β₂).
+    """The lockstep dispatchers, one per dimension, called with the cells in the order
+    of their (β₁, β₂).
 
     The order is numpy's ``lexsort``, here: a sort compiled into every kernel
     cost ~1.7 s of its first compile.
 
     Attributes:
-        dispatcher: the numba dispatcher, ``(x0, hyper, ids, settings, out, order)``.
+        dispatcher_for: ``dim -> `` the numba dispatcher, ``(x0, hyper, ids, settings,
+            out, order)``, for problems of ``dim`` coordinates: one compiled for that
+            dimension up to :data:`sweep.tunables.LOCKSTEP_FIXED_DIM`, one for any
+            dimension beyond.
     """
 
-    def __init__(self, dispatcher):
-        self.dispatcher = dispatcher
+    def __init__(self, dispatcher_for):
+        self.dispatcher_for = dispatcher_for
+        self._called = {}  # dim -> dispatcher, those this kernel has run
 
     @property
     def signatures(self) -> list:
-        """The dispatcher's compiled signatures (a new grid adds none)."""
-        return self.dispatcher.signatures
+        """The compiled signatures of the dispatchers called so far (a new grid of the
+        same dimension adds none)."""
+        return [signature for dispatcher in self._called.values()
+                for signature in dispatcher.signatures]
 
     @property
     def _cache(self):  # for kernels.numba_support.call_kernel
-        return self.dispatcher._cache
+        return _Caches([dispatcher._cache for dispatcher in self._called.values()])
 
     def __call__(self, x0, hyper, ids, settings, out) -> None:
         """Advance ``x0.shape[0]`` cells and fill ``out`` (see :mod:`kernels.layout`)."""
+        dim = x0.shape[1]
+        if dim not in self._called:
+            self._called[dim] = self.dispatcher_for(dim)
         order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1]))
-        self.dispatcher(x0, hyper, ids, settings, out, order)
+        self._called[dim](x0, hyper, ids, settings, out, order)
+
+
+class _Caches:
+    """Several dispatchers' on-disk caches, flushed together."""
+
+    def __init__(self, caches):
+        self.caches = caches
+
+    def flush(self) -> None:
+        for cache in self.caches:
+            cache.flush()
 
 
 @functools.cache
-def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
+def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype):
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
     decay, coefficients, update, init = rule.functions
     kinds = len(SCHEDULES)
     # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
-    # decay to share: their lanes' decay stays 0 and nothing is gathered per step.
+    # decay to share: their lanes' decay stays 0 and nothing is copied per step.
     decays = rule.decay is not rules.no_decay
     states = rule.states  # state values kept per coordinate; the others stay 0, unstored
+    name = f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
 
     @njit(nogil=True, cache=True, error_model="numpy")
-    @cached_as(cache_name(f"lockstep{lanes}", rule, value_and_grad))
+    @cached_as(cache_name(name, rule, value_and_grad))
     def kernel(x0, hyper, ids, settings, out, order):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
-        cells, dim = x0.shape
+        cells = x0.shape[0]
+        # A constant where the kernel is built for one dimension: LLVM then knows the
+        # offset of every row below, and fully unrolls the loops over coordinates.
+        dim = fixed_dim if fixed_dim > 0 else x0.shape[1]
         steps = settings.steps
         option = settings.option
-        theta = np.empty((dim, lanes))
-        grad = np.empty((dim, lanes))
-        state0 = np.empty((dim, lanes))
-        state1 = np.empty((dim, lanes))
-        state2 = np.empty((dim, lanes))
-        alpha = np.empty(lanes)
-        alpha_t = np.empty(lanes)
-        beta1 = np.empty(lanes)
-        beta2 = np.empty(lanes)
-        eps = np.empty(lanes)
+        # Every float array of the lanes is rows of one allocation, at offsets LLVM can
+        # compute: it then proves that the lane loops' loads and stores do not overlap
+        # and vectorizes them without run-time checks (two arrays from np.empty may
+        # overlap as far as it knows, and it checked them again for every chunk). Five
+        # rows per coordinate (θ, ∇f, the rule's three state values), then eleven of
+        # one value per lane.
+        work = np.zeros((5 * dim + 11, lanes))
+        theta, grad = work[0:dim], work[dim:2 * dim]
+        state0, state1 = work[2 * dim:3 * dim], work[3 * dim:4 * dim]
+        state2 = work[4 * dim:5 * dim]
+        row = 5 * dim
+        alpha, alpha_t, beta1, beta2 = work[row], work[row + 1], work[row + 2], work[row + 3]
+        eps, value, best, reached = work[row + 4], work[row + 5], work[row + 6], work[row + 7]
+        lane_decay = work[row + 8:row + 11]  # each lane's group's decay (0 for rules without)
         seed = np.empty(lanes, dtype=np.int64)
         start = np.empty(lanes, dtype=np.int64)
         schedule = np.empty(lanes, dtype=np.int64)
-        value = np.empty(lanes)
-        best = np.empty(lanes)
-        reached = np.empty(lanes)
         alive = np.empty(lanes, dtype=np.bool_)
         # The lanes' distinct (β₁, β₂): each lane's group, and per group its powers and decay.
         group = np.empty(lanes, dtype=np.int64)
@@ -318,7 +366,6 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
         group_beta2 = np.empty(lanes)
         group_powers = np.empty((2, lanes))
         group_decay = np.empty((3, lanes))
-        lane_decay = np.zeros((3, lanes))  # each lane's group's decay, copied once a step
         run_start = np.empty(lanes, dtype=np.uint64)  # the lanes in runs of one group
         run_end = np.empty(lanes, dtype=np.uint64)
         run_group = np.empty(lanes, dtype=np.int64)
@@ -360,64 +407,74 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
             record = 0
             for step in range(steps + 1):
                 t = float(step + 1)
-                for lane in range(lanes):
-                    key = objective_key(seed[lane], start[lane], step) if keyed else 0
-                    value[lane] = value_and_grad(theta[:, lane], grad[:, lane], t, key)
-                for lane in range(lanes):
-                    alive[lane], best[lane], reached[lane] = observe(
-                        value[lane], step, alive[lane], best[lane], reached[lane],
-                        settings.minimum, settings.tol)
-                if is_recorded(step, steps, settings.record_every):
-                    for lane in range(count):
-                        cell = order[first + lane]
-                        for i in range(dim):
-                            out.trajectory[cell, record, i] = \
-                                theta[i, lane] if alive[lane] else math.nan
-                        out.loss[cell, record] = value[lane] if alive[lane] else math.nan
+                last = step == steps
+                recorded = is_recorded(step, steps, settings.record_every)
+                if not last:
+                    if not constant:
+                        scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
+                    # The decay as kernels.lanes.lane_step writes it, inline: a call a step
+                    # (the training kernel's) increfs and decrefs each array it is passed,
+                    # 5-10 % of the cheap rules' time here (sgd, momentum, adam).
+                    if decays:
+                        for known in range(groups):
+                            factors, powers = decay(group_beta1[known], group_beta2[known],
+                                                    option, t,
+                                                    Powers(first=group_powers[0, known],
+                                                           second=group_powers[1, known]))
+                            group_powers[0, known], group_powers[1, known] = powers
+                            group_decay[0, known], group_decay[1, known], \
+                                group_decay[2, known] = factors
+                        spread_decay(runs, run_start, run_end, run_group, group_decay,
+                                     lane_decay)
+                for begin in range(0, lanes, chunk):  # the step, a chunk of lanes at a time
+                    end = begin + chunk
+                    for lane in range(begin, end):
+                        key = objective_key(seed[lane], start[lane], step) if keyed else 0
+                        value[lane] = value_and_grad(theta[:, lane], grad[:, lane], t, key)
+                    for lane in range(begin, end):
+                        alive[lane], best[lane], reached[lane] = observe(
+                            value[lane], step, alive[lane], best[lane], reached[lane],
+                            settings.minimum, settings.tol)
+                    if recorded:
+                        for lane in range(begin, min(end, count)):
+                            cell = order[first + lane]
+                            for i in range(dim):
+                                out.trajectory[cell, record, i] = \
+                                    theta[i, lane] if alive[lane] else math.nan
+                            out.loss[cell, record] = value[lane] if alive[lane] else math.nan
+                    if last:
+                        continue
+                    if settings.noise > 0.0:
+                        for lane in range(begin, end):
+                            noise = noise_key(seed[lane], start[lane], step)
+                            for i in range(dim):
+                                grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
+                    for i in range(dim):
+                        lower = settings.lower[i]
+                        upper = settings.upper[i]
+                        for lane in range(begin, end):
+                            k = coefficients(step_alpha[lane], beta1[lane], beta2[lane],
+                                             eps[lane], option,
+                                             Decay(first=lane_decay[0, lane],
+                                                   second=lane_decay[1, lane],
+                                                   root=lane_decay[2, lane]))
+                            new, state = update(theta[i, lane], grad[i, lane], k, (
+                                state0[i, lane] if states > 0 else 0.0,
+                                state1[i, lane] if states > 1 else 0.0,
+                                state2[i, lane] if states > 2 else 0.0))
+                            new, inside = constrain(new, lower, upper, settings.bound,
+                                                    alive[lane])
+                            keep = alive[lane]
+                            theta[i, lane] = new if keep else theta[i, lane]
+                            if states > 0:
+                                state0[i, lane] = state[0] if keep else state0[i, lane]
+                            if states > 1:
+                                state1[i, lane] = state[1] if keep else state1[i, lane]
+                            if states > 2:
+                                state2[i, lane] = state[2] if keep else state2[i, lane]
+                            alive[lane] = inside
+                if recorded:
                     record += 1
-                if step == steps:
-                    break
-                if settings.noise > 0.0:
-                    for lane in range(lanes):
-                        noise = noise_key(seed[lane], start[lane], step)
-                        for i in range(dim):
-                            grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
-                if not constant:
-                    scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
-                # The decay and the update as kernels.lanes.lane_step writes them, inline: a
-                # call a step (the training kernel's) increfs and decrefs each array it is
-                # passed, 5-10 % of the cheap rules' time here (sgd, momentum, adam).
-                if decays:
-                    for known in range(groups):
-                        factors, powers = decay(group_beta1[known], group_beta2[known], option,
-                                                t, Powers(first=group_powers[0, known],
-                                                          second=group_powers[1, known]))
-                        group_powers[0, known], group_powers[1, known] = powers
-                        group_decay[0, known], group_decay[1, known], group_decay[2, known] = \
-                            factors
-                    spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay)
-                for i in range(dim):
-                    lower = settings.lower[i]
-                    upper = settings.upper[i]
-                    for lane in range(lanes):
-                        k = coefficients(step_alpha[lane], beta1[lane], beta2[lane], eps[lane],
-                                         option, Decay(first=lane_decay[0, lane],
-                                                       second=lane_decay[1, lane],
-                                                       root=lane_decay[2, lane]))
-                        new, state = update(theta[i, lane], grad[i, lane], k, (
-                            state0[i, lane] if states > 0 else 0.0,
-                            state1[i, lane] if states > 1 else 0.0,
-                            state2[i, lane] if states > 2 else 0.0))
-                        new, inside = constrain(new, lower, upper, settings.bound, alive[lane])
-                        keep = alive[lane]
-                        theta[i, lane] = new if keep else theta[i, lane]
-                        if states > 0:
-                            state0[i, lane] = state[0] if keep else state0[i, lane]
-                        if states > 1:
-                            state1[i, lane] = state[1] if keep else state1[i, lane]
-                        if states > 2:
-                            state2[i, lane] = state[2] if keep else state2[i, lane]
-                        alive[lane] = inside
             for lane in range(count):
                 cell = order[first + lane]
                 (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
@@ -426,7 +483,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, dtype):
                 for i in range(dim):
                     out.final_x[cell, i] = theta[i, lane] if alive[lane] else math.nan
 
-    return _in_dtype(kernel, cache_name(f"lockstep{lanes}", rule, value_and_grad, dtype), dtype)
+    return _in_dtype(kernel, cache_name(name, rule, value_and_grad, dtype), dtype)
 
 
 @functools.cache

@@ -15,6 +15,18 @@ MAX_MEMORY_FRACTION = 0.5
 # Measured on a 2-core AVX-512 EPYC, Adam on Rosenbrock: 32 lanes 144, 64 lanes
 # 164, 128 lanes 170 M trajectory-steps/s on one thread.
 LANES = 64
+# The rules whose lockstep step runs a chunk of lanes at a time (the objective, the
+# metrics and the update of 16 lanes, then the next 16), so that the update's
+# divisions and roots overlap the next chunk's other work; the others run the whole
+# block in each phase. Measured (the kernel alone, one thread, Rosenbrock, Intel Xeon
+# with AVX-512; M trajectory-steps/s, 64 lanes whole -> in chunks of 16): adam 319 ->
+# 340, adamw 316 -> 327, nadam 287 -> 303, adagrad 347 -> 405, adadelta 334 -> 373;
+# but sgd 887 -> 751, momentum 769 -> 696, adamax 496 -> 434, and amsgrad and rmsprop
+# 314 and 255 -> 142 and 146 (LLVM leaves their chunk loops scalar).
+LANE_CHUNK = {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}
+# Problems of at most this many coordinates get a lockstep kernel of their own dimension
+# (a compile-time constant: 329 against 308 M/s on 2-D Rosenbrock); larger ones share one.
+LOCKSTEP_FIXED_DIM = 8
 # Cells trained in lockstep by the model kernel. Samples go through in tiles of 32, so θ
 # is read once a tile, not once a sample, and longer lane loops win over θ staying in L2:
 # an MLP 64-32-10 on digits (Adam, batch 32, 2 cores) ran at 25.0, 35.1, 40.0 k

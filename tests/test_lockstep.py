@@ -18,9 +18,12 @@ METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "di
            "trajectory", "loss")
 
 
-def both_kernels(table, monkeypatch, lanes=8):
-    # Few lanes, so that small grids still span several blocks and a partial last one.
+def both_kernels(table, monkeypatch, lanes=8, fixed_dim=tunables.LOCKSTEP_FIXED_DIM):
+    # Few lanes, so that small grids still span several blocks and a partial last one;
+    # every rule's step in chunks of 4 of them (sweep.tunables.LANE_CHUNK).
     monkeypatch.setattr(tunables, "LANES", lanes)
+    monkeypatch.setattr(tunables, "LANE_CHUNK", {name: 4 for name in OPTIMIZERS})
+    monkeypatch.setattr(tunables, "LOCKSTEP_FIXED_DIM", fixed_dim)
     simple = sweep.run(table, kernel="simple", block_cells=37)
     fast = sweep.run(table, kernel="lockstep", block_cells=37)
     for name in METRICS:
@@ -43,6 +46,18 @@ def test_every_rule_with_noise_schedules_and_bounds(optimizer, monkeypatch):
     table["sweep"]["schedule"] = ["constant", "inverse_sqrt", "cosine", "step"]
     table["schedule"] = {"every": 20, "factor": 0.5, "warmup": 5}
     both_kernels(table, monkeypatch)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_the_kernel_for_any_dimension(optimizer, monkeypatch):
+    """Problems beyond LOCKSTEP_FIXED_DIM coordinates share a kernel whose dimension is
+    not a constant (here every problem: the limit set to 0), in whole blocks and in
+    chunks of lanes."""
+    table = grid([optimizer], "rosenbrock_nd", dim=3, noise=0.3, seeds=2,
+                 bounds=[[-1.5, 1.2], [-0.5, 2.5], [-2.0, 2.0]])
+    table["sweep"]["schedule"] = ["constant", "cosine"]
+    both_kernels(table, monkeypatch, fixed_dim=0)
+    both_kernels(table, monkeypatch, lanes=16, fixed_dim=0)
 
 
 def test_divergence_and_recording_agree(monkeypatch):
