@@ -114,7 +114,7 @@ def lane_step(rule, lanes: int):
     """
     decay, coefficients, update, _ = rule.functions
     # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
-    # decay to share: their lanes' decay stays 0 and nothing is gathered per step.
+    # decay to share: their lanes' decay stays 0 and nothing is copied per step.
     decays = rule.decay is not rules.no_decay
     states = rule.states
 
