@@ -50,6 +50,16 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
         assert ratio == pytest.approx(engine["median"] / models["rows"][name]["median"])
 
 
+def test_the_figure_names_the_steps_of_a_point_that_runs_fewer():
+    row = {"median": 3e8, "min": 2e8, "max": 4e8, "repeats": 1}
+    results = {"cells": 64, "steps": 2000, "backends": {bench.ENGINE_ROW: row},
+               "cells_scaling": {"100": {**row, "steps": 2000}, "1000": {**row, "steps": 200}},
+               "threads_scaling": {"1": row}}
+    grid_panel = bench.figure(results).axes[1]
+    assert [text.get_text() for text in grid_panel.texts] == ["200 steps"]
+    assert "2000 steps" in grid_panel.get_title()
+
+
 def test_bench_refuses_bad_options(capsys):
     assert cli.main(["bench", "--repeats", "0"]) == 2
     assert cli.main(["bench", "--optimizers", "adamm"]) == 2
