@@ -241,9 +241,9 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     at a time: the objective, the metrics and the update of one chunk, then the next.
     The update's divisions and roots, which only the core's divider does, then overlap
     the next chunk's other arithmetic; in phases over all lanes the divider waited
-    while the objective and the metrics ran. Problems of up to :data:`sweep.tunables.LOCKSTEP_FIXED_DIM`
-    coordinates get a kernel of their own dimension, a compile-time constant (see
-    :class:`LockstepKernel`).
+    while the objective and the metrics ran. Problems of up to
+    :data:`sweep.tunables.LOCKSTEP_FIXED_DIM` coordinates get a kernel of their own
+    dimension, a compile-time constant (see :class:`LockstepKernel`).
 
     The step coefficients that depend on (β₁, β₂, t) alone (bias corrections,
     NAdam's μ and Π: the divisions and roots of ``rule.decay``) are computed
