@@ -124,12 +124,18 @@ def rate(kernel, cells: int, steps: int, threads: int, repeats: int = 3) -> floa
                              np.repeat(rng.uniform(0, 0.99, cells // LANES + 1), LANES)[:cells],
                              np.repeat(rng.uniform(0.9, 0.9999, cells // LANES + 1), LANES)[:cells],
                              10 ** rng.uniform(-8, -4, cells)])
-    parts = np.array_split(np.arange(cells), threads)
     kernel(theta0[:LANES], hyper[:LANES], 1)  # compile
+    return threaded_rate(lambda p: kernel(theta0[p], hyper[p], steps), cells, steps, threads,
+                         repeats)
+
+
+def threaded_rate(run, cells: int, steps: int, threads: int, repeats: int) -> float:
+    """Median M cell-steps/s of ``run(part)`` over ``cells`` split into ``threads`` parts,
+    one thread each (the kernels release the GIL)."""
+    parts = np.array_split(np.arange(cells), threads)
     rates = []
     for _ in range(repeats):
-        workers = [threading.Thread(target=kernel, args=(theta0[p], hyper[p], steps))
-                   for p in parts]
+        workers = [threading.Thread(target=run, args=(part,)) for part in parts]
         started = time.perf_counter()
         for worker in workers:
             worker.start()
@@ -152,23 +158,13 @@ def engine_rate(cells: int, steps: int, threads: int, repeats: int = 3) -> float
     optimizer, spec, x0, hyper, ids, settings, records, engine = _call(
         plan, plan.blocks[0], Engine())
     kernel = kernel_for(optimizer, spec, engine)
-    parts = np.array_split(np.arange(len(x0)), threads)
 
     def run(part):
         out = empty_metrics(len(part), x0.shape[1], records)
         kernel(x0[part], hyper[part], ids[part], settings, out)
 
-    run(parts[0][:LANES])  # compile, or load the cache
-    rates = []
-    for _ in range(repeats):
-        workers = [threading.Thread(target=run, args=(part,)) for part in parts]
-        started = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        rates.append(len(x0) * steps / (time.perf_counter() - started) / 1e6)
-    return statistics.median(rates)
+    run(np.arange(LANES))  # compile, or load the cache
+    return threaded_rate(run, len(x0), steps, threads, repeats)
 
 
 def main() -> None:
