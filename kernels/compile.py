@@ -28,7 +28,7 @@ from numba.extending import overload
 
 from . import elementary, logistic, objectives, precision, random, rules
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
-from .numba_support import REGISTERED, cached_as, register_jitable
+from .numba_support import REGISTERED, cached_as, register_jitable, vector_bits
 from .lanes import group_runs, join_group, lane_step, same, scale_lanes, spread_decay
 from .rules import Decay, Powers
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
@@ -237,7 +237,8 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     results are not kept). State is laid out (dim, lanes) so a lane's
     neighbours are contiguous.
 
-    For the rules of :data:`sweep.tunables.LANE_CHUNK`, a step runs a chunk of lanes
+    For the rules of :data:`sweep.tunables.LANE_CHUNK` (for the vector width LLVM uses
+    here, :func:`kernels.numba_support.vector_bits`), a step runs a chunk of lanes
     at a time: the objective, the metrics and the update of one chunk, then the next.
     The update's divisions and roots, which only the core's divider does, then overlap
     the next chunk's other arithmetic; in phases over all lanes the divider waited
@@ -253,7 +254,7 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     """
     from sweep import tunables
 
-    chunk = min(tunables.LANE_CHUNK.get(rule.name, lanes), lanes)
+    chunk = min(tunables.LANE_CHUNK.get(vector_bits(), {}).get(rule.name, lanes), lanes)
     if lanes % chunk:
         raise ValueError(f"a chunk of {chunk} lanes does not divide {lanes} lanes")
     return _lockstep_kernel(rule, value_and_grad, lanes, chunk, tunables.LOCKSTEP_FIXED_DIM,

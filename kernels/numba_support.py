@@ -9,7 +9,9 @@ suite (which exercises every piece below) before the pins move.
 from __future__ import annotations
 
 import contextlib
+import functools
 import pickle
+import re
 import types as pytypes
 
 from numba import types
@@ -169,6 +171,51 @@ def cached_as(name: str):
         function.__qualname__ = name
         return function
     return rename
+
+
+# A loop that scales an array of float64 in place: what LLVM vectorizes it with says how
+# wide it makes the kernels' lane loops on this process's target.
+_PROBE_IR = r"""
+define void @vector_width_probe(ptr noalias %a, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [0, %entry], [%next, %loop]
+  %p = getelementptr double, ptr %a, i64 %i
+  %x = load double, ptr %p
+  %y = fmul double %x, 3.0
+  store double %y, ptr %p
+  %next = add i64 %i, 1
+  %done = icmp eq i64 %next, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  ret void
+}
+"""
+
+
+@functools.cache
+def vector_bits() -> int:
+    """The width, in bits (128, 256 or 512), of the vectors LLVM gives the CPU kernels'
+    float64 lane loops in this process.
+
+    It is LLVM's choice for numba's target (the host's CPU, or ``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES``), not only what the CPU has: an Intel core with AVX-512
+    gets 256-bit vectors (LLVM's tuning prefers them there), an AMD Zen 4 or 5
+    512-bit ones. No API asks LLVM, so this compiles a one-line loop with numba's
+    code generator (internal: ``codegen().create_library``) and reads the widest
+    register its assembly uses (~20 ms, once per process; the code never runs).
+    """
+    import llvmlite.binding as llvm
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
+
+    library = cpu_target.target_context.codegen().create_library("vector_width_probe")
+    library.add_llvm_module(llvm.parse_assembly(_PROBE_IR))
+    with global_compiler_lock:
+        library.finalize()
+    registers = set(re.findall(r"%([xyz])mm\d+", library.get_asm_str()))
+    return 512 if "z" in registers else 256 if "y" in registers else 128
 
 
 def call_kernel(kernel, *args) -> None:

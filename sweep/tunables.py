@@ -16,14 +16,20 @@ MAX_MEMORY_FRACTION = 0.5
 # 164, 128 lanes 170 M trajectory-steps/s on one thread.
 LANES = 64
 # The rules whose lockstep step runs a chunk of lanes at a time (the objective, the
-# metrics and the update of 16 lanes, then the next 16), so that the update's
-# divisions and roots overlap the next chunk's other work; the others run the whole
-# block in each phase. Measured (the kernel alone, one thread, Rosenbrock, Intel Xeon
-# with AVX-512; M trajectory-steps/s, 64 lanes whole -> in chunks of 16): adam 319 ->
-# 340, adamw 316 -> 327, nadam 287 -> 303, adagrad 347 -> 405, adadelta 334 -> 373;
-# but sgd 887 -> 751, momentum 769 -> 696, adamax 496 -> 434, and amsgrad and rmsprop
-# 314 and 255 -> 142 and 146 (LLVM leaves their chunk loops scalar).
-LANE_CHUNK = {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}
+# metrics and the update of 16 lanes, then the next 16), so that the update's divisions
+# and roots overlap the next chunk's other work; the others run the whole block in each
+# phase. Keyed by the width of the vectors LLVM gives the lane loops on this machine
+# (kernels.numba_support.vector_bits), as the two machines measured disagree.
+# - 256 bits, an Intel Xeon with AVX-512 (LLVM prefers 256-bit vectors there); the kernel
+#   alone, one thread, Rosenbrock, M trajectory-steps/s, 64 lanes whole -> in chunks of
+#   16: adam 319 -> 340, adamw 316 -> 327, nadam 287 -> 303, adagrad 347 -> 405, adadelta
+#   334 -> 373; but sgd 887 -> 751, momentum 769 -> 696, adamax 496 -> 434, and amsgrad
+#   and rmsprop 314 and 255 -> 142 and 146 (LLVM leaves their chunk loops scalar).
+# - 512 bits, an AMD EPYC (Zen 5): whole blocks won for every rule (adam 558 whole, 441 in
+#   chunks of 32, 379 of 16; adagrad 692, 713, 591; sgd 1104, 819, 741): a chunk of 16
+#   lanes is two vectors, too few to hide the divider's latency.
+# Other widths (128 bits: no AVX) were not measured; they run whole blocks.
+LANE_CHUNK = {256: {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}}
 # Problems of at most this many coordinates get a lockstep kernel of their own dimension
 # (a compile-time constant: 329 against 308 M/s on 2-D Rosenbrock); larger ones share one.
 LOCKSTEP_FIXED_DIM = 8

@@ -6,10 +6,16 @@ two kernels, so the full product (11 × 14 pairs) would cost CI about ten
 minutes of compilation; these pairs exercise every line of every rule and
 objective, and of both kernels.
 """
+import os
+import subprocess
+import sys
+
 import pytest
 
 import sweep
-from conftest import assert_same_bits
+from conftest import ROOT, assert_same_bits
+from kernels import compile as kernels_compile
+from kernels.numba_support import vector_bits
 from kernels.objectives import OBJECTIVES
 from kernels.rules import OPTIMIZERS
 from sweep import tunables
@@ -20,9 +26,10 @@ METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "di
 
 def both_kernels(table, monkeypatch, lanes=8, fixed_dim=tunables.LOCKSTEP_FIXED_DIM):
     # Few lanes, so that small grids still span several blocks and a partial last one;
-    # every rule's step in chunks of 4 of them (sweep.tunables.LANE_CHUNK).
+    # every rule's step in chunks of 4 of them (sweep.tunables.LANE_CHUNK), whatever
+    # this machine's vectors.
     monkeypatch.setattr(tunables, "LANES", lanes)
-    monkeypatch.setattr(tunables, "LANE_CHUNK", {name: 4 for name in OPTIMIZERS})
+    monkeypatch.setattr(tunables, "LANE_CHUNK", {vector_bits(): {name: 4 for name in OPTIMIZERS}})
     monkeypatch.setattr(tunables, "LOCKSTEP_FIXED_DIM", fixed_dim)
     simple = sweep.run(table, kernel="simple", block_cells=37)
     fast = sweep.run(table, kernel="lockstep", block_cells=37)
@@ -85,3 +92,31 @@ def test_a_user_function_with_draws(tmp_path, monkeypatch):
     table["objective"] = {"file": str(tmp_path / "mine.py"), "function": "f",
                           "start": [[1.0, 1.0], [-2.0, 0.5]], "seeds": 3, "noise": 0.1}
     both_kernels(table, monkeypatch)
+
+
+AVX512 = "+avx512f,+avx512vl,+avx512dq,+avx512bw,+avx2,+avx,+fma,+sse4.2"
+
+
+@pytest.mark.parametrize("cpu, features, bits", [
+    ("skylake-avx512", AVX512, 256),  # LLVM's tuning prefers 256-bit vectors on Intel's cores
+    ("znver5", AVX512, 512),
+    ("haswell", "+avx2,+avx,+fma,+sse4.2", 256),
+    ("x86-64", "+sse2", 128),
+])
+def test_vector_bits_is_what_llvm_vectorizes_with_for_the_target(cpu, features, bits):
+    # The probe only compiles (never runs), so any target can be asked on any machine.
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features)
+    done = subprocess.run(
+        [sys.executable, "-c", "from kernels.numba_support import vector_bits; print(vector_bits())"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert int(done.stdout) == bits
+
+
+@pytest.mark.parametrize("bits, chunk", [(256, 4), (512, 8)])
+def test_lanes_step_in_the_chunks_set_for_this_machines_vector_width(monkeypatch, bits, chunk):
+    monkeypatch.setattr(kernels_compile, "vector_bits", lambda: bits)
+    monkeypatch.setattr(tunables, "LANE_CHUNK", {256: {"adam": 4}})
+    objective = OBJECTIVES["rosenbrock"].build(2).value_and_grad
+    kernel = kernels_compile.lockstep_kernel(OPTIMIZERS["adam"], objective, 8)
+    # Not compiled: the dispatcher's name says its lanes and chunk (lockstep{lanes}x{chunk}).
+    assert f"lockstep8x{chunk}d2" in kernel.dispatcher_for(2).py_func.__qualname__
