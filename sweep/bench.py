@@ -308,9 +308,13 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     ``max_cells``, ×10), ``threads_scaling`` and ``models`` (an MLP on digits against torch
     and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0). Rates
     in trajectory-steps/s."""
+    from kernels.numba_support import vector_bits
+
     cores = os.cpu_count() or 1
     results = {"machine": {"cpu": cpu_name(), "cores": cores,
-                           "python": platform.python_version()},
+                           "python": platform.python_version(),
+                           # 256 or 512 bits: the kernels' arrangement follows it
+                           "vector_bits": vector_bits()},
                "cells": cells, "steps": steps, "repeats": repeats}
     rows = {}
     table = sweep_table(cells, steps)
@@ -371,7 +375,8 @@ def print_report(results: dict, out=None) -> None:
     backends = results["backends"]
     print(f"sweep bench: Adam on Rosenbrock, {backends[NUMPY_ROW]['repeats']} repeats, "
           f"{backends[ENGINE_ROW]['cells']:,} cells × {results['steps']} steps, float64, "
-          f"{results['machine']['cores']} cores (trajectory-steps per second, median)", file=out)
+          f"{results['machine']['cores']} cores, {results['machine']['vector_bits']}-bit vectors "
+          f"(trajectory-steps per second, median)", file=out)
     for name, row in backends.items():
         line(name, row, compile_time="compile_s" in row)
     print(f"  {results['jax']}", file=out)

@@ -27,6 +27,8 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
     assert code == 0
     assert "numpy broadcasting" in out and "× numpy" in out and "CUDA" in out
     results = json.loads((tmp_path / "bench.json").read_text())
+    assert f"{results['machine']['vector_bits']}-bit vectors" in out
+    assert results["machine"]["vector_bits"] in (128, 256, 512)
     backends = results["backends"]
     for name in ("sweep, lockstep kernel, all cores", "sweep, lockstep kernel, 1 thread",
                  "sweep, simple kernel, all cores", "numpy broadcasting"):
