@@ -263,30 +263,36 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
 
 @functools.cache
 def _lockstep_kernel(rule, value_and_grad, lanes, chunk, fixed, dtype):
-    def dispatcher_for(dim: int):
+    def dispatcher_for(dim: int, *, noisy: bool, scheduled: bool):
         return _lockstep_dispatcher(rule, value_and_grad, lanes, chunk,
-                                    dim if dim <= fixed else 0, dtype)
+                                    dim if dim <= fixed else 0, dtype, noisy, scheduled)
 
     return LockstepKernel(dispatcher_for)
 
 
 class LockstepKernel:
-    """The lockstep dispatchers, one per dimension, called with the cells in the order
-    of their (β₁, β₂).
+    """The lockstep dispatchers, one per dimension and per use of gradient noise and of
+    schedules, called with the cells in the order of their (β₁, β₂).
 
     The order is numpy's ``lexsort``, here: a sort compiled into every kernel
-    cost ~1.7 s of its first compile.
+    cost ~1.7 s of its first compile. A kernel compiles the code of the noise
+    and of the schedules (their random generator, the gather of each lane's
+    scale) only for the cells that use them: that code was a third of a
+    kernel's LLVM module and most of the step functions compiled with the first,
+    and the default grid, which uses neither, compiled ~30 % faster without it.
 
     Attributes:
-        dispatcher_for: ``dim -> `` the numba dispatcher, ``(x0, hyper, ids, settings,
-            out, order)``, for problems of ``dim`` coordinates: one compiled for that
-            dimension up to :data:`sweep.tunables.LOCKSTEP_FIXED_DIM`, one for any
-            dimension beyond.
+        dispatcher_for: ``(dim, *, noisy, scheduled) -> `` the numba dispatcher,
+            ``(x0, hyper, ids, settings, out, order)``, for problems of ``dim``
+            coordinates (one compiled for that dimension up to
+            :data:`sweep.tunables.LOCKSTEP_FIXED_DIM`, one for any dimension beyond),
+            with gradient noise or none, and with schedules or warm-up or the constant
+            α alone (see :func:`variant`).
     """
 
     def __init__(self, dispatcher_for):
         self.dispatcher_for = dispatcher_for
-        self._called = {}  # dim -> dispatcher, those this kernel has run
+        self._called = {}  # variant(...) -> dispatcher, those this kernel has run
 
     @property
     def signatures(self) -> list:
@@ -301,11 +307,21 @@ class LockstepKernel:
 
     def __call__(self, x0, hyper, ids, settings, out) -> None:
         """Advance ``x0.shape[0]`` cells and fill ``out`` (see :mod:`kernels.layout`)."""
-        dim = x0.shape[1]
-        if dim not in self._called:
-            self._called[dim] = self.dispatcher_for(dim)
+        key = variant(x0, ids, settings)
+        if key not in self._called:
+            dim, noisy, scheduled = key
+            self._called[key] = self.dispatcher_for(dim, noisy=noisy, scheduled=scheduled)
         order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1]))
-        self._called[dim](x0, hyper, ids, settings, out, order)
+        self._called[key](x0, hyper, ids, settings, out, order)
+
+
+def variant(x0, ids, settings) -> tuple[int, bool, bool]:
+    """``(dim, noisy, scheduled)``: which lockstep kernel advances these cells. Noisy
+    where the gradient noise is on; scheduled where a warm-up or a schedule other than
+    the constant one scales α for any of them (a grid whose blocks differ in it compiles
+    both kernels: the same bits, as α·1 is α)."""
+    scheduled = settings.warmup > 0.0 or bool(np.any(ids[:, SCHEDULE] != CONSTANT))
+    return x0.shape[1], settings.noise > 0.0, scheduled
 
 
 class _Caches:
@@ -320,7 +336,8 @@ class _Caches:
 
 
 @functools.cache
-def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype):
+def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, with_noise,
+                         with_schedules):
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
@@ -330,7 +347,8 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype):
     # decay to share: their lanes' decay stays 0 and nothing is copied per step.
     decays = rule.decay is not rules.no_decay
     states = rule.states  # state values kept per coordinate; the others stay 0, unstored
-    name = f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
+    name = (f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
+            + ("n" if with_noise else "") + ("s" if with_schedules else ""))
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(cache_name(name, rule, value_and_grad))
@@ -411,7 +429,9 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype):
                 last = step == steps
                 recorded = is_recorded(step, steps, settings.record_every)
                 if not last:
-                    if not constant:
+                    # ``with_schedules`` and ``with_noise`` are constants: numba prunes the
+                    # branches they rule out before typing, and their calls are never compiled.
+                    if with_schedules and not constant:
                         scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
                     # The decay as kernels.lanes.lane_step writes it, inline: a call a step
                     # (the training kernel's) increfs and decrefs each array it is passed,
@@ -445,7 +465,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype):
                             out.loss[cell, record] = value[lane] if alive[lane] else math.nan
                     if last:
                         continue
-                    if settings.noise > 0.0:
+                    if with_noise:
                         for lane in range(begin, end):
                             noise = noise_key(seed[lane], start[lane], step)
                             for i in range(dim):

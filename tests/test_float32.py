@@ -173,9 +173,11 @@ def inspected():
 
     rule, target = OPTIMIZERS["adam"], problem("rosenbrock")
     cached = lockstep_kernel(rule, target.value_and_grad, 16, "float32")
-    kernel = njit(nogil=True, error_model="numpy")(cached.dispatcher_for(2).py_func)
+    # The variant with every path: the noise's and the schedules' code inspected too.
+    full = cached.dispatcher_for(2, noisy=True, scheduled=True)
+    kernel = njit(nogil=True, error_model="numpy")(full.py_func)
     x0, hyper, ids = cells(2)
-    run(LockstepKernel(lambda dim: kernel), x0, hyper, ids, settings(2))
+    run(LockstepKernel(lambda dim, **variant: kernel), x0, hyper, ids, settings(2))
     return kernel, kernel.signatures[0]
 
 

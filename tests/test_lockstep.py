@@ -119,4 +119,38 @@ def test_lanes_step_in_the_chunks_set_for_this_machines_vector_width(monkeypatch
     objective = OBJECTIVES["rosenbrock"].build(2).value_and_grad
     kernel = kernels_compile.lockstep_kernel(OPTIMIZERS["adam"], objective, 8)
     # Not compiled: the dispatcher's name says its lanes and chunk (lockstep{lanes}x{chunk}).
-    assert f"lockstep8x{chunk}d2" in kernel.dispatcher_for(2).py_func.__qualname__
+    dispatcher = kernel.dispatcher_for(2, noisy=False, scheduled=False)
+    assert dispatcher.py_func.__qualname__.startswith(f"lockstep8x{chunk}d2_kernel.")
+
+
+def test_a_grid_whose_blocks_differ_in_schedules_runs_both_kernels(monkeypatch):
+    """Blocks of only constant-schedule cells get the kernel without the schedules' code,
+    the others the kernel with it: the same bits as the reference either way."""
+    table = grid(["adam"], "rosenbrock", noise=0.3, seeds=2)
+    table["sweep"]["schedule"] = ["constant", "cosine"]
+    both_kernels(table, monkeypatch)
+    kernel = kernels_compile.lockstep_kernel(
+        OPTIMIZERS["adam"], OBJECTIVES["rosenbrock"].build(2).value_and_grad, 8)
+    assert {(2, True, False), (2, True, True)} <= set(kernel._called)
+
+
+@pytest.mark.parametrize("noisy, scheduled", [(False, False), (True, True)])
+def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy, scheduled):
+    from numba import njit
+
+    from kernels.layout import empty_metrics
+    from sweep.execute import Engine, _call
+    from sweep.plan import make_plan
+
+    plan = make_plan(sweep.api.load_config(grid(["adam"], "rosenbrock")))
+    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(plan, plan.blocks[0],
+                                                                      Engine())
+    cached = kernels_compile.lockstep_kernel(
+        OPTIMIZERS["adam"], OBJECTIVES["rosenbrock"].build(2).value_and_grad, 8)
+    # Compiled afresh (numba does not inspect code loaded from its cache), run once.
+    fresh = njit(nogil=True, error_model="numpy")(
+        cached.dispatcher_for(2, noisy=noisy, scheduled=scheduled).py_func)
+    kernels_compile.LockstepKernel(lambda dim, **variant: fresh)(
+        x0, hyper, ids, settings, empty_metrics(len(x0), 2, records))
+    module = next(iter(fresh.inspect_llvm().values()))
+    assert ("noise_key" in module) == noisy and ("scale_lanes" in module) == scheduled
