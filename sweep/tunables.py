@@ -25,11 +25,12 @@ LANES = 64
 #   16: adam 319 -> 340, adamw 316 -> 327, nadam 287 -> 303, adagrad 347 -> 405, adadelta
 #   334 -> 373; but sgd 887 -> 751, momentum 769 -> 696, adamax 496 -> 434, and amsgrad
 #   and rmsprop 314 and 255 -> 142 and 146 (LLVM leaves their chunk loops scalar).
-# - 512 bits, an AMD EPYC (Zen 5), the same harness, interleaved in one process: chunks of
-#   16 lanes (two vectors) were slower for every rule (adam 379 against 558 whole, sgd 741
-#   against 1104, adagrad 591 against 692, amsgrad and rmsprop 97 against 499 and 413),
-#   and chunks of 32 slower for adam (441), sgd (819), amsgrad, adamw and adamax, the
-#   others within the noise (adagrad 713, rmsprop 456).
+# - 512 bits, an AMD EPYC (Zen 5), docs/trials/lane_chunks.py (the variants interleaved in
+#   one process): chunks of 16 lanes (two vectors) were slower for every rule (adam 379
+#   against 558 whole, sgd 741 against 1104, adagrad 591 against 692, amsgrad and rmsprop
+#   97 against 499 and 413), and chunks of 32 slower for seven (adam 441, sgd 819,
+#   nesterov 819 against 970, adadelta, amsgrad, adamw, adamax), the other four within
+#   the noise (momentum 983 against 956, adagrad 713, rmsprop 456, nadam 451 against 452).
 # Other widths (128 bits: no AVX) were not measured; they run whole blocks.
 LANE_CHUNK = {256: {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}}
 # Problems of at most this many coordinates get a lockstep kernel of their own dimension
