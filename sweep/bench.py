@@ -435,7 +435,10 @@ def figure(results: dict):
     axes[2].set_ylabel("M trajectory-steps/s")
     axes[2].set_title("scaling with threads")
     for ax in axes[1:]:
-        ax.set_ylim(bottom=0)
+        # Headroom above the highest point, as the bars have: where the points were level
+        # (two threads no faster than one), autoscaling drew them on the frame's top edge.
+        highest = max(max(line.get_ydata()) for line in ax.get_lines())
+        ax.set_ylim(0, highest * 1.15)
     return fig
 
 

@@ -62,6 +62,16 @@ def test_the_figure_names_the_steps_of_a_point_that_runs_fewer():
     assert "2000 steps" in grid_panel.get_title()
 
 
+def test_level_points_are_drawn_below_the_frame_not_on_it():
+    row = {"median": 5.41e8, "min": 5.4e8, "max": 5.42e8, "repeats": 1}
+    results = {"cells": 64, "steps": 2000, "backends": {bench.ENGINE_ROW: row},
+               "cells_scaling": {"100": row, "1000": row},
+               "threads_scaling": {"1": row, "2": {**row, "median": 5.42e8}}}
+    for panel in bench.figure(results).axes[1:]:
+        bottom, top = panel.get_ylim()
+        assert bottom == 0 and top >= 1.1 * 542
+
+
 def test_bench_refuses_bad_options(capsys):
     assert cli.main(["bench", "--repeats", "0"]) == 2
     assert cli.main(["bench", "--optimizers", "adamm"]) == 2
