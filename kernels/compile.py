@@ -28,8 +28,10 @@ from numba.extending import overload
 
 from . import elementary, logistic, objectives, precision, random, rules
 from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
-from .numba_support import REGISTERED, cached_as, register_jitable, vector_bits
-from .lanes import group_runs, join_group, lane_step, same, scale_lanes, spread_decay
+from .numba_support import (REGISTERED, cached_as, inlined_before_typing, register_jitable,
+                            vector_bits)
+from .lanes import (coordinate_step, group_runs, join_group, lane_step, same, scale_lanes,
+                    spread_decay)
 from .rules import Decay, Powers
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
 from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key, observe,
@@ -343,7 +345,8 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
-    decay, coefficients, update, init = rule.functions
+    decay, init = rule.decay, rule.init
+    advance = registered_coordinate_step(rule)
     kinds = len(SCHEDULES)
     # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
     # decay to share: their lanes' decay stays 0 and nothing is copied per step.
@@ -476,26 +479,21 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                         lower = settings.lower[i]
                         upper = settings.upper[i]
                         for lane in range(begin, end):
-                            k = coefficients(step_alpha[lane], beta1[lane], beta2[lane],
-                                             eps[lane], option,
-                                             Decay(first=lane_decay[0, lane],
-                                                   second=lane_decay[1, lane],
-                                                   root=lane_decay[2, lane]))
-                            new, state = update(theta[i, lane], grad[i, lane], k, (
-                                state0[i, lane] if states > 0 else 0.0,
-                                state1[i, lane] if states > 1 else 0.0,
-                                state2[i, lane] if states > 2 else 0.0))
-                            new, inside = constrain(new, lower, upper, settings.bound,
-                                                    alive[lane])
-                            keep = alive[lane]
-                            theta[i, lane] = new if keep else theta[i, lane]
+                            theta[i, lane], state, alive[lane] = advance(
+                                theta[i, lane], grad[i, lane],
+                                (state0[i, lane] if states > 0 else 0.0,
+                                 state1[i, lane] if states > 1 else 0.0,
+                                 state2[i, lane] if states > 2 else 0.0),
+                                step_alpha[lane], beta1[lane], beta2[lane], eps[lane], option,
+                                Decay(first=lane_decay[0, lane], second=lane_decay[1, lane],
+                                      root=lane_decay[2, lane]),
+                                lower, upper, settings.bound, alive[lane])
                             if states > 0:
-                                state0[i, lane] = state[0] if keep else state0[i, lane]
+                                state0[i, lane] = state[0]
                             if states > 1:
-                                state1[i, lane] = state[1] if keep else state1[i, lane]
+                                state1[i, lane] = state[1]
                             if states > 2:
-                                state2[i, lane] = state[2] if keep else state2[i, lane]
-                            alive[lane] = inside
+                                state2[i, lane] = state[2]
                 if recorded:
                     record += 1
             for lane in range(count):
@@ -510,11 +508,32 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
 
 
 @functools.cache
+def registered_coordinate_step(rule):
+    """:func:`kernels.lanes.coordinate_step` of ``rule``, the body of every lane loop, made
+    callable from CPU kernels once per process. Inlined either way (a call in the lane loop
+    would stop the vectorizer), and its arguments are scalars, so inlining adds no
+    reference counting.
+
+    Returns it jitted with ``inline="always"``, which the lockstep kernels call: numba
+    inlines a jitted function's untyped IR before typing the kernel. Registered with
+    ``inline="always"`` too, for ``update_lanes`` (:func:`registered_lane_step`, whose
+    function is plain Python for CUDA's sake): that inlining types the function on its
+    own first, ~0.5 s more of type inference for each lockstep kernel (adam, measured with
+    numba's pass timers: 3.2 vs 3.8 s), hence not for them.
+    """
+    advance = coordinate_step(rule)
+    advance.__qualname__ = f"coordinate.{rule.name}.advance"
+    register_jitable(inline="always")(advance)
+    return inlined_before_typing(advance, advance.__qualname__)
+
+
+@functools.cache
 def registered_lane_step(rule, lanes: int):
     """:func:`kernels.lanes.lane_step` of ``rule`` and ``lanes``, registered once per
     process (every kernel of that rule and lane count calls the same two functions), and
     named after both (see :func:`_simple_kernel`: closures share a qualified name, and
     separately compiled ones would share a linker symbol)."""
+    registered_coordinate_step(rule)  # what update_lanes calls
     functions = lane_step(rule, lanes)
     for function in functions:
         function.__qualname__ = f"lanes{lanes}.{rule.name}.{function.__name__}"

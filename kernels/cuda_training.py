@@ -28,6 +28,7 @@ from . import cuda as backend
 from .cuda import cuda  # a module global: numba-cuda's simulator swaps it in kernels' globals
 from .layout import Metrics, Settings, pack_settings, unpack_settings
 from .compile import registered_lane_step
+from .lanes import coordinate_step
 from .models import TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order, penalty
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .schedules import SCHEDULES
@@ -99,8 +100,8 @@ def _register(rule, network: Network) -> None:
     backend._register_shared()
     _, _, network_functions = registered_network(network, 1)
     decay_lanes, update_lanes = registered_lane_step(rule, 1)
-    for function in (*network_functions, decay_lanes, update_lanes, batches_per_epoch,
-                     batch_of_step, epoch_order, penalty,
+    for function in (*network_functions, coordinate_step(rule), decay_lanes, update_lanes,
+                     batches_per_epoch, batch_of_step, epoch_order, penalty,
                      registered_block_trainer(rule, network, 1)):
         backend._register_once(function)
 

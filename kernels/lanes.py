@@ -12,13 +12,18 @@ get the gradient; after it, both call these:
   lanes into runs of one group, and :func:`spread_decay` copies each group's decay
   to its lanes a run at a time;
 * :func:`scale_lanes`: α_t = α·s(t) per lane, each schedule evaluated once per step;
+* ``coordinate_step(rule)``: one coordinate of one lane advanced by a step (the
+  rule's coefficients and update, the projection, divergence), frozen where the
+  lane has diverged (selects, not branches: a branch would stop the vectorizer).
+  Scalars in and out: every lane loop inlines it and keeps only its loads and stores;
 * ``lane_step(rule)``'s ``decay_lanes`` and ``update_lanes``: the groups' decay,
-  then every coordinate's update and projection, frozen where a lane has
-  diverged (selects, not branches: a branch would stop the vectorizer).
+  then :func:`coordinate_step` over every coordinate of every lane.
 
 Plain Python, registered and inlined by :mod:`kernels.compile`.
 """
 from __future__ import annotations
+
+import functools
 
 from . import rules
 from .rules import Decay, Powers
@@ -96,6 +101,37 @@ def scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings):
         alpha_t[lane] = alpha[lane] * scales[schedule[lane]]
 
 
+@functools.cache
+def coordinate_step(rule):
+    """``advance(theta, grad, state, alpha_t, beta1, beta2, eps, option, decay, lower, upper,
+    bound, alive) -> (theta, state, alive)``: coordinate i of one lane after the step.
+
+    ``theta`` and ``grad`` are θ_i and (∂f/∂θ)_i, ``state`` the rule's three state values
+    of coordinate i (those past ``rule.states`` are never read), ``alpha_t`` α·s(t),
+    ``decay`` the lane's :class:`kernels.rules.Decay`, ``lower``/``upper`` coordinate i's
+    box and ``bound`` the divergence bound. The rule's coefficients, its update, then
+    :func:`kernels.step.constrain`; θ_i and the state come back unchanged where the lane
+    was not ``alive``, and ``alive`` becomes False where θ_i leaves the bound.
+
+    One function per rule (a closure over its functions, the same object at every call),
+    registered and inlined by :func:`kernels.compile.registered_coordinate_step`: its
+    arguments are scalars, so inlining adds no reference counting to the lane loops.
+    """
+    _, coefficients, update, _ = rule.functions
+
+    def advance(theta, grad, state, alpha_t, beta1, beta2, eps, option, decay, lower, upper,
+                bound, alive):
+        k = coefficients(alpha_t, beta1, beta2, eps, option, decay)
+        new, updated = update(theta, grad, k, state)
+        new, inside = constrain(new, lower, upper, bound, alive)
+        return (new if alive else theta,
+                (updated[0] if alive else state[0], updated[1] if alive else state[1],
+                 updated[2] if alive else state[2]),
+                inside)
+
+    return advance
+
+
 def lane_step(rule, lanes: int):
     """``(decay_lanes, update_lanes)`` of one rule for ``lanes`` lanes (see the module doc;
     the lane count is a compile-time constant: LLVM then knows the vector loops' trip count,
@@ -112,7 +148,8 @@ def lane_step(rule, lanes: int):
     never loaded nor stored) change only where ``alive``, which becomes False where
     θ leaves the bound.
     """
-    decay, coefficients, update, _ = rule.functions
+    decay = rule.decay
+    advance = coordinate_step(rule)
     # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
     # decay to share: their lanes' decay stays 0 and nothing is copied per step.
     decays = rule.decay is not rules.no_decay
@@ -137,22 +174,20 @@ def lane_step(rule, lanes: int):
             lower = settings.lower[i]
             upper = settings.upper[i]
             for lane in range(lanes):
-                k = coefficients(alpha_t[lane], beta1[lane], beta2[lane], eps[lane], option,
-                                 Decay(first=lane_decay[0, lane], second=lane_decay[1, lane],
-                                       root=lane_decay[2, lane]))
-                new, state = update(theta[i, lane], grad[i, lane], k, (
-                    state0[i, lane] if states > 0 else 0.0,
-                    state1[i, lane] if states > 1 else 0.0,
-                    state2[i, lane] if states > 2 else 0.0))
-                new, inside = constrain(new, lower, upper, settings.bound, alive[lane])
-                keep = alive[lane]
-                theta[i, lane] = new if keep else theta[i, lane]
+                theta[i, lane], state, alive[lane] = advance(
+                    theta[i, lane], grad[i, lane],
+                    (state0[i, lane] if states > 0 else 0.0,
+                     state1[i, lane] if states > 1 else 0.0,
+                     state2[i, lane] if states > 2 else 0.0),
+                    alpha_t[lane], beta1[lane], beta2[lane], eps[lane], option,
+                    Decay(first=lane_decay[0, lane], second=lane_decay[1, lane],
+                          root=lane_decay[2, lane]),
+                    lower, upper, settings.bound, alive[lane])
                 if states > 0:
-                    state0[i, lane] = state[0] if keep else state0[i, lane]
+                    state0[i, lane] = state[0]
                 if states > 1:
-                    state1[i, lane] = state[1] if keep else state1[i, lane]
+                    state1[i, lane] = state[1]
                 if states > 2:
-                    state2[i, lane] = state[2] if keep else state2[i, lane]
-                alive[lane] = inside
+                    state2[i, lane] = state[2]
 
     return decay_lanes, update_lanes

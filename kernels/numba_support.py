@@ -135,6 +135,25 @@ def register_jitable(function=None, *, inline: str = "never"):
     return register if function is None else register(function)
 
 
+def inlined_before_typing(function, name: str):
+    """``function`` jitted with ``inline="always"``, which numba inlines into its caller's
+    untyped IR, before the caller is typed: unlike a registered ``inline="always"``
+    function (typed on its own, then inlined), it adds no type inference of its own.
+    For a function the kernels hold in their closure.
+
+    Internal: the dispatcher's ``_set_uuid``. numba's cache keys a kernel on a pickle of
+    its closure's values, and a dispatcher pickles with a random UUID drawn at its first
+    pickling: a kernel holding one missed its on-disk cache in every new process. The
+    UUID is only the key of numba's in-process memo of unpickled dispatchers, so a
+    ``name`` unique in the process (say, the function and its rule) may stand for it.
+    """
+    from numba import njit
+
+    dispatcher = njit(inline="always")(function)
+    dispatcher._set_uuid(f"sweep.{name}")
+    return dispatcher
+
+
 def forget_inlined_ir() -> None:
     """Drop the IR that CPU kernels cached for the functions they inline.
 

@@ -279,7 +279,28 @@ def _retyped(value, uses: list):
         made = twin(value, "float32")
         uses.append(made)
         return made
+    py_func = getattr(value, "py_func", None)  # a numba dispatcher (a jitted plain function)
+    if isinstance(py_func, pytypes.FunctionType) and hasattr(value, "targetoptions"):
+        made = twin(py_func, "float32")
+        uses.append(made)
+        return _jitted_twin(value, made)
     return value
+
+
+_JITTED: dict = {}
+
+
+def _jitted_twin(dispatcher, made):
+    """``made`` jitted as ``dispatcher``'s function is: ``inline="always"``
+    (:func:`kernels.numba_support.inlined_before_typing`), once per twin."""
+    from .numba_support import inlined_before_typing
+
+    if dispatcher.targetoptions.get("inline") != "always":
+        raise ValueError(f"no float32 twin of the jitted {made.__qualname__!r}: only "
+                         "functions inlined before typing have one")
+    if made not in _JITTED:
+        _JITTED[made] = inlined_before_typing(made, f"{made.__qualname__}.float32")
+    return _JITTED[made]
 
 
 def _make_twin(function, casts: dict):

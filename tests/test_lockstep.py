@@ -154,3 +154,38 @@ def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy
         x0, hyper, ids, settings, empty_metrics(len(x0), 2, records))
     module = next(iter(fresh.inspect_llvm().values()))
     assert ("noise_key" in module) == noisy and ("scale_lanes" in module) == scheduled
+
+
+def test_a_coordinate_step_freezes_a_diverged_lane_and_marks_one_that_leaves_the_bound():
+    """kernels.lanes.coordinate_step, plain Python: the body of every lane loop."""
+    import math
+
+    from kernels.lanes import coordinate_step
+    from kernels.rules import Decay
+
+    advance = coordinate_step(OPTIMIZERS["sgd"])
+    no_decay = Decay(first=0.0, second=0.0, root=0.0)
+    state = (0.5, 0.25, 0.125)
+
+    def sgd_step(theta, grad, alpha, lower=-math.inf, upper=math.inf, bound=1e6, alive=True):
+        return advance(theta, grad, state, alpha, math.nan, math.nan, math.nan, 0, no_decay,
+                       lower, upper, bound, alive)
+
+    # Alive: θ − α·g, the state passed through, still alive.
+    assert sgd_step(1.0, 2.0, 0.25) == (0.5, state, True)
+    # Projected onto the box before the bound is checked: alive.
+    assert sgd_step(1.0, 2.0, 0.25, lower=0.75) == (0.75, state, True)
+    # Past the bound: marked diverged, θ is the step's.
+    assert sgd_step(1.0, -4e6, 1.0) == (4000001.0, state, False)
+    # NaN fails the bound test too.
+    theta, _, alive = sgd_step(1.0, math.nan, 1.0)
+    assert math.isnan(theta) and not alive
+    # Diverged already: θ and the state stay as they were, and it stays diverged.
+    assert sgd_step(1.0, 2.0, 0.25, alive=False) == (1.0, state, False)
+    # A rule with state: adam's moments change only while alive.
+    adam = coordinate_step(OPTIMIZERS["adam"])
+    decay = Decay(first=0.1, second=0.001 ** 0.5, root=0.001 ** 0.5)
+    args = (0.9, 0.999, 1e-8, 0, decay, -math.inf, math.inf, 1e6)
+    _, moved, _ = adam(1.0, 2.0, (0.0, 0.0, 0.0), 1e-3, *args, True)
+    _, kept, _ = adam(1.0, 2.0, (0.0, 0.0, 0.0), 1e-3, *args, False)
+    assert moved[:2] != (0.0, 0.0) and kept == (0.0, 0.0, 0.0)
