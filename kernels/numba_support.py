@@ -143,7 +143,8 @@ def inlined_before_typing(function, name: str):
 
     Internal: the dispatcher's ``_set_uuid``. numba's cache keys a kernel on a pickle of
     its closure's values, and a dispatcher pickles with a random UUID drawn at its first
-    pickling: a kernel holding one missed its on-disk cache in every new process. The
+    pickling: a kernel holding one missed its on-disk cache in every new process
+    (numba/numba#6264, open; the fix proposed in numba/numba#6284 is not merged). The
     UUID is only the key of numba's in-process memo of unpickled dispatchers, so a
     ``name`` unique in the process (say, the function and its rule) may stand for it.
     """
