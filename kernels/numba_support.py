@@ -14,7 +14,7 @@ import pickle
 import re
 import types as pytypes
 
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from . import elementary, maths
@@ -148,8 +148,6 @@ def inlined_before_typing(function, name: str):
     UUID is only the key of numba's in-process memo of unpickled dispatchers, so a
     ``name`` unique in the process (say, the function and its rule) may stand for it.
     """
-    from numba import njit
-
     dispatcher = njit(inline="always")(function)
     dispatcher._set_uuid(f"sweep.{name}")
     return dispatcher
