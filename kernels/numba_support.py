@@ -13,8 +13,10 @@ import functools
 import pickle
 import re
 import types as pytypes
+import warnings
 
 from numba import njit, types
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, overload
 
 from . import elementary, maths
@@ -102,6 +104,22 @@ def _bits_of_float_cpu(value):
 def _floor_cpu(x):
     if isinstance(x, types.Float):
         return lambda x: _llvm_floor(x)
+
+
+# numba's pedantic SSA check warns "variable 'exp_v1163__vphi364_0_2.1' is not in scope"
+# (a wall of text, four times per variable) wherever a function registered with
+# inline="always" holds a conditional expression (``x if x < high else high``) and is
+# inlined more than once into one function: on Python 3.11, not 3.12 (numba/numba#9489,
+# open). The inliner leaves the phi variable out of the caller's scope; the code built
+# is what it should be (the suite checks every kernel that inlines them, bit for bit,
+# against tests/naive.py). The training kernels inline exp and log1p several times, so
+# every new one printed dozens. Silenced only for :mod:`kernels.elementary`'s functions.
+_ELEMENTARY = "|".join(sorted(
+    name for name, value in vars(elementary).items()
+    if isinstance(value, pytypes.FunctionType) and value.__module__ == elementary.__name__))
+warnings.filterwarnings(
+    "ignore", category=NumbaIRAssumptionWarning,
+    message=rf"variable '({_ELEMENTARY})_v\d+__vphi\w*(\.\d+)*' is not in scope")
 
 
 # Every plain function registered for CPU kernels (once each).
