@@ -117,9 +117,8 @@ def _floor_cpu(x):
 _ELEMENTARY = "|".join(sorted(
     name for name, value in vars(elementary).items()
     if isinstance(value, pytypes.FunctionType) and value.__module__ == elementary.__name__))
-warnings.filterwarnings(
-    "ignore", category=NumbaIRAssumptionWarning,
-    message=rf"variable '({_ELEMENTARY})_v\d+__vphi\w*(\.\d+)*' is not in scope")
+INLINER_SCOPE_WARNING = rf"variable '({_ELEMENTARY})_v\d+__vphi\w*(\.\d+)*' is not in scope"
+warnings.filterwarnings("ignore", message=INLINER_SCOPE_WARNING, category=NumbaIRAssumptionWarning)
 
 
 # Every plain function registered for CPU kernels (once each).

@@ -10,6 +10,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def pytest_configure(config):
+    # pytest restores the warning filters after collecting and after each test, so the one
+    # kernels.numba_support sets on import would not hold in the tests: set it here too.
+    from kernels.numba_support import INLINER_SCOPE_WARNING
+
+    config.addinivalue_line(
+        "filterwarnings", f"ignore:{INLINER_SCOPE_WARNING}:numba.core.errors.NumbaIRAssumptionWarning")
+
+
 def grid_table(optimizers=("adam",), steps=100, objective="booth", start=None, record_every=0,
                tol=1e-6, **axes):
     """A grid-file dict with small defaults; ``axes`` are alpha/beta1/beta2/eps lists or ranges."""
