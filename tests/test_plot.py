@@ -73,6 +73,23 @@ def test_heatmap_labels_scales_and_one_colour_scale(result):
     assert fig.get_suptitle().endswith("\nbest over start, β₁")  # ε has one value
 
 
+def test_an_axis_of_few_evenly_spaced_values_is_labelled_with_them(result):
+    two = result.sel(beta2=[0.99, 0.999])  # evenly spaced: a linear axis
+    fig = plot.heatmap(two, x="alpha", y="beta2")
+    ax = panels(fig)[0]
+    assert ax.get_yscale() == "linear"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.99", "0.999"]
+    assert list(ax.get_yticks()) == [0.99, 0.999]  # no tick past β₂ = 1 (0.9875 … 1.0025 before)
+
+
+def test_a_facet_by_an_axis_the_rule_does_not_read_says_so(result):
+    fig = plot.heatmap(result, x="alpha", y="beta1", by="beta2")
+    titles = {ax.get_title() for ax in panels(fig)}
+    # momentum reads β₁, not β₂: its three rows of β₂ are one map three times.
+    assert "momentum\nβ₂ 0.9\n(does not read β₂)" in titles
+    assert "adam\nβ₂ 0.9" in titles
+
+
 def test_heatmap_masks_diverged_cells_and_names_their_colour(result):
     fig = plot.heatmap(result, x="alpha", y="beta1")
     expected = result["diverged"].sel(optimizer="momentum").all(["start", "beta2", "eps"])

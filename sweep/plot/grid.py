@@ -5,7 +5,8 @@ Conventions shared by the heatmaps:
 * An axis whose coordinate says ``scale = "log"`` is drawn on a log axis; an
   evenly spaced linear axis on a linear one; an unevenly spaced linear axis
   (β₂ = 0.9, 0.99, 0.999) as equally wide cells labelled with their values, so
-  that no cell is a sliver.
+  that no cell is a sliver. A log or linear axis of at most six values is
+  labelled with its values.
 * Axes that are neither plotted nor selected (``select={"beta2": 0.999}``,
   nearest value) are reduced: ``"best"``/``"min"`` (the best over the rest:
   all the metrics are lower-is-better), ``"median"``, ``"mean"``, ``"max"``.
@@ -71,9 +72,11 @@ def _set_axis(ax, which: str, ds, dim: str, mode: str, edges, label=True) -> Non
     set_ticks, set_label = getattr(ax, f"set_{which}ticks"), getattr(ax, f"set_{which}label")
     if mode == "log":
         set_scale("log")
-        if len(values) <= 6:  # few values: label them, not the decades between them
-            set_ticks(values, [_fmt(v) for v in values])
-            getattr(ax, f"{which}axis").set_minor_locator(_null_locator())
+    if mode != "index" and len(values) <= 6:
+        # Few values: label them, not the decades or round numbers between them (a linear
+        # β₂ = 0.99, 0.999 got ticks 0.9875 … 1.0025 from matplotlib, past 1).
+        set_ticks(values, [_fmt(v) for v in values])
+        getattr(ax, f"{which}axis").set_minor_locator(_null_locator())
     set_lim(edges[0], edges[-1])
     if mode == "index":
         every = max(1, math.ceil(len(values) / 8))
@@ -350,7 +353,8 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
         # it in a shorter last row needs them back.
         ax.tick_params(labelbottom=last_in_column)
         facet = "" if by is None else "\n" + _facet_label(ds, by, value)
-        ax.set_title(name + facet + _ignored(ds, name, (x, y)), fontsize="medium")
+        ax.set_title(name + facet + _ignored(ds, name, (x, y) + ((by,) if by else ())),
+                     fontsize="medium")
         # A map of one flat colour says what it means.
         empty = None
         if metric == "diverged" and not np.any(np.nan_to_num(grid) > 0):
