@@ -31,6 +31,10 @@ LANES = 64
 #   97 against 499 and 413), and chunks of 32 slower for seven (adam 441, sgd 819,
 #   nesterov 819 against 970, adadelta, amsgrad, adamw, adamax), the other four within
 #   the noise (momentum 983 against 956, adagrad 713, rmsprop 456, nadam 451 against 452).
+# - 512 bits too, an AMD EPYC (Zen 4, which runs 512-bit vectors as two halves), the same
+#   script: chunks of 16 slower for the Adam family (adam 321, adamw 323, nadam 287 against
+#   361, 345, 307 whole), faster for adagrad (470 against 417), adadelta within the noise
+#   (414 against 407); chunks of 32 no faster for any of these. Whole blocks, as on the Zen 5.
 # Other widths (128 bits: no AVX) were not measured; they run whole blocks.
 LANE_CHUNK = {256: {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}}
 # Problems of at most this many coordinates get a lockstep kernel of their own dimension
