@@ -383,9 +383,10 @@ def print_report(results: dict, out=None) -> None:
     print(f"  {results['cuda']}", file=out)
     ratios = ", ".join(f"{ratio:.1f}× {name}" for name, ratio in results["ratios"].items())
     print(f"  the engine ({ENGINE_ROW}): {ratios}", file=out)
-    print("optimizers × objectives (lockstep, all cores):", file=out)
+    # Smaller grids than the rows above (fixed costs weigh more): each says its size.
+    print("optimizers × objectives (lockstep, all cores; cells × steps):", file=out)
     for name, row in results["optimizers_objectives"].items():
-        line(name, row)
+        line(f"{name}, {row['cells']:,} × {row['steps']}", row)
     print("scaling with cells (all cores):", file=out)
     for size, row in results["cells_scaling"].items():
         line(f"{int(size):>9,} cells × {row['steps']} steps", row)

@@ -42,6 +42,8 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
         assert list(results["ratios"]) == list(bench.BASELINE_ROWS)
         assert results["jax"].startswith("JAX ") and f"  {results['jax']}\n" in out
     assert set(results["optimizers_objectives"]) == {"sgd on booth", "adam on booth"}
+    for name, row in results["optimizers_objectives"].items():  # smaller grids: each says its size
+        assert f"  {name}, {row['cells']:,} × {row['steps']} " in out
     assert list(results["cells_scaling"]) == ["100", "1000"]
     assert set(results["threads_scaling"]) >= {"1"}
     assert (tmp_path / "bench.png").stat().st_size > 10_000
