@@ -26,13 +26,12 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from . import elementary, logistic, objectives, precision, random, rules
-from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Settings
+from . import elementary, lanes, logistic, objectives, precision, random, records, rules
+from .layout import SCHEDULE, SEED, START, Settings
 from .numba_support import (REGISTERED, cached_as, inlined_before_typing, register_jitable,
                             vector_bits)
-from .lanes import (coordinate_step, group_runs, join_group, lane_step, same, scale_lanes,
-                    spread_decay)
-from .rules import Decay, Powers
+from .lanes import (coordinate_step, group_runs, lane_arrays, lane_loader, lane_step, same,
+                    scale_lanes, sizes, spread_shared)
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
 from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key, observe,
                    perturb, results)
@@ -77,8 +76,6 @@ def _unique(functions):
 # loops are inlined in numba's IR ("always"): left to LLVM, they stayed calls in the big
 # kernels, and a call in the lane loop stops the vectorizer.
 INLINED_FUNCTIONS = _unique((
-    *(function for rule in rules.OPTIMIZERS.values()
-      for function in (rule.coefficients, rule.update, rule.init)),
     objectives.quadratic_eigenvalue, logistic.softplus, logistic.sigmoid,
     elementary.power_of_two, elementary.exp_polynomial, elementary.exp, elementary.expm1,
     elementary.tanh, elementary.log, elementary.log1p,
@@ -86,26 +83,56 @@ INLINED_FUNCTIONS = _unique((
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    observe, constrain, same, spread_decay))
+    observe, constrain, same, spread_shared))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
 CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
-                            join_group, group_runs, scale_lanes,
-                            *(rule.decay for rule in rules.OPTIMIZERS.values()),
+                            group_runs, scale_lanes, lanes.lane_arrays, lanes.float_rows,
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
     register_jitable(inline="always")(_function)
 for _function in CALLED_FUNCTIONS:
     register_jitable(_function)
+register_jitable(inline="always")(rules.nothing_shared)
+
+
+def rule_functions(rule) -> tuple[tuple, tuple]:
+    """``(inlined, called)``: the plain functions of ``rule`` a kernel may call, and the
+    glue its declaration implies (:mod:`kernels.records`). The coefficients, the update,
+    the initial state and the glue are inlined (they run in the lane loops); ``shared``
+    runs once per step and group of lanes: a call. A rule may call another (adamw calls
+    adam): the functions a rule's globals name are registered too."""
+    inlined = [rule.coefficients, rule.update, records.init_function(rule),
+               *records.glue(rule)]
+    for function in list(inlined):
+        for name in function.__code__.co_names:
+            value = function.__globals__.get(name)
+            if inspect.isfunction(value) and value.__module__ == function.__module__ \
+                    and value not in CALLED_FUNCTIONS:
+                inlined.append(value)
+    called = [rule.shared] if rule.shared is not rules.nothing_shared else []
+    return _unique(inlined), _unique(called)
+
+
+@functools.cache
+def register_rule(rule) -> None:
+    """Make ``rule``'s functions callable from CPU kernels, once per process."""
+    inlined, called = rule_functions(rule)
+    for function in inlined:
+        if function not in REGISTERED:
+            register_jitable(inline="always")(function)
+    for function in called:
+        if function not in REGISTERED:
+            register_jitable(function)
 
 
 def _source_modules():
     """Every module a kernel is built from: those of every function it may call, and
     the modules that arrange them (this one, kernels.cuda, layout, precision, numba_support)."""
     names = {function.__module__ for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS)}
-    names |= {__name__, "kernels.cuda", "kernels.layout", "kernels.precision",
+    names |= {__name__, "kernels.cuda", "kernels.rules", "kernels.records", "kernels.layout", "kernels.precision",
               "kernels.numba_support", "kernels.maths", "kernels.step", "kernels.lanes",
               "kernels.models", "kernels.training"}
     folder = Path(__file__).parent
@@ -141,6 +168,10 @@ def cache_name(kind: str, rule, value_and_grad, dtype: str = "float64") -> str:
     for value in closure:  # e.g. quadratic's eigenvalues, logistic's data set
         contents.update(value.tobytes() if isinstance(value, np.ndarray) else
                         getattr(value, "__qualname__", repr(value)).encode())
+    for function in rule.functions:  # a user's rule: its code (built-ins: the fingerprint)
+        contents.update(function.__code__.co_code)
+        contents.update(repr(function.__code__.co_consts).encode())
+    contents.update(repr((rule.names, rule.state, rule.shared_by, rule.carry)).encode())
     readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{rule.name}.{objective}")[:80]
     suffix = "" if precision.check_dtype(dtype) == "float64" else f".{dtype}"
     return f"{kind}_kernel.{readable}.{contents.hexdigest()[:12]}{suffix}"
@@ -191,6 +222,7 @@ def cpu_kernel(rule, value_and_grad, dtype: str = "float64"):
 @functools.cache
 def _simple_kernel(rule, value_and_grad, dtype):
     _register_objective(value_and_grad)
+    register_rule(rule)
     # Inlined, and named after its kernel: every cell_runner closure has the same
     # qualified name, and a separately compiled one got the same linker symbol in every
     # kernel; a kernel loaded from the disk cache then ran whichever of them the
@@ -199,6 +231,8 @@ def _simple_kernel(rule, value_and_grad, dtype):
     run_cell.__qualname__ = cache_name("cell", rule, value_and_grad)
     register_jitable(inline="always")(run_cell)
     fingerprint = SOURCE_FINGERPRINT
+    state_rows = max(1, len(rule.state))
+    columns = len(rule.names)
 
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),
     # not a ZeroDivisionError that would stop the whole sweep.
@@ -210,15 +244,15 @@ def _simple_kernel(rule, value_and_grad, dtype):
         cells, dim = x0.shape
         theta = np.empty(dim)
         grad = np.empty(dim)
-        state0 = np.empty(dim)
-        state1 = np.empty(dim)
-        state2 = np.empty(dim)
+        states = np.zeros((state_rows * dim, 1))
+        cell_hyper = np.empty((columns, 1))
         for cell in range(cells):
             for i in range(dim):
                 theta[i] = x0[cell, i]
+            for column in range(columns):
+                cell_hyper[column, 0] = hyper[cell, column]
             alive, value, best, reached = run_cell(
-                theta, grad, state0, state1, state2, hyper[cell, ALPHA], hyper[cell, BETA1],
-                hyper[cell, BETA2], hyper[cell, EPS], ids[cell, SEED], ids[cell, START],
+                theta, grad, states, cell_hyper, ids[cell, SEED], ids[cell, START],
                 ids[cell, SCHEDULE], settings, out.trajectory[cell], out.loss[cell])
             (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
              out.steps_to_tol[cell]) = results(alive, value, best, reached)
@@ -269,7 +303,7 @@ def _lockstep_kernel(rule, value_and_grad, lanes, chunk, fixed, dtype):
         return _lockstep_dispatcher(rule, value_and_grad, lanes, chunk,
                                     dim if dim <= fixed else 0, dtype, noisy, scheduled)
 
-    return LockstepKernel(dispatcher_for)
+    return LockstepKernel(dispatcher_for, rule)
 
 
 class LockstepKernel:
@@ -294,8 +328,9 @@ class LockstepKernel:
             α alone (see :func:`variant`).
     """
 
-    def __init__(self, dispatcher_for):
+    def __init__(self, dispatcher_for, rule):
         self.dispatcher_for = dispatcher_for
+        self.rule = rule
         self._called = {}  # variant(...) -> dispatcher, those this kernel has run
 
     @property
@@ -315,8 +350,16 @@ class LockstepKernel:
         if key not in self._called:
             dim, noisy, scheduled = key
             self._called[key] = self.dispatcher_for(dim, noisy=noisy, scheduled=scheduled)
-        order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1]))
-        self._called[key](x0, hyper, ids, settings, out, order)
+        self._called[key](x0, hyper, ids, settings, out, shared_order(self.rule, hyper))
+
+
+def shared_order(rule, hyper) -> np.ndarray:
+    """The cells in the order of their ``shared_by`` values (the first named varies
+    slowest), so that neighbouring lanes share them."""
+    columns = rule.shared_columns
+    if not columns:
+        return np.arange(hyper.shape[0])
+    return np.lexsort(tuple(hyper[:, column] for column in reversed(columns)))
 
 
 def variant(x0, ids, settings) -> tuple[int, bool, bool]:
@@ -345,13 +388,9 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
-    decay, init = rule.decay, rule.init
-    advance = registered_coordinate_step(rule)
+    load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
+    size = sizes(rule)
     kinds = len(SCHEDULES)
-    # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
-    # decay to share: their lanes' decay stays 0 and nothing is copied per step.
-    decays = rule.decay is not rules.no_decay
-    states = rule.states  # state values kept per coordinate; the others stay 0, unstored
     name = (f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
             + ("n" if with_noise else "") + ("s" if with_schedules else ""))
 
@@ -362,72 +401,22 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
             return
         cells = x0.shape[0]
         # A constant where the kernel is built for one dimension: LLVM then knows the
-        # offset of every row below, and fully unrolls the loops over coordinates.
+        # offset of every row, and fully unrolls the loops over coordinates.
         dim = fixed_dim if fixed_dim > 0 else x0.shape[1]
         steps = settings.steps
-        option = settings.option
-        # Every float array of the lanes is rows of one allocation, at offsets LLVM can
-        # compute: it then proves that the lane loops' loads and stores do not overlap
-        # and vectorizes them without run-time checks (two arrays from np.empty may
-        # overlap as far as it knows, and it checked them again for every chunk). Five
-        # rows per coordinate (θ, ∇f, the rule's three state values), then eleven of
-        # one value per lane.
-        work = np.zeros((5 * dim + 11, lanes))
-        theta, grad = work[0:dim], work[dim:2 * dim]
-        state0, state1 = work[2 * dim:3 * dim], work[3 * dim:4 * dim]
-        state2 = work[4 * dim:5 * dim]
-        row = 5 * dim
-        alpha, alpha_t, beta1, beta2 = work[row], work[row + 1], work[row + 2], work[row + 3]
-        eps, value, best, reached = work[row + 4], work[row + 5], work[row + 6], work[row + 7]
-        lane_decay = work[row + 8:row + 11]  # each lane's group's decay (0 for rules without)
-        seed = np.empty(lanes, dtype=np.int64)
-        start = np.empty(lanes, dtype=np.int64)
-        schedule = np.empty(lanes, dtype=np.int64)
-        alive = np.empty(lanes, dtype=np.bool_)
-        # The lanes' distinct (β₁, β₂): each lane's group, and per group its powers and decay.
-        group = np.empty(lanes, dtype=np.int64)
-        group_beta1 = np.empty(lanes)
-        group_beta2 = np.empty(lanes)
-        group_powers = np.empty((2, lanes))
-        group_decay = np.empty((3, lanes))
-        run_start = np.empty(lanes, dtype=np.uint64)  # the lanes in runs of one group
-        run_end = np.empty(lanes, dtype=np.uint64)
-        run_group = np.empty(lanes, dtype=np.int64)
-        scales = np.ones(kinds)
-        scheduled = np.zeros(kinds, dtype=np.bool_)
-        # Cells taken in ``order``, by their (β₁, β₂), so that the lanes of a block share
-        # them and the decay's divisions and roots are done once for all (a cell's
-        # operations do not depend on its neighbours: the same bits in any order).
+        work = lane_arrays(size, dim, lanes, kinds)
+        theta, grad, value = work.theta, work.grad, work.value
+        alive, best, reached = work.alive, work.best, work.reached
+        seed, start = work.seed, work.start
+        # Cells taken in ``order``, by their shared values, so that the lanes of a block
+        # share them and the divisions and roots of ``rule.shared`` are done once for all
+        # (a cell's operations do not depend on its neighbours: the same bits in any order).
         for first in range(0, cells, lanes):
             count = min(lanes, cells - first)
-            scheduled[:] = False
-            groups = 0
-            for lane in range(lanes):
-                # Lanes past the last cell repeat it: computed, never written.
-                cell = order[first + min(lane, count - 1)]
-                alpha[lane] = hyper[cell, ALPHA]
-                beta1[lane] = hyper[cell, BETA1]
-                beta2[lane] = hyper[cell, BETA2]
-                eps[lane] = hyper[cell, EPS]
-                seed[lane] = ids[cell, SEED]
-                start[lane] = ids[cell, START]
-                schedule[lane] = ids[cell, SCHEDULE]
-                scheduled[ids[cell, SCHEDULE]] = True
-                best[lane] = math.inf
-                reached[lane] = -1.0
-                alive[lane] = True
-                for i in range(dim):
-                    theta[i, lane] = x0[cell, i]
-                    state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
-                groups = join_group(lane, beta1[lane], beta2[lane], groups, group, group_beta1,
-                                    group_beta2, group_powers)
-            runs = group_runs(group, lanes, run_start, run_end, run_group)
+            groups, runs, constant = load_lanes(x0, hyper, ids, order, first, count, work,
+                                                settings.warmup <= 0.0)
             # The constant schedule without warm-up scales by 1: α_t is α, no per-step work.
-            constant = settings.warmup <= 0.0
-            for kind in range(kinds):
-                if scheduled[kind] and kind != CONSTANT:
-                    constant = False
-            step_alpha = alpha if constant else alpha_t
+            step_alpha = work.hyper[0] if constant else work.alpha_t
             record = 0
             for step in range(steps + 1):
                 t = float(step + 1)
@@ -437,21 +426,9 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     # ``with_schedules`` and ``with_noise`` are constants: numba prunes the
                     # branches they rule out before typing, and their calls are never compiled.
                     if with_schedules and not constant:
-                        scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings)
-                    # The decay as kernels.lanes.lane_step writes it, inline: a call a step
-                    # (the training kernel's) increfs and decrefs each array it is passed,
-                    # 5-10 % of the cheap rules' time here (sgd, momentum, adam).
-                    if decays:
-                        for known in range(groups):
-                            factors, powers = decay(group_beta1[known], group_beta2[known],
-                                                    option, t,
-                                                    Powers(first=group_powers[0, known],
-                                                           second=group_powers[1, known]))
-                            group_powers[0, known], group_powers[1, known] = powers
-                            group_decay[0, known], group_decay[1, known], \
-                                group_decay[2, known] = factors
-                        spread_decay(runs, run_start, run_end, run_group, group_decay,
-                                     lane_decay)
+                        scale_lanes(work.hyper[0], work.alpha_t, work.schedule, work.scheduled,
+                                    work.scales, t, settings)
+                    share_lanes(work, groups, runs, t)
                 for begin in range(0, lanes, chunk):  # the step, a chunk of lanes at a time
                     end = begin + chunk
                     for lane in range(begin, end):
@@ -475,25 +452,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                             noise = noise_key(seed[lane], start[lane], step)
                             for i in range(dim):
                                 grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
-                    for i in range(dim):
-                        lower = settings.lower[i]
-                        upper = settings.upper[i]
-                        for lane in range(begin, end):
-                            theta[i, lane], state, alive[lane] = advance(
-                                theta[i, lane], grad[i, lane],
-                                (state0[i, lane] if states > 0 else 0.0,
-                                 state1[i, lane] if states > 1 else 0.0,
-                                 state2[i, lane] if states > 2 else 0.0),
-                                step_alpha[lane], beta1[lane], beta2[lane], eps[lane], option,
-                                Decay(first=lane_decay[0, lane], second=lane_decay[1, lane],
-                                      root=lane_decay[2, lane]),
-                                lower, upper, settings.bound, alive[lane])
-                            if states > 0:
-                                state0[i, lane] = state[0]
-                            if states > 1:
-                                state1[i, lane] = state[1]
-                            if states > 2:
-                                state2[i, lane] = state[2]
+                    update_lanes(work, step_alpha, t, settings, begin, end)
                 if recorded:
                     record += 1
             for lane in range(count):
@@ -510,36 +469,28 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
 @functools.cache
 def registered_coordinate_step(rule):
     """:func:`kernels.lanes.coordinate_step` of ``rule``, the body of every lane loop, made
-    callable from CPU kernels once per process. Inlined either way (a call in the lane loop
-    would stop the vectorizer), and its arguments are scalars, so inlining adds no
-    reference counting.
-
-    Returns it jitted with ``inline="always"``, which the lockstep kernels call: numba
-    inlines a jitted function's untyped IR before typing the kernel. Registered with
-    ``inline="always"`` too, for ``update_lanes`` (:func:`registered_lane_step`, whose
-    function is plain Python for CUDA's sake): that inlining types the function on its
-    own first, ~0.5 s more of type inference for each lockstep kernel (adam, measured with
-    numba's pass timers: 3.2 vs 3.8 s), hence not for them.
-    """
+    callable from CPU kernels once per process, inlined (a call in the lane loop would
+    stop the vectorizer); its arguments are scalars, so inlining adds no reference
+    counting."""
+    register_rule(rule)
     advance = coordinate_step(rule)
-    advance.__qualname__ = f"coordinate.{rule.name}.advance"
-    register_jitable(inline="always")(advance)
-    return inlined_before_typing(advance, advance.__qualname__)
+    if advance not in REGISTERED:
+        register_jitable(inline="always")(advance)
+    return advance
 
 
 @functools.cache
 def registered_lane_step(rule, lanes: int):
-    """:func:`kernels.lanes.lane_step` of ``rule`` and ``lanes``, registered once per
-    process (every kernel of that rule and lane count calls the same two functions), and
-    named after both (see :func:`_simple_kernel`: closures share a qualified name, and
-    separately compiled ones would share a linker symbol)."""
+    """``(load_lanes, share_lanes, update_lanes)`` of ``rule`` and ``lanes``
+    (:mod:`kernels.lanes`), registered once per process (every kernel of that rule and
+    lane count calls the same functions), and named after both (see
+    :func:`_simple_kernel`: closures share a qualified name, and separately compiled
+    ones would share a linker symbol)."""
     registered_coordinate_step(rule)  # what update_lanes calls
-    functions = lane_step(rule, lanes)
+    functions = (lane_loader(rule, lanes), *lane_step(rule, lanes))
     for function in functions:
-        function.__qualname__ = f"lanes{lanes}.{rule.name}.{function.__name__}"
-        # Called, not inlined: inlined, every array argument was increfed and decrefed at
-        # each step (numba binds an inlined function's arguments to new variables, and
-        # its reference-count pruning did not remove the pairs across the loops):
-        # ~6-10 % on sgd and momentum. A call borrows them.
-        register_jitable(function)
+        if function not in REGISTERED:
+            # Called, not inlined: inlined, every array argument was increfed and decrefed
+            # at each step (numba binds an inlined function's arguments to new variables).
+            register_jitable(function)
     return functions

@@ -72,9 +72,9 @@ import re
 import numpy as np
 
 from . import elementary, maths, precision
-from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, cache_name, uses_key
-from .layout import (ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START, Metrics, Settings,
-                     empty_metrics, pack_settings, unpack_settings)
+from .compile import CALLED_FUNCTIONS, INLINED_FUNCTIONS, cache_name, rule_functions, uses_key
+from .layout import (SCHEDULE, SEED, START, Metrics, Settings, empty_metrics, pack_settings,
+                     unpack_settings)
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .step import cell_runner, results
 
@@ -101,7 +101,6 @@ CONSTANT_MEMORY_BYTES = 64 * 1024
 LOCAL_DIM_MAX = 8
 
 # Rows of the device arrays (the cell index is always the last axis).
-THETA, GRAD, STATE0, STATE1, STATE2 = range(5)  # work: (5, dim, cells)
 FINAL_LOSS, BEST_LOSS, STEPS_TO_TOL = range(3)  # outcome: (3, cells)
 
 
@@ -202,6 +201,17 @@ def _register_once(function) -> None:
         _CUDA_REGISTERED.add(function)
 
 
+@functools.cache
+def register_rule(rule) -> None:
+    """Make ``rule``'s functions and the glue its declaration implies callable from CUDA
+    kernels, once per process."""
+    from . import rules
+
+    inlined, called = rule_functions(rule)
+    for function in (*inlined, *called, rules.nothing_shared):
+        _register_once(function)
+
+
 def constant_bytes(value_and_grad) -> int:
     """Bytes of constant memory an objective's captured arrays take in a CUDA kernel.
 
@@ -254,9 +264,10 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     ``cuda.compile_ptx`` for any compute capability (:func:`ptx`); the
     simulator runs it as Python. Arguments (n cells in this launch, cell axis last):
 
-    * x0 (dim, n), hyper (4, n), ids (3, n) int64 (rows: :mod:`kernels.layout`'s columns);
+    * x0 (dim, n), hyper (H, n) (the rule's hyperparameters), ids (3, n) int64 (rows:
+      :mod:`kernels.layout`'s columns);
     * integers, reals, box: :func:`kernels.layout.pack_settings` of the settings;
-    * work (5, dim, n) scratch for θ, ∇f and the rule's three state arrays
+    * work ((2 + S)·dim, n) scratch for θ, ∇f and the rule's S state values
       (unused when ``local`` is a length: then they are local arrays of it);
     * outputs final_x (dim, n), outcome (3, n) (final loss, best loss,
       steps to tol), diverged (n,) bool, trajectory (r, dim, n), loss (r, n).
@@ -268,11 +279,14 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     """
     from numba.cuda import types
 
+    register_rule(rule)
     run_cell = cell_runner(rule, value_and_grad, uses_key(value_and_grad))
     run_cell.__qualname__ = cache_name("cell", rule, value_and_grad)  # one name per kernel
     registers = local is not None
     length = local if registers else 1
     real = getattr(types, precision.check_dtype(dtype))
+
+    state_rows = state_rows_of(rule)
 
     def kernel(x0, hyper, ids, integers, reals, box, work, final_x, outcome, diverged,
                trajectory, loss):
@@ -283,20 +297,15 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
             if registers:
                 theta = cuda.local.array(length, real)
                 grad = cuda.local.array(length, real)
-                state0 = cuda.local.array(length, real)
-                state1 = cuda.local.array(length, real)
-                state2 = cuda.local.array(length, real)
+                states = cuda.local.array((state_rows * length, 1), real)
             else:
-                theta = work[THETA, :, cell]
-                grad = work[GRAD, :, cell]
-                state0 = work[STATE0, :, cell]
-                state1 = work[STATE1, :, cell]
-                state2 = work[STATE2, :, cell]
+                theta = work[0:dim, cell]
+                grad = work[dim:2 * dim, cell]
+                states = work[2 * dim:, cell:cell + 1]
             for i in range(dim):
                 theta[i] = x0[i, cell]
             alive, value, best, reached = run_cell(
-                theta, grad, state0, state1, state2, hyper[ALPHA, cell], hyper[BETA1, cell],
-                hyper[BETA2, cell], hyper[EPS, cell], ids[SEED, cell], ids[START, cell],
+                theta, grad, states, hyper[:, cell:cell + 1], ids[SEED, cell], ids[START, cell],
                 ids[SCHEDULE, cell], settings, trajectory[:, :, cell], loss[:, cell])
             (diverged[cell], outcome[FINAL_LOSS, cell], outcome[BEST_LOSS, cell],
              outcome[STEPS_TO_TOL, cell]) = results(alive, value, best, reached)
@@ -311,6 +320,11 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     return made
 
 
+def state_rows_of(rule) -> int:
+    """State values a thread keeps per coordinate (at least one row: no empty arrays)."""
+    return max(1, len(rule.state))
+
+
 def kernel_signature(dtype: str = "float64"):
     """The numba types of the device kernel's arguments (see :func:`_kernel_function`)."""
     from numba.cuda import types
@@ -318,7 +332,7 @@ def kernel_signature(dtype: str = "float64"):
     real = getattr(types, precision.check_dtype(dtype))  # float32 hook
     matrix = real[:, ::1]
     return (matrix, matrix, types.int64[:, ::1], types.int64[::1], real[::1], matrix,
-            real[:, :, ::1], matrix, matrix, types.boolean[::1], real[:, :, ::1], matrix)
+            matrix, matrix, matrix, types.boolean[::1], real[:, :, ::1], matrix)
 
 
 def ptx(rule, value_and_grad, cc: tuple[int, int] = (9, 0), dtype: str = "float64",
@@ -357,18 +371,20 @@ def ptx_constant_bytes(text: str) -> int:
 # --- chunks of cells over the devices ---
 
 
-def device_bytes_per_cell(dim: int, records: int) -> int:
-    """Device memory one cell takes: inputs, work arrays and outputs (bytes)."""
-    floats = (dim + 4 + 3          # x0, hyper, ids (int64, same size)
-              + 5 * dim            # work
+def device_bytes_per_cell(dim: int, records: int, columns: int = 4, states: int = 3) -> int:
+    """Device memory one cell takes: inputs, work arrays and outputs (bytes), for a rule
+    of ``columns`` hyperparameters and ``states`` state values."""
+    floats = (dim + columns + 3    # x0, hyper, ids (int64, same size)
+              + (2 + states) * dim  # work
               + dim + 3            # final_x, results
               + records * (dim + 1))  # trajectory, loss
     return 8 * floats + 1          # + diverged
 
 
-def chunk_cells(free_bytes: float, dim: int, records: int) -> int:
+def chunk_cells(free_bytes: float, dim: int, records: int, columns: int = 4,
+                states: int = 3) -> int:
     """Cells per chunk on a device with ``free_bytes`` free: ≥ 1 and ≤ :data:`MAX_CHUNK_CELLS`."""
-    fits = MEMORY_FRACTION * free_bytes / device_bytes_per_cell(dim, records)
+    fits = MEMORY_FRACTION * free_bytes / device_bytes_per_cell(dim, records, columns, states)
     return int(max(1, min(MAX_CHUNK_CELLS, fits)))
 
 
@@ -404,16 +420,18 @@ def _launch_shape(cells: int) -> tuple[int, int]:
 
 
 def _launch(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics, start: int,
-            stop: int, stream):
+            stop: int, stream, work_rows: int):
     """Copy cells ``start:stop`` in, launch on ``stream``; returns the device outputs."""
-    inputs, outputs = _to_device(x0, hyper, ids, settings, out, start, stop, stream)
+    inputs, outputs = _to_device(x0, hyper, ids, settings, out, start, stop, stream, work_rows)
     blocks, threads = _launch_shape(stop - start)
     device_kernel[blocks, threads, stream](*inputs, *outputs)
     return outputs
 
 
-def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, stop: int, stream):
-    """The kernel's arguments for cells ``start:stop``, on the device: (inputs, outputs)."""
+def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, stop: int, stream,
+               work_rows: int):
+    """The kernel's arguments for cells ``start:stop``, on the device: (inputs, outputs);
+    ``work_rows`` rows of scratch per coordinate (θ, ∇f and the state values)."""
     n, dim = stop - start, x0.shape[1]
     records = out.loss.shape[1]
     real = out.final_x.dtype  # float32 hook: floats travel in the kernel's dtype (out's)
@@ -438,7 +456,7 @@ def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, sto
     work = (1 if local_dim(dim) else n)  # local arrays: no global scratch
     inputs = (send(x0[start:stop].T), send(hyper[start:stop].T),
               send(ids[start:stop].T, np.int64), send(integers, np.int64), send(reals), send(box),
-              cuda.device_array((5, dim, work), dtype=real, stream=stream))
+              cuda.device_array((work_rows * dim, work), dtype=real, stream=stream))
     return inputs, outputs
 
 
@@ -454,7 +472,7 @@ def kernel_seconds(rule, value_and_grad, x0, hyper, ids, settings: Settings,
            warm)  # compiles
     stream = cuda.stream()
     inputs, outputs = _to_device(x0, hyper, ids, settings, empty_metrics(cells, dim, records, dtype),
-                                 0, cells, stream)
+                                 0, cells, stream, 2 + state_rows_of(rule))
     blocks, threads = _launch_shape(cells)
     began, ended = cuda.event(), cuda.event()
     began.record(stream)
@@ -480,7 +498,7 @@ def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:
 
 
 def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metrics,
-                   devices: list[int] | None = None) -> None:
+                   devices: list[int] | None = None, states: int = 3) -> None:
     """Run all cells on the CUDA devices, chunked to their free memory; fills ``out``.
 
     Each device gets chunks of at most :func:`chunk_cells` of its free memory
@@ -493,6 +511,7 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
         device_kernel: a ``cuda.jit`` of :func:`_kernel_function`.
         x0, hyper, ids, settings, out: as :func:`kernels.compile.cpu_kernel`'s.
         devices: device ids (default: every device numba-cuda sees).
+        states: the rule's state values per coordinate (sizes the scratch).
     """
     cells, dim = x0.shape
     if cells == 0:
@@ -504,13 +523,14 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
         with cuda.gpus[device]:
             streams.append(cuda.stream())
             capacities.append(chunk_cells(cuda.current_context().get_memory_info()[0],
-                                          dim, records))
+                                          dim, records, hyper.shape[1], states))
     for wave in plan_chunks(cells, capacities):
         pending = []
         for index, start, stop in wave:
             with cuda.gpus[devices[index]]:
                 pending.append((index, start, stop, _launch(
-                    device_kernel, x0, hyper, ids, settings, out, start, stop, streams[index])))
+                    device_kernel, x0, hyper, ids, settings, out, start, stop, streams[index],
+                    2 + states)))
         for index, start, stop, outputs in pending:
             with cuda.gpus[devices[index]]:
                 _collect(outputs, out, start, stop, streams[index])
@@ -551,7 +571,8 @@ class CudaKernel:
         dispatcher = self.device_kernel(x0.shape[1])
         if not getattr(dispatcher, "overloads", True):  # compiled at the first launch
             forget_inlined_ir()
-        run_on_devices(dispatcher, x0, hyper, ids, settings, out)
+        run_on_devices(dispatcher, x0, hyper, ids, settings, out,
+                       states=state_rows_of(self.rule))
 
 
 @functools.cache

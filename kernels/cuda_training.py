@@ -28,7 +28,7 @@ from . import cuda as backend
 from .cuda import cuda  # a module global: numba-cuda's simulator swaps it in kernels' globals
 from .layout import Metrics, Settings, pack_settings, unpack_settings
 from .compile import registered_lane_step
-from .lanes import coordinate_step
+from .lanes import Lanes, coordinate_step, group_runs, sizes, spread_shared
 from .models import TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order, penalty
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .schedules import SCHEDULES
@@ -37,7 +37,6 @@ from .training import Scratch, kernel_name, registered_block_trainer, registered
 __all__ = ["cuda_training_kernel", "CudaTrainingKernel", "DeviceMemoryError", "data_bytes",
            "bytes_per_cell", "check_device_memory", "ptx"]
 
-THETA, GRAD, STATE0, STATE1, STATE2 = range(5)  # work: (5, dim, cells)
 ACTS, DELTAS = range(2)  # activations: (2, units, TILE, cells)
 L2 = 0  # data_reals
 BATCH_SIZE, EVAL_EVERY, SIGNS, TEST_ROWS = range(4)  # data_integers
@@ -52,12 +51,14 @@ def data_bytes(data: ModelData) -> int:
     return sum(array.nbytes for array in (data.x_train, data.y_train, data.x_test, data.y_test))
 
 
-def bytes_per_cell(network: Network, data: ModelData, records: int) -> int:
-    """Device memory one cell takes: inputs, scratch (θ, ∇f, state, activations, its epoch
-    permutation) and outputs (bytes)."""
+def bytes_per_cell(network: Network, data: ModelData, records: int, columns: int = 4,
+                   states: int = 3) -> int:
+    """Device memory one cell takes: inputs, scratch (θ, ∇f, the rule's ``states`` state
+    values, activations, its epoch permutation) and outputs (bytes), for a rule of
+    ``columns`` hyperparameters."""
     dim = network.dim
-    words = (dim + 4 + 3              # x0, hyper, ids
-             + 5 * dim                # work
+    words = (dim + columns + 3        # x0, hyper, ids
+             + (2 + states) * dim     # work
              + 2 * network.units * TILE  # activations and output errors
              + data.x_train.shape[0]  # the epoch's permutation (int64)
              + 1                      # its place in the order
@@ -98,9 +99,10 @@ def _chunk_cells(network: Network, data: ModelData, records: int, free_bytes: fl
 def _register(rule, network: Network) -> None:
     """Register everything a training thread calls for CUDA, once per (rule, network)."""
     backend._register_shared()
+    backend.register_rule(rule)
     _, _, network_functions = registered_network(network, 1)
-    decay_lanes, update_lanes = registered_lane_step(rule, 1)
-    for function in (*network_functions, coordinate_step(rule), decay_lanes, update_lanes,
+    for function in (*network_functions, coordinate_step(rule), *registered_lane_step(rule, 1),
+                     group_runs, spread_shared,
                      batches_per_epoch, batch_of_step, epoch_order, penalty,
                      registered_block_trainer(rule, network, 1)):
         backend._register_once(function)
@@ -114,7 +116,7 @@ def _kernel_function(rule, network: Network):
     the settings as :func:`kernels.layout.pack_settings`'s arrays; the data's arrays,
     ``data_reals`` (λ,) and ``data_integers`` (batch size, eval_every, signs, test rows:
     the test arrays have at least one, as device arrays must); scratch
-    ``work`` (5, dim, n), ``activations`` (2, units, TILE, n), ``permutations``
+    ``work`` ((2 + S)·dim, n) (θ, ∇f, the rule's S state values), ``activations`` (2, units, TILE, n), ``permutations``
     (n_train, n) int64, ``rows`` the identity (max(n_train, n_test),), ``cells`` the
     identity (n,); then the :class:`kernels.layout.Metrics` fields, cells first.
     """
@@ -123,6 +125,8 @@ def _kernel_function(rule, network: Network):
     _register(rule, network)
     train_block = registered_block_trainer(rule, network, 1)
     kinds = len(SCHEDULES)
+    size = sizes(rule)
+    hyper_rows, group_rows, carry_rows, shared_rows = size.hyper, size.group, size.carry, size.shared
 
     def kernel(x0, hyper, ids, integers, reals, box, x_train, y_train, x_test, y_test,
                data_reals, data_integers, work, activations, permutations, rows, cells,
@@ -141,43 +145,42 @@ def _kernel_function(rule, network: Network):
                       train_error=train_error, test_loss_curve=test_loss_curve,
                       test_error_curve=test_error_curve)
         for cell in range(cuda.grid(1), x0.shape[0], cuda.gridsize(1)):
-            lane_decay = cuda.local.array((3, 1), types.float64)
+            dim = x0.shape[1]
             scales = cuda.local.array(kinds, types.float64)
-            for j in range(3):
-                lane_decay[j, 0] = 0.0
             for kind in range(kinds):
                 scales[kind] = 1.0
-            scratch = Scratch(
-                theta=work[THETA, :, cell:cell + 1], grad=work[GRAD, :, cell:cell + 1],
-                state0=work[STATE0, :, cell:cell + 1], state1=work[STATE1, :, cell:cell + 1],
-                state2=work[STATE2, :, cell:cell + 1],
-                acts=activations[ACTS, :, :, cell:cell + 1],
-                deltas=activations[DELTAS, :, :, cell:cell + 1],
-                permutation=permutations[:, cell], rows=rows,
-                alpha=cuda.local.array(1, types.float64),
+            lane_shared = cuda.local.array((shared_rows, 1), types.float64)
+            for j in range(shared_rows):
+                lane_shared[j, 0] = 0.0
+            lanes = Lanes(
+                theta=work[0:dim, cell:cell + 1], grad=work[dim:2 * dim, cell:cell + 1],
+                states=work[2 * dim:, cell:cell + 1],
+                hyper=cuda.local.array((hyper_rows, 1), types.float64),
                 alpha_t=cuda.local.array(1, types.float64),
-                beta1=cuda.local.array(1, types.float64),
-                beta2=cuda.local.array(1, types.float64),
-                eps=cuda.local.array(1, types.float64),
-                schedule=cuda.local.array(1, types.int64),
                 value=cuda.local.array(1, types.float64),
                 best=cuda.local.array(1, types.float64),
                 reached=cuda.local.array(1, types.float64),
                 alive=cuda.local.array(1, types.boolean),
-                train_loss=cuda.local.array(1, types.float64),
-                train_error=cuda.local.array(1, types.float64),
-                test_loss=cuda.local.array(1, types.float64),
-                test_error=cuda.local.array(1, types.float64),
+                schedule=cuda.local.array(1, types.int64),
+                seed=cuda.local.array(1, types.int64),
+                start=cuda.local.array(1, types.int64),
                 group=cuda.local.array(1, types.int64),
-                group_beta1=cuda.local.array(1, types.float64),
-                group_beta2=cuda.local.array(1, types.float64),
-                group_powers=cuda.local.array((2, 1), types.float64),
-                group_decay=cuda.local.array((3, 1), types.float64),
+                group_rows=cuda.local.array((group_rows, 1), types.float64),
+                group_carry=cuda.local.array((carry_rows, 1), types.float64),
+                group_shared=cuda.local.array((shared_rows, 1), types.float64),
+                lane_shared=lane_shared,
                 run_start=cuda.local.array(1, types.uint64),
                 run_end=cuda.local.array(1, types.uint64),
                 run_group=cuda.local.array(1, types.int64),
-                lane_decay=lane_decay, scales=scales,
-                scheduled=cuda.local.array(kinds, types.boolean))
+                scales=scales, scheduled=cuda.local.array(kinds, types.boolean))
+            scratch = Scratch(
+                lanes=lanes, acts=activations[ACTS, :, :, cell:cell + 1],
+                deltas=activations[DELTAS, :, :, cell:cell + 1],
+                permutation=permutations[:, cell], rows=rows,
+                train_loss=cuda.local.array(1, types.float64),
+                train_error=cuda.local.array(1, types.float64),
+                test_loss=cuda.local.array(1, types.float64),
+                test_error=cuda.local.array(1, types.float64))
             train_block(x0, hyper, ids, settings, out, cells, cell, 1, data, scratch)
 
     kernel.__qualname__ = kernel_name(rule, network, 1).replace("training", "cuda_training", 1)
@@ -192,7 +195,7 @@ def kernel_signature():
     return (matrix, matrix, types.int64[:, ::1],  # x0, hyper, ids
             types.int64[::1], vector, matrix,  # settings
             matrix, matrix, matrix, matrix, vector, types.int64[::1],  # data
-            types.float64[:, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1],
+            matrix, types.float64[:, :, :, ::1], types.int64[:, ::1],
             types.int64[::1], types.int64[::1],  # scratch, rows, cells
             matrix, vector, vector, vector, types.boolean[::1], types.float64[:, :, ::1],
             matrix, vector, vector, vector, matrix, matrix)  # Metrics
@@ -289,7 +292,7 @@ class CudaTrainingKernel:
                    curve(out.loss), cuda.device_array(n, stream=stream),
                    cuda.device_array(n, stream=stream), cuda.device_array(n, stream=stream),
                    curve(out.test_loss_curve), curve(out.test_error_curve))
-        scratch = (cuda.device_array((5, dim, n), stream=stream),
+        scratch = (cuda.device_array(((2 + sizes(self.rule).states) * dim, n), stream=stream),
                    cuda.device_array((2, self.network.units, TILE, n), stream=stream),
                    cuda.device_array((self.data.x_train.shape[0], n), dtype=np.int64,
                                      stream=stream),

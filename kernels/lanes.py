@@ -1,34 +1,128 @@
-"""The step of :mod:`kernels.step` arranged over lanes: the parts every lockstep kernel shares.
+"""The step of :mod:`kernels.step` arranged over lanes: the parts every lane kernel shares.
 
-A lockstep kernel advances ``lanes`` cells together, each array laid out
-(rows, lanes) so that the lane loop is innermost and LLVM vectorizes it across
-cells. The kernel of the built-in objectives (:func:`kernels.compile.lockstep_kernel`)
+A lane kernel advances ``lanes`` cells together, each array laid out (rows,
+lanes) so that the lane loop is innermost and LLVM vectorizes it across cells.
+The kernel of the built-in objectives (:func:`kernels.compile.lockstep_kernel`)
 and the kernel that trains models (:mod:`kernels.training`) differ in how they
-get the gradient; after it, both call these:
+get the gradient; the rest is written here once, on a :class:`Lanes` record:
 
-* :func:`join_group`: a lane joins the group of lanes with its (β₁, β₂), whose
-  step coefficients of β and t alone (``rule.decay``: the divisions and roots)
-  are computed once per step for the whole group; :func:`group_runs` then cuts the
-  lanes into runs of one group, and :func:`spread_decay` copies each group's decay
-  to its lanes a run at a time;
+* ``lane_loader(rule)``: a block's cells into the lanes (start points, the rule's
+  hyperparameters and initial state, seeds), each lane into the group of lanes
+  with its ``shared_by`` values (:func:`join_group`), whose shared step
+  coefficients (``rule.shared``: the divisions and roots of β and t alone) are
+  computed once per step for the whole group, and the lanes cut into runs of one
+  group (:func:`group_runs`);
 * :func:`scale_lanes`: α_t = α·s(t) per lane, each schedule evaluated once per step;
+* ``lane_step(rule)``'s ``share_lanes`` (each group's shared coefficients, copied to
+  its lanes a run at a time) and ``update_lanes`` (:func:`coordinate_step` over every
+  coordinate of every lane);
 * ``coordinate_step(rule)``: one coordinate of one lane advanced by a step (the
   rule's coefficients and update, the projection, divergence), frozen where the
   lane has diverged (selects, not branches: a branch would stop the vectorizer).
-  Scalars in and out: every lane loop inlines it and keeps only its loads and stores;
-* ``lane_step(rule)``'s ``decay_lanes`` and ``update_lanes``: the groups' decay,
-  then :func:`coordinate_step` over every coordinate of every lane.
+  Scalars in and out: every lane loop inlines it and keeps only its loads and stores.
 
 Plain Python, registered and inlined by :mod:`kernels.compile`.
 """
 from __future__ import annotations
 
 import functools
+import math
+from typing import NamedTuple
 
-from . import rules
-from .rules import Decay, Powers
-from .schedules import schedule_scale
+import numpy as np
+
+from . import records
+from .layout import SCHEDULE, SEED, START
+from .schedules import CONSTANT, schedule_scale
 from .step import constrain
+
+
+class Lanes(NamedTuple):
+    """The arrays ``lanes`` cells advance in (S state values, H hyperparameters, G
+    ``shared_by`` values, C carried and F shared values per the rule's declaration).
+
+    Attributes:
+        theta, grad: (dim, lanes) θ and ∇f.
+        states: (S·dim, lanes): state value j of coordinate i in row i + j·dim.
+        hyper: (H, lanes) the cells' hyperparameters, in the rule's order.
+        alpha_t: (lanes,) α·s(t).
+        value, best, reached: (lanes,) f, the best f, the first step within tol.
+        alive: (lanes,) bool.
+        schedule, seed, start: (lanes,) int64: the cells' ids.
+        group: (lanes,) int64: each lane's group of ``shared_by`` values.
+        group_rows, group_carry, group_shared: (G, lanes), (C, lanes), (F, lanes): per
+            group, its values, its carried products and its shared coefficients.
+        lane_shared: (F, lanes): each lane's copy of its group's shared coefficients.
+        run_start, run_end: (lanes,) uint64, run_group (lanes,) int64: the runs of lanes
+            of one group (see :func:`group_runs`).
+        scales: (kinds,) each schedule's scale at this step; scheduled: (kinds,) bool,
+            whether a lane uses it.
+    """
+
+    theta: np.ndarray
+    grad: np.ndarray
+    states: np.ndarray
+    hyper: np.ndarray
+    alpha_t: np.ndarray
+    value: np.ndarray
+    best: np.ndarray
+    reached: np.ndarray
+    alive: np.ndarray
+    schedule: np.ndarray
+    seed: np.ndarray
+    start: np.ndarray
+    group: np.ndarray
+    group_rows: np.ndarray
+    group_carry: np.ndarray
+    group_shared: np.ndarray
+    lane_shared: np.ndarray
+    run_start: np.ndarray
+    run_end: np.ndarray
+    run_group: np.ndarray
+    scales: np.ndarray
+    scheduled: np.ndarray
+
+
+class Sizes(NamedTuple):
+    """The row counts of a rule's :class:`Lanes` (each at least 1: no empty arrays)."""
+
+    states: int
+    hyper: int
+    group: int
+    carry: int
+    shared: int
+
+
+def sizes(rule) -> Sizes:
+    """The :class:`Sizes` of ``rule``'s declaration."""
+    return Sizes(states=max(1, len(rule.state)), hyper=len(rule.names),
+                 group=max(1, len(rule.shared_by)), carry=max(1, len(rule.carry)),
+                 shared=max(1, records.shared_size(rule)))
+
+
+def float_rows(size: Sizes, dim: int) -> int:
+    """Rows of one lane's floats in :func:`lane_arrays`' single allocation."""
+    return (2 + size.states) * dim + size.hyper + 4 + size.shared
+
+
+def lane_arrays(size: Sizes, dim: int, lanes: int, kinds: int) -> Lanes:
+    """A :class:`Lanes` of new arrays (CPU, compiled code). The per-lane floats are rows of
+    one allocation, at offsets LLVM can compute: it then proves that the lane loops' loads
+    and stores do not overlap and vectorizes them without run-time checks."""
+    work = np.zeros((float_rows(size, dim), lanes))
+    state_end = (2 + size.states) * dim
+    row = state_end + size.hyper
+    return Lanes(
+        theta=work[0:dim], grad=work[dim:2 * dim], states=work[2 * dim:state_end],
+        hyper=work[state_end:row], alpha_t=work[row], value=work[row + 1],
+        best=work[row + 2], reached=work[row + 3], lane_shared=work[row + 4:row + 4 + size.shared],
+        alive=np.empty(lanes, dtype=np.bool_), schedule=np.empty(lanes, dtype=np.int64),
+        seed=np.empty(lanes, dtype=np.int64), start=np.empty(lanes, dtype=np.int64),
+        group=np.empty(lanes, dtype=np.int64), group_rows=np.empty((size.group, lanes)),
+        group_carry=np.empty((size.carry, lanes)), group_shared=np.empty((size.shared, lanes)),
+        run_start=np.empty(lanes, dtype=np.uint64), run_end=np.empty(lanes, dtype=np.uint64),
+        run_group=np.empty(lanes, dtype=np.int64), scales=np.ones(kinds),
+        scheduled=np.zeros(kinds, dtype=np.bool_))
 
 
 def same(a, b):
@@ -36,32 +130,12 @@ def same(a, b):
     return (a == b) | ((a != a) & (b != b))
 
 
-def join_group(lane, beta1, beta2, groups, group, group_beta1, group_beta2, group_powers):
-    """Put ``lane`` in the group of its (β₁, β₂), a new one (powers from 1) if none has them.
-
-    Returns the number of groups now."""
-    found = -1
-    for known in range(groups):  # NaN (an axis the rule does not read) matches NaN
-        if same(group_beta1[known], beta1) and same(group_beta2[known], beta2):
-            found = known
-            break
-    if found < 0:
-        found = groups
-        groups += 1
-        group_beta1[found] = beta1
-        group_beta2[found] = beta2
-        group_powers[0, found] = 1.0
-        group_powers[1, found] = 1.0
-    group[lane] = found
-    return groups
-
-
 def group_runs(group, lanes, run_start, run_end, run_group):
     """Cut the lanes into runs of consecutive lanes of one group: run r is lanes
-    [run_start[r], run_end[r]), all of group ``run_group[r]``. Sorted by β, a block's
-    lanes make one run or a few. The bounds are unsigned, so that a loop over a run
-    indexes without numba's negative-index wraparound (which stops the vectorizer).
-    Returns the number of runs."""
+    [run_start[r], run_end[r]), all of group ``run_group[r]``. Sorted by the shared
+    values, a block's lanes make one run or a few. The bounds are unsigned, so that a
+    loop over a run indexes without numba's negative-index wraparound (which stops the
+    vectorizer). Returns the number of runs."""
     runs = 0
     for lane in range(lanes):
         if runs == 0 or group[lane] != run_group[runs - 1]:
@@ -72,21 +146,15 @@ def group_runs(group, lanes, run_start, run_end, run_group):
     return runs
 
 
-def spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay):
-    """Each lane's copy of its group's decay (``lane_decay`` (3, lanes)), a run of lanes
-    at a time. The stores of one value to a run of lanes become whole vectors: a loop
-    per row was unrolled into scalar stores (numba leaves LLVM's SLP vectorizer off),
-    and a gather per lane stays scalar; the update loop's vector loads of these rows
-    then waited for the scalar stores (no store-to-load forwarding)."""
-    for run in range(runs):
-        known = run_group[run]
-        first = group_decay[0, known]
-        second = group_decay[1, known]
-        root = group_decay[2, known]
-        for lane in range(run_start[run], run_end[run]):
-            lane_decay[0, lane] = first
-            lane_decay[1, lane] = second
-            lane_decay[2, lane] = root
+def spread_shared(runs, run_start, run_end, run_group, group_shared, lane_shared):
+    """Each lane's copy of its group's shared coefficients, a run of lanes at a time: the
+    stores of one value to a run of lanes become whole vectors (a gather per lane stays
+    scalar, and the update loop's vector loads then waited for scalar stores)."""
+    for row in range(group_shared.shape[0]):
+        for run in range(runs):
+            value = group_shared[row, run_group[run]]
+            for lane in range(run_start[run], run_end[run]):
+                lane_shared[row, lane] = value
 
 
 def scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings):
@@ -102,92 +170,149 @@ def scale_lanes(alpha, alpha_t, schedule, scheduled, scales, t, settings):
 
 
 @functools.cache
+def lane_loader(rule, lanes: int):
+    """``load_lanes(x0, hyper, ids, order, first, count, lanes_record) -> (groups, runs,
+    constant)``: cells ``order[first:first + count]`` into the lanes of ``lanes_record``
+    (lanes past ``count`` repeat the last cell: computed, never written), their
+    initial state, their groups and runs; ``constant`` is whether no lane's α is
+    scheduled (α_t is then α: no per-step work). ``hyper`` (n, H) in the rule's order."""
+    init = records.init_function(rule)
+    count_state = len(rule.state)
+    store_state = records.store(count_state)
+    record_of = records.hyperparameters(rule)
+    key_of = records.shared_key(rule)
+    key_size = len(rule.shared_by)
+    store_key = records.store(key_size)
+    load_key = records.load(key_size)
+    store_carry = records.store(len(rule.carry))
+    carry0 = tuple(rule.carry)
+    columns = len(rule.names)
+    shares = rule.shares
+
+    def load_lanes(x0, hyper, ids, order, first, count, lanes_record, constant_warmup):
+        dim = lanes_record.theta.shape[0]
+        scheduled = lanes_record.scheduled
+        for kind in range(scheduled.shape[0]):
+            scheduled[kind] = False
+        groups = 0
+        for lane in range(lanes):
+            cell = order[first + min(lane, count - 1)]
+            for column in range(columns):
+                lanes_record.hyper[column, lane] = hyper[cell, column]
+            lanes_record.seed[lane] = ids[cell, SEED]
+            lanes_record.start[lane] = ids[cell, START]
+            lanes_record.schedule[lane] = ids[cell, SCHEDULE]
+            scheduled[ids[cell, SCHEDULE]] = True
+            lanes_record.best[lane] = math.inf
+            lanes_record.reached[lane] = -1.0
+            lanes_record.alive[lane] = True
+            initial = init(record_of(lanes_record.hyper, 0, lane, lanes_record.hyper[0, lane]))
+            for i in range(dim):
+                lanes_record.theta[i, lane] = x0[cell, i]
+                store_state(lanes_record.states, i, dim, lane, initial)
+            if shares:
+                key = key_of(lanes_record.hyper, 0, lane)
+                found = -1
+                for known in range(groups):  # NaN (an axis the rule does not read) matches NaN
+                    match = True
+                    stored = load_key(lanes_record.group_rows, 0, 1, known)
+                    for j in range(key_size):
+                        match = match & same(stored[j], key[j])
+                    if match:
+                        found = known
+                        break
+                if found < 0:
+                    found = groups
+                    groups += 1
+                    store_key(lanes_record.group_rows, 0, 1, found, key)
+                    store_carry(lanes_record.group_carry, 0, 1, found, carry0)
+                lanes_record.group[lane] = found
+            else:
+                lanes_record.group[lane] = 0
+        runs = group_runs(lanes_record.group, lanes, lanes_record.run_start,
+                          lanes_record.run_end, lanes_record.run_group)
+        constant = constant_warmup
+        for kind in range(scheduled.shape[0]):
+            if scheduled[kind] and kind != CONSTANT:
+                constant = False
+        return groups, runs, constant
+
+    load_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.load_lanes"
+    return load_lanes
+
+
+@functools.cache
 def coordinate_step(rule):
-    """``advance(theta, grad, state, alpha_t, beta1, beta2, eps, option, decay, lower, upper,
-    bound, alive) -> (theta, state, alive)``: coordinate i of one lane after the step.
+    """``advance(theta, grad, state, k, lower, upper, bound, alive) -> (theta, state,
+    alive)``: coordinate i of one lane after the step.
 
-    ``theta`` and ``grad`` are θ_i and (∂f/∂θ)_i, ``state`` the rule's three state values
-    of coordinate i (those past ``rule.states`` are never read), ``alpha_t`` α·s(t),
-    ``decay`` the lane's :class:`kernels.rules.Decay`, ``lower``/``upper`` coordinate i's
-    box and ``bound`` the divergence bound. The rule's coefficients, its update, then
-    :func:`kernels.step.constrain`; θ_i and the state come back unchanged where the lane
-    was not ``alive``, and ``alive`` becomes False where θ_i leaves the bound.
-
-    One function per rule (a closure over its functions, the same object at every call),
-    registered and inlined by :func:`kernels.compile.registered_coordinate_step`: its
-    arguments are scalars, so inlining adds no reference counting to the lane loops.
+    ``theta`` and ``grad`` are θ_i and (∂f/∂θ)_i, ``state`` the rule's state values of
+    coordinate i (a tuple), ``k`` the lane's coefficients (``rule.coefficients``),
+    ``lower``/``upper`` coordinate i's box and ``bound`` the divergence bound. The rule's
+    update, then :func:`kernels.step.constrain`; θ_i and the state come back unchanged
+    where the lane was not ``alive``, and ``alive`` becomes False where θ_i leaves the bound.
     """
-    _, coefficients, update, _ = rule.functions
+    update = rule.update
+    keep = records.select(len(rule.state))
 
-    def advance(theta, grad, state, alpha_t, beta1, beta2, eps, option, decay, lower, upper,
-                bound, alive):
-        k = coefficients(alpha_t, beta1, beta2, eps, option, decay)
-        new, updated = update(theta, grad, k, state)
+    def advance(theta, grad, state, k, lower, upper, bound, alive):
+        new, updated = update(theta, grad, state, k)
         new, inside = constrain(new, lower, upper, bound, alive)
-        return (new if alive else theta,
-                (updated[0] if alive else state[0], updated[1] if alive else state[1],
-                 updated[2] if alive else state[2]),
-                inside)
+        return (new if alive else theta), keep(alive, updated, state), inside
 
+    advance.__qualname__ = f"coordinate.{rule.name}.advance"
     return advance
 
 
+@functools.cache
 def lane_step(rule, lanes: int):
-    """``(decay_lanes, update_lanes)`` of one rule for ``lanes`` lanes (see the module doc;
-    the lane count is a compile-time constant: LLVM then knows the vector loops' trip count,
-    ~6 % on sgd).
+    """``(share_lanes, update_lanes)`` of one rule for ``lanes`` lanes (see the module doc;
+    the lane count is a compile-time constant: LLVM then knows the vector loops' trip count).
 
-    ``decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, runs,
-    run_start, run_end, run_group, lane_decay, option, t)``: step t's decay of each
-    group, then each lane's copy of its group's (``lane_decay`` (3, lanes); the runs of
-    :func:`group_runs`). Nothing for rules without one.
+    ``share_lanes(lanes_record, groups, runs, t)``: step t's shared coefficients of each
+    group, then each lane's copy of its group's. Nothing for rules without.
 
-    ``update_lanes(theta, grad, state0, state1, state2, alpha_t, beta1, beta2, eps,
-    lane_decay, alive, settings)``: the step's update of every coordinate of every
-    lane; θ and the rule's state values (``rule.states`` of the three; the others are
-    never loaded nor stored) change only where ``alive``, which becomes False where
-    θ leaves the bound.
+    ``update_lanes(lanes_record, alpha_t, t, settings, begin, end)``: the step's update of
+    every coordinate of lanes ``begin … end − 1`` (``alpha_t`` (lanes,) the lanes' α_t); θ
+    and the state change only where ``alive``, which becomes False where θ leaves the bound.
     """
-    decay = rule.decay
+    shared, coefficients = rule.shared, rule.coefficients
     advance = coordinate_step(rule)
-    # Rules whose coefficients do not depend on β and t alone (sgd … rmsprop) have no
-    # decay to share: their lanes' decay stays 0 and nothing is copied per step.
-    decays = rule.decay is not rules.no_decay
-    states = rule.states
+    shares = rule.shares
+    count_state = len(rule.state)
+    load_state, store_state = records.load(count_state), records.store(count_state)
+    carried, factors = len(rule.carry), records.shared_size(rule)
+    load_carry, store_carry = records.load(carried), records.store(carried)
+    store_shared, load_shared = records.store(factors), records.load(factors)
+    group_of = records.group(rule)
+    record_of = records.hyperparameters(rule)
 
-    def decay_lanes(groups, group_beta1, group_beta2, group_powers, group_decay, runs,
-                    run_start, run_end, run_group, lane_decay, option, t):
-        if decays:
+    def share_lanes(lanes_record, groups, runs, t):
+        if shares:
             for known in range(groups):
-                factors, powers = decay(group_beta1[known], group_beta2[known], option, t,
-                                        Powers(first=group_powers[0, known],
-                                               second=group_powers[1, known]))
-                group_powers[0, known], group_powers[1, known] = powers
-                group_decay[0, known], group_decay[1, known], group_decay[2, known] = factors
-            spread_decay(runs, run_start, run_end, run_group, group_decay, lane_decay)
+                values, carry = shared(group_of(lanes_record.group_rows, 0, known), t,
+                                       load_carry(lanes_record.group_carry, 0, 1, known))
+                store_carry(lanes_record.group_carry, 0, 1, known, carry)
+                store_shared(lanes_record.group_shared, 0, 1, known, values)
+            spread_shared(runs, lanes_record.run_start, lanes_record.run_end,
+                          lanes_record.run_group, lanes_record.group_shared,
+                          lanes_record.lane_shared)
 
-    def update_lanes(theta, grad, state0, state1, state2, alpha_t, beta1, beta2, eps,
-                     lane_decay, alive, settings):
+    def update_lanes(lanes_record, alpha_t, t, settings, begin, end):
+        theta, grad, states = lanes_record.theta, lanes_record.grad, lanes_record.states
+        hyper, alive, lane_shared = lanes_record.hyper, lanes_record.alive, lanes_record.lane_shared
         dim = theta.shape[0]
-        option = settings.option
         for i in range(dim):
             lower = settings.lower[i]
             upper = settings.upper[i]
-            for lane in range(lanes):
+            for lane in range(begin, end):
+                k = coefficients(record_of(hyper, 0, lane, alpha_t[lane]), t,
+                                 load_shared(lane_shared, 0, 1, lane))
                 theta[i, lane], state, alive[lane] = advance(
-                    theta[i, lane], grad[i, lane],
-                    (state0[i, lane] if states > 0 else 0.0,
-                     state1[i, lane] if states > 1 else 0.0,
-                     state2[i, lane] if states > 2 else 0.0),
-                    alpha_t[lane], beta1[lane], beta2[lane], eps[lane], option,
-                    Decay(first=lane_decay[0, lane], second=lane_decay[1, lane],
-                          root=lane_decay[2, lane]),
+                    theta[i, lane], grad[i, lane], load_state(states, i, dim, lane), k,
                     lower, upper, settings.bound, alive[lane])
-                if states > 0:
-                    state0[i, lane] = state[0]
-                if states > 1:
-                    state1[i, lane] = state[1]
-                if states > 2:
-                    state2[i, lane] = state[2]
+                store_state(states, i, dim, lane, state)
 
-    return decay_lanes, update_lanes
+    share_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.share_lanes"
+    update_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.update_lanes"
+    return share_lanes, update_lanes

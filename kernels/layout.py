@@ -4,8 +4,8 @@ Every kernel (:mod:`kernels.compile` on the CPU, :mod:`kernels.cuda` on a GPU)
 takes the same arguments, ``kernel(x0, hyper, ids, settings, out)``:
 
 * ``x0`` (n, dim): one start point per cell;
-* ``hyper`` (n, 4): the cell's grid point, columns :data:`HYPER_COLUMNS`
-  (indices :data:`ALPHA` … :data:`EPS`);
+* ``hyper`` (n, H): the cell's hyperparameters, in the order the rule declares them
+  (:attr:`kernels.rules.Optimizer.names`: α first);
 * ``ids`` (n, 3) int64: columns :data:`ID_COLUMNS` (indices :data:`SEED`,
   :data:`START`, :data:`SCHEDULE`): the seed, the index of the start point
   (which, with the seed, picks the cell's random draws) and the schedule code;
@@ -23,10 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .precision import DTYPES, check_dtype
-from .rules import AXES
 
-HYPER_COLUMNS = AXES
-ALPHA, BETA1, BETA2, EPS = (HYPER_COLUMNS.index(name) for name in ("alpha", "beta1", "beta2", "eps"))
 ID_COLUMNS = ("seed", "start", "schedule")
 SEED, START, SCHEDULE = (ID_COLUMNS.index(name) for name in ("seed", "start", "schedule"))
 
@@ -39,7 +36,6 @@ class Settings(NamedTuple):
         tol: ``steps_to_tol`` is the first step with f(θ_t) − f* ≤ tol.
         minimum: f* (NaN if unknown: ``steps_to_tol`` stays NaN).
         bound: |θ_i| > bound, or a non-finite θ_i or f, marks a cell diverged.
-        option: the rule's fixed option (see :class:`kernels.rules.Optimizer`).
         noise: σ of the Gaussian noise added to each gradient component (0: none).
         warmup: linear warm-up length in steps (0: none), see :mod:`kernels.schedules`.
         step_every: the step schedule's period in steps.
@@ -53,7 +49,6 @@ class Settings(NamedTuple):
     tol: float
     minimum: float
     bound: float
-    option: float
     noise: float
     warmup: float
     step_every: float
@@ -69,12 +64,12 @@ def no_box(dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 # How a Settings travels to a CUDA kernel: its ints, its floats, and the box (2, dim).
 INTEGER_FIELDS = ("steps", "record_every")
-REAL_FIELDS = ("tol", "minimum", "bound", "option", "noise", "warmup", "step_every", "step_factor")
+REAL_FIELDS = ("tol", "minimum", "bound", "noise", "warmup", "step_every", "step_factor")
 assert set(Settings._fields) == {*INTEGER_FIELDS, *REAL_FIELDS, "lower", "upper"}
 
 
 def pack_settings(settings: Settings, dtype: str = "float64"):
-    """``(integers (2,) int64, reals (8,) dtype, box (2, dim) dtype)``: the arrays a CUDA
+    """``(integers (2,) int64, reals (7,) dtype, box (2, dim) dtype)``: the arrays a CUDA
     kernel receives for ``settings`` (see :func:`unpack_settings`)."""
     real = DTYPES[check_dtype(dtype)]
     integers = np.array([getattr(settings, name) for name in INTEGER_FIELDS], dtype=np.int64)
@@ -86,8 +81,8 @@ def unpack_settings(integers, reals, box):
     """The :class:`Settings` of :func:`pack_settings`'s arrays (plain Python: it runs in
     device code too, where the box rows stay views of the device array)."""
     return Settings(steps=integers[0], record_every=integers[1], tol=reals[0], minimum=reals[1],
-                    bound=reals[2], option=reals[3], noise=reals[4], warmup=reals[5],
-                    step_every=reals[6], step_factor=reals[7], lower=box[0], upper=box[1])
+                    bound=reals[2], noise=reals[3], warmup=reals[4], step_every=reals[5],
+                    step_factor=reals[6], lower=box[0], upper=box[1])
 
 
 class Metrics(NamedTuple):
@@ -154,3 +149,15 @@ def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64",
         test_loss_curve=np.full((cells, records), np.nan, dtype=real),
         test_error_curve=np.full((cells, records), np.nan, dtype=real),
     )
+
+
+def hyper_for(rule, classic: np.ndarray) -> np.ndarray:
+    """A rule's ``hyper`` (n, H) from columns of (α, β₁, β₂, ε) (n, 4), as tests and
+    benchmarks lay out cells: the rule's columns in its order, its own default for each
+    hyperparameter that is not one of those four. The dtype is ``classic``'s."""
+    names = ("alpha", "beta1", "beta2", "eps")
+    hyper = np.empty((classic.shape[0], len(rule.names)), dtype=classic.dtype)
+    for column, declared in enumerate(rule.hyperparameters):
+        hyper[:, column] = (classic[:, names.index(declared.name)] if declared.name in names
+                            else float(declared.default))
+    return hyper

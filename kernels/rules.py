@@ -1,225 +1,282 @@
-"""The update rules of ``UPDATE_RULES.md``, each written once as scalar arithmetic.
+"""The update rules, each declared once: its hyperparameters, its state and its arithmetic.
 
-A rule has two parts ("How a step is computed" in ``UPDATE_RULES.md``):
+A rule is an :class:`Optimizer`: the hyperparameters it reads, by name (each a
+:class:`Hyperparameter` with its default, valid range and the reference
+library's name for it), its per-coordinate state, by name, and three plain
+functions (the rounding of each is fixed in ``docs/update_rules.md``):
 
-* **step coefficients**, which depend only on α_t, β₁, β₂, ε, the rule's
-  option and t, never on θ or g. They come in two stages, so that cells that
-  share β share the divisions and roots:
-
-  - ``decay(beta1, beta2, option, t, powers) -> (Decay, Powers)``: what
-    depends on (β₁, β₂, option, t) alone (bias corrections, NAdam's μ and Π),
-    computed once per step for every cell with those β. ``powers`` are the
-    running products the rule carries (β₁ᵗ, β₂ᵗ, NAdam's Π_t), from 1.
-  - ``coefficients(alpha_t, beta1, beta2, eps, option, decay) -> Coefficients``:
-    one cell's coefficients; α_t enters by one multiplication.
-
-* **the coordinate update** ``update(theta, grad, coefficients, state) ->
-  (theta, state)`` for one coordinate: the fewest correctly rounded divisions
-  and square roots, in exactly the pinned grouping.
+* ``shared(g, t, carry) -> (shared, carry)``: the step coefficients that depend
+  on t and on the hyperparameters named in ``shared_by`` alone (bias
+  corrections, NAdam's μ and Π): ``g`` is a record of those hyperparameters,
+  ``carry`` the running products the rule carries from step to step (starting at
+  ``carry``'s values), ``shared`` a tuple of floats. Kernels compute it once per
+  step for every group of cells with the same ``shared_by`` values: the divisions
+  and roots of a step are done once for all of them.
+* ``coefficients(h, t, shared) -> k``: one cell's coefficients at step t; ``h`` is
+  the record of the rule's hyperparameters, with ``h.alpha`` the step size after
+  the schedule (α_t). ``k`` is any record the update reads.
+* ``update(theta, grad, state, k) -> (theta, state)``: one coordinate; ``theta``
+  is θ_{t−1}, ``grad`` g_t = ∇f(θ_{t−1}), ``state`` the tuple of the rule's state
+  values (``state`` names them), starting at ``init(h)`` (zeros by default).
 
 Every function is plain Python on floats and small tuples, so the same source
 compiles for the CPU (``numba.njit``) and the GPU (``numba.cuda.jit``) in
 :mod:`kernels.compile` and :mod:`kernels.cuda`, and runs uncompiled in tests.
-No allocation, no Python objects, no branches on anything but scalars.
-
-Conventions (torch.optim, float64): ``theta`` is θ_{t-1}, ``grad`` is
-g_t = ∇f(θ_{t-1}), t counts from 1; ``state = (s0, s1, s2)`` is three floats
-of per-coordinate state (a rule that needs fewer leaves the rest at 0), and
-``init(option)`` gives it at t = 0.
+The kernels are built per rule from the declaration (:mod:`kernels.records`
+makes the records and the loads and stores of state), so a rule with any
+number of hyperparameters and state values is added here alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import collections
+import math
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 from .maths import sqrt
 
-# Grid axes, in the order of a kernel's ``hyper`` columns and of the dataset's dimensions.
+
+@dataclass(frozen=True, kw_only=True)
+class Hyperparameter:
+    """One hyperparameter of a rule.
+
+    Attributes:
+        name: its key in grid files, ``[options.RULE]`` and the dataset (a dimension
+            when swept).
+        default: the value a grid that names it nowhere runs.
+        minimum, maximum: the valid range's ends; ``open_minimum``/``open_maximum``
+            exclude them (α > 0: ``minimum=0, open_minimum=True``).
+        flag: a true/false choice (stored as 1.0/0.0 in the kernels' arrays).
+        integer: a whole number (a count of steps, say).
+        reference: the reference library's name for it (``lr``, ``betas[0]`` ...).
+        long_name: what it is, for axis labels.
+        scale: ``"log"`` or ``"linear"``: how its values are usually spread.
+    """
+
+    name: str
+    default: float | bool
+    minimum: float = -math.inf
+    maximum: float = math.inf
+    open_minimum: bool = False
+    open_maximum: bool = False
+    flag: bool = False
+    integer: bool = False
+    reference: str = ""
+    long_name: str = ""
+    scale: str = "linear"
+
+    def with_default(self, default, reference: str | None = None) -> "Hyperparameter":
+        """The same hyperparameter with another default (a rule's own)."""
+        from dataclasses import replace
+
+        return replace(self, default=default,
+                       reference=self.reference if reference is None else reference)
+
+    def valid(self, value) -> bool:
+        """Whether ``value`` lies in the valid range (a flag: 0 or 1)."""
+        if self.flag:
+            return value in (0, 1)
+        if not math.isfinite(value):
+            return False
+        above = value > self.minimum if self.open_minimum else value >= self.minimum
+        below = value < self.maximum if self.open_maximum else value <= self.maximum
+        return above and below and (not self.integer or float(value).is_integer())
+
+    @property
+    def range_text(self) -> str:
+        """The valid range in words: ``(0, inf)``, ``[0, 1)``, ``true/false``."""
+        if self.flag:
+            return "true/false"
+        low = "(" if self.open_minimum else "["
+        high = ")" if self.open_maximum else "]"
+        return f"{low}{_number(self.minimum)}, {_number(self.maximum)}{high}" + (
+            ", whole" if self.integer else "")
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:g}"
+
+
+ALPHA = Hyperparameter(name="alpha", default=1e-3, minimum=0.0, open_minimum=True,
+                       reference="lr", long_name="step size α", scale="log")
+BETA1 = Hyperparameter(name="beta1", default=0.9, minimum=0.0, maximum=1.0, open_maximum=True,
+                       reference="betas[0]", long_name="β₁")
+BETA2 = Hyperparameter(name="beta2", default=0.999, minimum=0.0, maximum=1.0,
+                       open_maximum=True, reference="betas[1]", long_name="β₂")
+EPS = Hyperparameter(name="eps", default=1e-8, minimum=0.0, reference="eps", long_name="ε",
+                     scale="log")
+WEIGHT_DECAY = Hyperparameter(name="weight_decay", default=1e-2, minimum=0.0,
+                              reference="weight_decay", long_name="decoupled weight decay λ",
+                              scale="log")
+
+# The axes every grid has (a dimension of every dataset, default one value); the others
+# are dimensions where the grid sweeps them.
 AXES = ("alpha", "beta1", "beta2", "eps")
 
 
-class Powers(NamedTuple):
-    """Running products a rule carries from step to step (p ← p·β each step, from 1)."""
+# --- records -------------------------------------------------------------------
 
-    first: float   # β₁ᵗ (NAdam: Π_t = Π_{t−1}·μ_t)
-    second: float  # β₂ᵗ
+class AdamStep(NamedTuple):
+    """The coefficients of the Adam family at step t (the letters of ``docs/update_rules.md``)."""
 
-
-class Decay(NamedTuple):
-    """The step coefficients that depend on (β₁, β₂, option, t) only, 0 where unused."""
-
-    first: float   # 1/(1 − β₁ᵗ); NAdam: (1 − μ_t)/(1 − Π_t)
-    second: float  # NAdam: μ_{t+1}/(1 − Π_t·μ_{t+1})
-    root: float    # 1/√(1 − β₂ᵗ)
-
-
-class Coefficients(NamedTuple):
-    """One cell's step coefficients at step t (the letters of ``UPDATE_RULES.md``)."""
-
-    a: float       # the step's scale: α_t, or α_t·(1/(1 − β₁ᵗ)), or NAdam's a
-    b: float       # NAdam's b; AdamW's w = 1 − α_t·λ; 0 otherwise
-    c: float       # 1/√(1 − β₂ᵗ) (Adam family, NAdam); 0 otherwise
-    beta1: float   # β₁, or the momentum μ (momentum, nesterov, rmsprop)
-    beta2: float   # β₂, or ρ (adadelta), or RMSprop's decay
+    a: float       # α_t·(1/(1 − β₁ᵗ)); NAdam: α_t·((1 − μ_t)/(1 − Π_t))
+    b: float       # NAdam: α_t·(μ_{t+1}/(1 − Π_t·μ_{t+1})); AdamW: w = 1 − α_t·λ; else 0
+    c: float       # 1/√(1 − β₂ᵗ)
+    beta1: float
+    beta2: float
     eps: float
-    option: float  # the rule's fixed option (RMSprop: centered as 1.0/0.0)
 
 
-def zero_state(option):
-    """Every state starts at 0 (the default ``init``)."""
-    return (0.0, 0.0, 0.0)
+# --- shared step coefficients ----------------------------------------------------
+
+def nothing_shared(g, t, carry):
+    """Rules whose coefficients depend on no (β, t) alone: nothing to share."""
+    return (), carry
 
 
-# --- step coefficients -------------------------------------------------------
-
-def no_decay(beta1, beta2, option, t, powers):
-    """Rules without bias corrections: nothing depends on β and t alone."""
-    return Decay(first=0.0, second=0.0, root=0.0), powers
-
-
-def bias_decay(beta1, beta2, option, t, powers):
-    """Adam's bias corrections: 1/(1 − β₁ᵗ) and 1/√(1 − β₂ᵗ)."""
-    first = powers.first * beta1
-    second = powers.second * beta2
-    return (Decay(first=1.0 / (1.0 - first), second=0.0, root=1.0 / sqrt(1.0 - second)),
-            Powers(first=first, second=second))
+def bias_corrections(g, t, carry):
+    """Adam's bias corrections 1/(1 − β₁ᵗ) and 1/√(1 − β₂ᵗ); ``carry`` = (β₁ᵗ⁻¹, β₂ᵗ⁻¹)."""
+    first = carry[0] * g.beta1
+    second = carry[1] * g.beta2
+    return (1.0 / (1.0 - first), 1.0 / sqrt(1.0 - second)), (first, second)
 
 
-def first_bias_decay(beta1, beta2, option, t, powers):
-    """AdaMax's one bias correction, 1/(1 − β₁ᵗ) (its u needs none)."""
-    first = powers.first * beta1
-    return Decay(first=1.0 / (1.0 - first), second=0.0, root=0.0), Powers(first, powers.second)
+def first_bias_correction(g, t, carry):
+    """AdaMax's one bias correction 1/(1 − β₁ᵗ) (its u needs none); ``carry`` = (β₁ᵗ⁻¹,)."""
+    first = carry[0] * g.beta1
+    return (1.0 / (1.0 - first), 0.0), (first,)
 
 
-def nadam_decay(beta1, beta2, option, t, powers):
-    """NAdam's μ_t = β₁(1 − ½·0.96^{tψ}) and μ_{t+1}, Π_t = Π_{t−1}·μ_t (ψ the option):
-    (1 − μ_t)/(1 − Π_t), μ_{t+1}/(1 − Π_t·μ_{t+1}) and 1/√(1 − β₂ᵗ)."""
-    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * option))
-    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1.0) * option))
-    product = powers.first * mu
-    second = powers.second * beta2
-    return (Decay(first=(1.0 - mu) / (1.0 - product),
-                  second=mu_next / (1.0 - product * mu_next),
-                  root=1.0 / sqrt(1.0 - second)),
-            Powers(first=product, second=second))
+def nadam_shared(g, t, carry):
+    """NAdam's μ_t = β₁(1 − ½·0.96^{tψ}), μ_{t+1}, Π_t = Π_{t−1}·μ_t (ψ the momentum decay):
+    (1 − μ_t)/(1 − Π_t), μ_{t+1}/(1 − Π_t·μ_{t+1}) and 1/√(1 − β₂ᵗ); ``carry`` = (Π_{t−1}, β₂ᵗ⁻¹)."""
+    mu = g.beta1 * (1.0 - 0.5 * 0.96 ** (t * g.momentum_decay))
+    mu_next = g.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1.0) * g.momentum_decay))
+    product = carry[0] * mu
+    second = carry[1] * g.beta2
+    return ((1.0 - mu) / (1.0 - product), mu_next / (1.0 - product * mu_next),
+            1.0 / sqrt(1.0 - second)), (product, second)
 
 
-def plain_coefficients(alpha_t, beta1, beta2, eps, option, decay):
-    """a = α_t: the rules without bias corrections."""
-    return Coefficients(a=alpha_t, b=0.0, c=0.0, beta1=beta1, beta2=beta2, eps=eps,
-                        option=option)
+# --- coefficients ----------------------------------------------------------------
+
+def plain_coefficients(h, t, shared):
+    """The hyperparameters themselves (α_t in ``h.alpha``): rules without shared coefficients."""
+    return h
 
 
-def adam_coefficients(alpha_t, beta1, beta2, eps, option, decay):
+def adam_coefficients(h, t, shared):
     """a = α_t·(1/(1 − β₁ᵗ)), c = 1/√(1 − β₂ᵗ) (adam, amsgrad, adamax)."""
-    return Coefficients(a=alpha_t * decay.first, b=0.0, c=decay.root, beta1=beta1, beta2=beta2,
-                        eps=eps, option=option)
+    return AdamStep(a=h.alpha * shared[0], b=0.0, c=shared[1], beta1=h.beta1, beta2=h.beta2,
+                    eps=h.eps)
 
 
-def adamw_coefficients(alpha_t, beta1, beta2, eps, option, decay):
-    """As Adam's, and w = 1 − α_t·λ (λ the option) in ``b``."""
-    return Coefficients(a=alpha_t * decay.first, b=1.0 - alpha_t * option, c=decay.root,
-                        beta1=beta1, beta2=beta2, eps=eps, option=option)
+def adamw_coefficients(h, t, shared):
+    """As Adam's, and w = 1 − α_t·λ in ``b``."""
+    return AdamStep(a=h.alpha * shared[0], b=1.0 - h.alpha * h.weight_decay, c=shared[1],
+                    beta1=h.beta1, beta2=h.beta2, eps=h.eps)
 
 
-def nadam_coefficients(alpha_t, beta1, beta2, eps, option, decay):
+def nadam_coefficients(h, t, shared):
     """a = α_t·((1 − μ_t)/(1 − Π_t)), b = α_t·(μ_{t+1}/(1 − Π_t·μ_{t+1})), c as Adam's."""
-    return Coefficients(a=alpha_t * decay.first, b=alpha_t * decay.second, c=decay.root,
-                        beta1=beta1, beta2=beta2, eps=eps, option=option)
+    return AdamStep(a=h.alpha * shared[0], b=h.alpha * shared[1], c=shared[2], beta1=h.beta1,
+                    beta2=h.beta2, eps=h.eps)
 
 
-# --- coordinate updates --------------------------------------------------------
+# --- initial state ---------------------------------------------------------------
 
-def sgd(theta, grad, k, state):
+def adagrad_init(h):
+    """Adagrad's accumulator starts at ``initial_accumulator`` (torch's default 0)."""
+    return (h.initial_accumulator,)
+
+
+# --- coordinate updates ------------------------------------------------------------
+
+def sgd(theta, grad, state, k):
     r"""Plain gradient descent: :math:`θ ← θ - α_t g`."""
-    return theta - k.a * grad, state
+    return theta - k.alpha * grad, state
 
 
-def momentum(theta, grad, k, state):
+def momentum(theta, grad, state, k):
     r"""Heavy ball as torch's SGD(momentum=μ): :math:`b ← μ b + g`, :math:`θ ← θ - α_t b`.
 
-    Polyak (1964). ``state = (b, 0, 0)``; μ is the β₁ axis.
+    Polyak (1964). μ is ``beta1``.
     """
     buf = k.beta1 * state[0] + grad
-    return theta - k.a * buf, (buf, 0.0, 0.0)
+    return theta - k.alpha * buf, (buf,)
 
 
-def nesterov(theta, grad, k, state):
+def nesterov(theta, grad, state, k):
     r"""Nesterov momentum as torch: :math:`θ ← θ - α_t (g + μ b)`, b as momentum.
 
-    Sutskever et al. (2013). ``state = (b, 0, 0)``; μ is the β₁ axis.
+    Sutskever et al. (2013). μ is ``beta1``.
     """
     buf = k.beta1 * state[0] + grad
-    return theta - k.a * (grad + k.beta1 * buf), (buf, 0.0, 0.0)
+    return theta - k.alpha * (grad + k.beta1 * buf), (buf,)
 
 
-def adagrad_init(initial_accumulator):
-    """Adagrad's accumulator starts at ``initial_accumulator`` (torch's default 0)."""
-    return (initial_accumulator, 0.0, 0.0)
-
-
-def adagrad(theta, grad, k, state):
+def adagrad(theta, grad, state, k):
     r"""Adagrad: :math:`s ← s + g^2`, :math:`θ ← θ - (α_t g)/(\sqrt{s} + ε)`.
 
-    Duchi, Hazan & Singer (2011). ``state = (s, 0, 0)``.
+    Duchi, Hazan & Singer (2011).
     """
     accumulator = state[0] + grad * grad
-    return theta - (k.a * grad) / (sqrt(accumulator) + k.eps), (accumulator, 0.0, 0.0)
+    return theta - (k.alpha * grad) / (sqrt(accumulator) + k.eps), (accumulator,)
 
 
-def adadelta(theta, grad, k, state):
-    r"""Adadelta with ρ on the β₂ axis.
+def adadelta(theta, grad, state, k):
+    r"""Adadelta with ρ = ``beta2``.
 
     :math:`v ← ρ v + (1-ρ) g^2`, :math:`Δ = \sqrt{(u+ε)/(v+ε)}\, g`,
-    :math:`u ← ρ u + (1-ρ) Δ^2`, :math:`θ ← θ - α_t Δ`.
-    Zeiler (2012). ``state = (v, u, 0)``.
+    :math:`u ← ρ u + (1-ρ) Δ^2`, :math:`θ ← θ - α_t Δ`. Zeiler (2012).
     """
     rho = k.beta2
     square_avg = rho * state[0] + (1.0 - rho) * (grad * grad)
     delta = sqrt((state[1] + k.eps) / (square_avg + k.eps)) * grad
     delta_avg = rho * state[1] + (1.0 - rho) * (delta * delta)
-    return theta - k.a * delta, (square_avg, delta_avg, 0.0)
+    return theta - k.alpha * delta, (square_avg, delta_avg)
 
 
-def rmsprop(theta, grad, k, state):
-    r"""RMSprop as torch: decay on the β₂ axis, momentum μ on the β₁ axis.
+def rmsprop(theta, grad, state, k):
+    r"""RMSprop as torch: decay ``beta2`` (torch's ``alpha``), momentum μ = ``beta1``.
 
-    :math:`v ← β_2 v + (1-β_2) g^2`, :math:`d = \sqrt{v} + ε` (centered,
-    option ≠ 0: :math:`a ← β_2 a + (1-β_2) g`, :math:`d = \sqrt{v - a^2} + ε`);
+    :math:`v ← β_2 v + (1-β_2) g^2`, :math:`d = \sqrt{v} + ε` (centered:
+    :math:`a ← β_2 a + (1-β_2) g`, :math:`d = \sqrt{v - a^2} + ε`);
     μ > 0: :math:`b ← μ b + g/d`, :math:`θ ← θ - α_t b`; μ = 0:
-    :math:`θ ← θ - (α_t g)/d`. Tieleman & Hinton (2012). ``state = (v, b, a)``.
+    :math:`θ ← θ - (α_t g)/d`. Tieleman & Hinton (2012).
     """
     decay, mu = k.beta2, k.beta1
     square_avg = decay * state[0] + (1.0 - decay) * (grad * grad)
     grad_avg = state[2]
-    if k.option != 0.0:
+    if k.centered != 0.0:
         grad_avg = decay * grad_avg + (1.0 - decay) * grad
         denom = sqrt(square_avg - grad_avg * grad_avg) + k.eps
     else:
         denom = sqrt(square_avg) + k.eps
     if mu > 0.0:
         buf = mu * state[1] + grad / denom
-        return theta - k.a * buf, (square_avg, buf, grad_avg)
-    return theta - (k.a * grad) / denom, (square_avg, 0.0, grad_avg)
+        return theta - k.alpha * buf, (square_avg, buf, grad_avg)
+    return theta - (k.alpha * grad) / denom, (square_avg, 0.0, grad_avg)
 
 
-def adam(theta, grad, k, state):
+def adam(theta, grad, state, k):
     r"""Adam, Kingma & Ba (2015), Algorithm 1, in the pinned grouping.
 
     :math:`m ← β_1 m + (1-β_1) g`, :math:`v ← β_2 v + (1-β_2) g^2`,
     :math:`θ ← θ - a\,(m/(\sqrt{v}\,c + ε))` with a = α_t/(1 − β₁ᵗ) and
-    c = 1/√(1 − β₂ᵗ): √v̂ = √v·c and α·m̂ = a·m. ``state = (m, v, 0)``.
+    c = 1/√(1 − β₂ᵗ): √v̂ = √v·c and α·m̂ = a·m.
     """
     m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
     v = k.beta2 * state[1] + (1.0 - k.beta2) * (grad * grad)
-    return theta - k.a * (m / (sqrt(v) * k.c + k.eps)), (m, v, 0.0)
+    return theta - k.a * (m / (sqrt(v) * k.c + k.eps)), (m, v)
 
 
-def amsgrad(theta, grad, k, state):
+def amsgrad(theta, grad, state, k):
     r"""AMSGrad, Reddi, Kale & Kumar (2018), with torch's max of the raw v.
 
     As :func:`adam` with :math:`\bar v ← \max(\bar v, v)` in the root.
-    ``state = (m, v, v̄)``.
     """
     m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
     v = k.beta2 * state[1] + (1.0 - k.beta2) * (grad * grad)
@@ -227,96 +284,182 @@ def amsgrad(theta, grad, k, state):
     return theta - k.a * (m / (sqrt(v_max) * k.c + k.eps)), (m, v, v_max)
 
 
-def adamw(theta, grad, k, state):
-    r"""AdamW, Loshchilov & Hutter (2019): :math:`θ ← θ·w` (w = 1 − α_t·λ), then :func:`adam`.
-
-    ``state = (m, v, 0)``.
-    """
-    return adam(theta * k.b, grad, k, state)
+def adamw(theta, grad, state, k):
+    r"""AdamW, Loshchilov & Hutter (2019): :math:`θ ← θ·w` (w = 1 − α_t·λ), then :func:`adam`."""
+    return adam(theta * k.b, grad, state, k)
 
 
-def nadam(theta, grad, k, state):
+def nadam(theta, grad, state, k):
     r"""NAdam as torch, Dozat (2016), its two divisions by one denominator merged.
 
-    m, v as :func:`adam`; :math:`θ ← θ - (a g + b m)/(\sqrt{v}\,c + ε)`.
-    ``state = (m, v, 0)`` (Π_t is a step coefficient, not per-coordinate state).
+    m, v as :func:`adam`; :math:`θ ← θ - (a g + b m)/(\sqrt{v}\,c + ε)` (Π_t is a shared
+    coefficient, not per-coordinate state).
     """
     m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
     v = k.beta2 * state[1] + (1.0 - k.beta2) * (grad * grad)
-    return theta - (k.a * grad + k.b * m) / (sqrt(v) * k.c + k.eps), (m, v, 0.0)
+    return theta - (k.a * grad + k.b * m) / (sqrt(v) * k.c + k.eps), (m, v)
 
 
-def adamax(theta, grad, k, state):
+def adamax(theta, grad, state, k):
     r"""AdaMax, Kingma & Ba (2015), section 7, as torch.
 
     :math:`u ← \max(β_2 u, |g| + ε)`, :math:`θ ← θ - a\,(m/u)`, a = α_t/(1 − β₁ᵗ).
-    ``state = (m, u, 0)``.
     """
     m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
     u = max(k.beta2 * state[1], abs(grad) + k.eps)
-    return theta - k.a * (m / u), (m, u, 0.0)
+    return theta - k.a * (m / u), (m, u)
 
+
+# --- the declaration ---------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
 class Optimizer:
-    """One update rule and what it needs.
+    """One update rule, declared: what it reads, what it keeps, how it steps.
 
     Attributes:
         name: the name used in grid files and in the dataset's ``optimizer`` coordinate.
-        update: the coordinate update ``(theta, grad, coefficients, state) -> (theta, state)``.
-        axes: the grid axes the rule reads; the others are computed once and broadcast.
-        decay: ``(beta1, beta2, option, t, powers) -> (Decay, Powers)``.
-        coefficients: ``(alpha_t, beta1, beta2, eps, option, decay) -> Coefficients``.
-        init: ``option -> state`` at t = 0.
-        states: how many of the three state values the rule uses (the first ``states``;
-            the others it leaves at 0, so kernels need not keep them).
-        option: name of the rule's fixed option (``[options.NAME]`` key), or None.
-        option_default: its default value.
-        torch: the equivalent ``torch.optim`` call, for the documentation.
+        hyperparameters: what it reads, in the order of a kernel's ``hyper`` columns
+            (``alpha`` first: the schedule scales it).
+        state: the names of its per-coordinate state values.
+        update: ``(theta, grad, state, k) -> (theta, state)`` for one coordinate.
+        coefficients: ``(h, t, shared) -> k``.
+        shared: ``(g, t, carry) -> (shared, carry)``; ``shared_by`` names what ``g`` holds.
+        shared_by: the hyperparameters ``shared`` reads (cells that agree on them share it).
+        carry: the initial running products of ``shared``.
+        init: ``h -> state`` at t = 0 (None: every state value starts at 0).
+        reference: the equivalent call of the reference library.
+        paper: where the rule comes from.
+        source: for a user's rule, the file it was read from (None for built-ins).
     """
 
     name: str
+    hyperparameters: tuple[Hyperparameter, ...]
+    state: tuple[str, ...]
     update: Callable
-    axes: tuple[str, ...]
-    decay: Callable = no_decay
     coefficients: Callable = plain_coefficients
-    init: Callable = zero_state
-    states: int = 3
-    option: str | None = None
-    option_default: float | bool = 0.0
-    torch: str = ""
+    shared: Callable = nothing_shared
+    shared_by: tuple[str, ...] = ()
+    carry: tuple[float, ...] = ()
+    init: Callable | None = None
+    reference: str = ""
+    paper: str = ""
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        names = self.names
+        if not names or names[0] != "alpha":
+            raise ValueError(f"{self.name}: the first hyperparameter must be alpha")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a hyperparameter is declared twice")
+        missing = [name for name in self.shared_by if name not in names]
+        if missing:
+            raise ValueError(f"{self.name}: shared_by names {missing}, not hyperparameters")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The hyperparameters' names, in column order."""
+        return tuple(h.name for h in self.hyperparameters)
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """The hyperparameters it reads (an axis it does not read is computed once)."""
+        return self.names
+
+    def hyperparameter(self, name: str) -> Hyperparameter:
+        return self.hyperparameters[self.names.index(name)]
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {h.name: h.default for h in self.hyperparameters}
+
+    @property
+    def shared_columns(self) -> tuple[int, ...]:
+        """The ``hyper`` columns of ``shared_by``."""
+        return tuple(self.names.index(name) for name in self.shared_by)
+
+    @property
+    def shares(self) -> bool:
+        """Whether the rule has shared step coefficients."""
+        return self.shared is not nothing_shared
 
     @property
     def functions(self) -> tuple[Callable, ...]:
-        """The plain functions a kernel calls for this rule: (decay, coefficients, update, init)."""
-        return (self.decay, self.coefficients, self.update, self.init)
+        """The plain functions a kernel calls for this rule."""
+        return tuple(f for f in (self.shared, self.coefficients, self.update, self.init)
+                     if f is not None)
 
+    @property
+    def torch(self) -> str:  # the listing's column of the reference call
+        return self.reference
+
+
+def _hyper(*items) -> tuple[Hyperparameter, ...]:
+    return tuple(items)
+
+
+ADAM_FAMILY = _hyper(ALPHA, BETA1, BETA2, EPS)
 
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in (
-        Optimizer(name="sgd", update=sgd, axes=("alpha",), states=0, torch="SGD(lr)"),
-        Optimizer(name="momentum", update=momentum, axes=("alpha", "beta1"), states=1,
-                  torch="SGD(lr, momentum=μ)"),
-        Optimizer(name="nesterov", update=nesterov, axes=("alpha", "beta1"), states=1,
-                  torch="SGD(lr, momentum=μ, nesterov=True)"),
-        Optimizer(name="adagrad", update=adagrad, axes=("alpha", "eps"), init=adagrad_init, states=1,
-                  option="initial_accumulator", option_default=0.0, torch="Adagrad(lr, eps=ε)"),
-        Optimizer(name="adadelta", update=adadelta, axes=("alpha", "beta2", "eps"), states=2,
-                  torch="Adadelta(lr, rho=ρ, eps=ε)"),
-        Optimizer(name="rmsprop", update=rmsprop, axes=AXES, option="centered",
-                  option_default=False, torch="RMSprop(lr, alpha=β₂, eps=ε, momentum=β₁)"),
-        Optimizer(name="adam", update=adam, axes=AXES, decay=bias_decay, states=2,
-                  coefficients=adam_coefficients, torch="Adam(lr, betas, eps)"),
-        Optimizer(name="amsgrad", update=amsgrad, axes=AXES, decay=bias_decay,
-                  coefficients=adam_coefficients, torch="Adam(..., amsgrad=True)"),
-        Optimizer(name="adamw", update=adamw, axes=AXES, decay=bias_decay, states=2,
-                  coefficients=adamw_coefficients, option="weight_decay", option_default=1e-2,
-                  torch="AdamW(..., weight_decay=λ)"),
-        Optimizer(name="nadam", update=nadam, axes=AXES, decay=nadam_decay, states=2,
-                  coefficients=nadam_coefficients, option="momentum_decay", option_default=4e-3,
-                  torch="NAdam(..., momentum_decay=ψ)"),
-        Optimizer(name="adamax", update=adamax, axes=AXES, decay=first_bias_decay, states=2,
-                  coefficients=adam_coefficients, torch="Adamax(lr, betas, eps)"),
+        Optimizer(name="sgd", hyperparameters=_hyper(ALPHA), state=(), update=sgd,
+                  reference="torch.optim.SGD(lr)", paper="Robbins & Monro (1951)"),
+        Optimizer(name="momentum",
+                  hyperparameters=_hyper(ALPHA, BETA1.with_default(0.9, "momentum")),
+                  state=("momentum_buffer",), update=momentum,
+                  reference="torch.optim.SGD(lr, momentum=β₁)", paper="Polyak (1964)"),
+        Optimizer(name="nesterov",
+                  hyperparameters=_hyper(ALPHA, BETA1.with_default(0.9, "momentum")),
+                  state=("momentum_buffer",), update=nesterov,
+                  reference="torch.optim.SGD(lr, momentum=β₁, nesterov=True)",
+                  paper="Sutskever, Martens, Dahl & Hinton (2013)"),
+        Optimizer(name="adagrad",
+                  hyperparameters=_hyper(ALPHA, EPS, Hyperparameter(
+                      name="initial_accumulator", default=0.0, minimum=0.0,
+                      reference="initial_accumulator_value",
+                      long_name="initial accumulator s₀")),
+                  state=("sum",), update=adagrad, init=adagrad_init,
+                  reference="torch.optim.Adagrad(lr, eps=ε)",
+                  paper="Duchi, Hazan & Singer (2011)"),
+        Optimizer(name="adadelta",
+                  hyperparameters=_hyper(ALPHA, BETA2.with_default(0.999, "rho"), EPS),
+                  state=("square_avg", "acc_delta"), update=adadelta,
+                  reference="torch.optim.Adadelta(lr, rho=β₂, eps=ε)", paper="Zeiler (2012)"),
+        Optimizer(name="rmsprop",
+                  hyperparameters=_hyper(ALPHA, BETA1.with_default(0.9, "momentum"),
+                                         BETA2.with_default(0.999, "alpha"), EPS,
+                                         Hyperparameter(name="centered", default=False,
+                                                        flag=True, reference="centered",
+                                                        long_name="centered")),
+                  state=("square_avg", "momentum_buffer", "grad_avg"), update=rmsprop,
+                  reference="torch.optim.RMSprop(lr, alpha=β₂, eps=ε, momentum=β₁)",
+                  paper="Tieleman & Hinton (2012)"),
+        Optimizer(name="adam", hyperparameters=ADAM_FAMILY, state=("m", "v"), update=adam,
+                  coefficients=adam_coefficients, shared=bias_corrections,
+                  shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  reference="torch.optim.Adam(lr, betas=(β₁, β₂), eps=ε)",
+                  paper="Kingma & Ba (2015)"),
+        Optimizer(name="amsgrad", hyperparameters=ADAM_FAMILY, state=("m", "v", "v_max"),
+                  update=amsgrad, coefficients=adam_coefficients, shared=bias_corrections,
+                  shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  reference="torch.optim.Adam(..., amsgrad=True)",
+                  paper="Reddi, Kale & Kumar (2018)"),
+        Optimizer(name="adamw", hyperparameters=(*ADAM_FAMILY, WEIGHT_DECAY), state=("m", "v"),
+                  update=adamw, coefficients=adamw_coefficients, shared=bias_corrections,
+                  shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  reference="torch.optim.AdamW(lr, betas, eps, weight_decay=λ)",
+                  paper="Loshchilov & Hutter (2019)"),
+        Optimizer(name="nadam",
+                  hyperparameters=(*ADAM_FAMILY, Hyperparameter(
+                      name="momentum_decay", default=4e-3, minimum=0.0,
+                      reference="momentum_decay", long_name="momentum decay ψ")),
+                  state=("m", "v"), update=nadam, coefficients=nadam_coefficients,
+                  shared=nadam_shared, shared_by=("beta1", "beta2", "momentum_decay"),
+                  carry=(1.0, 1.0), reference="torch.optim.NAdam(..., momentum_decay=ψ)",
+                  paper="Dozat (2016)"),
+        Optimizer(name="adamax", hyperparameters=ADAM_FAMILY, state=("m", "u"), update=adamax,
+                  coefficients=adam_coefficients, shared=first_bias_correction,
+                  shared_by=("beta1",), carry=(1.0,),
+                  reference="torch.optim.Adamax(lr, betas, eps)", paper="Kingma & Ba (2015)"),
     )
 }

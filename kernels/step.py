@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from .random import counter_key, normal
-from .rules import Powers
+from . import records
 from .schedules import schedule_scale
 
 # Random streams of a cell: the objective's own draws (minibatches), and the gradient noise.
@@ -87,12 +87,13 @@ def cell_runner(rule, value_and_grad, keyed: bool):
     The simple CPU kernel and the CUDA kernel call it once per cell; the
     lockstep kernel arranges the same functions across lanes instead.
 
-    ``run_cell(theta, grad, state0, state1, state2, alpha, beta1, beta2, eps, seed, start,
-    schedule, settings, trajectory, loss) -> (alive, value, best, reached)``: ``theta``
-    (dim,) holds the start point and ends as the final θ; ``grad`` and ``state0..2``
-    (dim,) are scratch; ``trajectory`` (records, dim) and ``loss`` (records,) receive
-    the recorded steps (left as they are after a divergence). The result goes
-    through :func:`results`.
+    ``run_cell(theta, grad, states, hyper, seed, start, schedule, settings, trajectory,
+    loss) -> (alive, value, best, reached)``: ``theta`` (dim,) holds the start point and
+    ends as the final θ; ``grad`` (dim,) and ``states`` (S, dim), the rule's S state
+    values per coordinate, are scratch; ``hyper`` (H, 1) holds the cell's
+    hyperparameters in the rule's order (:attr:`kernels.rules.Optimizer.names`);
+    ``trajectory`` (records, dim) and ``loss`` (records,) receive the recorded steps
+    (left as they are after a divergence). The result goes through :func:`results`.
 
     Args:
         rule: a :class:`kernels.rules.Optimizer`.
@@ -100,16 +101,23 @@ def cell_runner(rule, value_and_grad, keyed: bool):
         keyed: whether the objective reads its key (if not, none is computed: a
             call the CPU's vectorizer could not remove).
     """
-    decay, coefficients, update, init = rule.functions
+    shared, coefficients, update = rule.shared, rule.coefficients, rule.update
+    init = records.init_function(rule)
+    count = len(rule.state)
+    load, store = records.load(count), records.store(count)
+    record_of = records.hyperparameters(rule)
+    group_of = records.group(rule, True)
+    carry0 = tuple(rule.carry)
 
-    def run_cell(theta, grad, state0, state1, state2, alpha, beta1, beta2, eps, seed, start,
-                 schedule, settings, trajectory, loss):
+    def run_cell(theta, grad, states, hyper, seed, start, schedule, settings, trajectory, loss):
         dim = theta.shape[0]
         steps = settings.steps
-        option = settings.option
+        alpha = hyper[0, 0]
+        initial = init(record_of(hyper, 0, 0, alpha))
         for i in range(dim):
-            state0[i], state1[i], state2[i] = init(option)
-        powers = Powers(first=1.0, second=1.0)
+            store(states, i, dim, 0, initial)
+        carry = carry0
+        group = group_of(hyper, 0, 0)
         alive = True
         best = math.inf
         reached = -1.0
@@ -136,13 +144,13 @@ def cell_runner(rule, value_and_grad, keyed: bool):
                     grad[i] = perturb(grad[i], settings.noise, noise, i)
             alpha_t = alpha * schedule_scale(schedule, t, float(steps), settings.warmup,
                                              settings.step_every, settings.step_factor)
-            factors, powers = decay(beta1, beta2, option, t, powers)
-            k = coefficients(alpha_t, beta1, beta2, eps, option, factors)
+            factors, carry = shared(group, t, carry)
+            k = coefficients(record_of(hyper, 0, 0, alpha_t), t, factors)
             for i in range(dim):
-                new, state = update(theta[i], grad[i], k, (state0[i], state1[i], state2[i]))
+                new, state = update(theta[i], grad[i], load(states, i, dim, 0), k)
                 theta[i], alive = constrain(new, settings.lower[i], settings.upper[i],
                                             settings.bound, alive)
-                state0[i], state1[i], state2[i] = state
+                store(states, i, dim, 0, state)
             if not alive:
                 break
         return alive, value, best, reached

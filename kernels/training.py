@@ -32,12 +32,12 @@ import numpy as np
 from numba import njit
 
 from .compile import SOURCE_FINGERPRINT, registered_lane_step
-from .layout import ALPHA, BETA1, BETA2, EPS, SCHEDULE, SEED, START
-from .lanes import group_runs, join_group, scale_lanes
+from .layout import SEED, START
+from .lanes import Lanes, lane_arrays, scale_lanes, sizes
 from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
                      network_functions, penalty)
 from .numba_support import cached_as, register_jitable
-from .schedules import CONSTANT, SCHEDULES
+from .schedules import SCHEDULES
 from .step import is_recorded, noise_key, observe, perturb, results
 
 __all__ = ["training_kernel", "TrainingKernel", "lane_blocks", "block_trainer", "Scratch"]
@@ -71,8 +71,9 @@ class TrainingKernel:
         lanes: cells per lane block.
     """
 
-    def __init__(self, dispatcher, data: ModelData, lanes: int):
+    def __init__(self, dispatcher, data: ModelData, lanes: int, rule):
         self.dispatcher = dispatcher
+        self.rule = rule
         self.data = data
         self.lanes = lanes
 
@@ -85,7 +86,8 @@ class TrainingKernel:
         return self.dispatcher._cache
 
     def __call__(self, x0, hyper, ids, settings, out) -> None:
-        order = np.lexsort((hyper[:, BETA2], hyper[:, BETA1], ids[:, START], ids[:, SEED]))
+        order = np.lexsort((*(hyper[:, column] for column in reversed(self.rule.shared_columns)),
+                            ids[:, START], ids[:, SEED]))
         blocks = lane_blocks(ids, order, self.lanes)
         self.dispatcher(x0, hyper, ids, settings, out, order, blocks, self.data)
 
@@ -96,7 +98,7 @@ def training_kernel(rule, network: Network, data: ModelData, lanes: int) -> Trai
     One compiled kernel per (rule, network shape, lanes): the data are an argument,
     so another data set of the same shape, another batch size or λ compiles nothing.
     """
-    return TrainingKernel(_training_dispatcher(rule, network, lanes), data, lanes)
+    return TrainingKernel(_training_dispatcher(rule, network, lanes), data, lanes, rule)
 
 
 def _shape(network: Network) -> str:
@@ -133,73 +135,34 @@ class Scratch(NamedTuple):
     """The arrays one lane block trains in (see :func:`block_trainer`): made once per kernel
     call on the CPU (:func:`cpu_scratch`), per thread on a GPU (:mod:`kernels.cuda_training`).
 
-    θ, ∇f and the rule's state values (dim, lanes); the network's activations and output
-    errors (units, TILE, lanes); the epoch's permutation (n_train,) int64; ``rows``, the
-    identity 0 … max(n_train, n_test) − 1 (an evaluation's order); per lane (lanes,)
-    the cell's α, α_t, β₁, β₂, ε, schedule (int64), f, best f, step within tol, alive
-    (bool), train loss and error, test loss and error, and its (β₁, β₂) group (int64);
-    per group the β, the running powers (2, lanes) and the decay (3, lanes); each lane's
-    copy of its decay (3, lanes), zero at first; per schedule (kinds,) its scale and
-    whether a lane uses it (bool).
+    ``lanes``: the :class:`kernels.lanes.Lanes` of the rule's step; the network's
+    activations and output errors (units, TILE, lanes); the epoch's permutation
+    (n_train,) int64; ``rows``, the identity 0 … max(n_train, n_test) − 1 (an
+    evaluation's order); per lane (lanes,) the train loss and error, the test loss and
+    error.
     """
 
-    theta: np.ndarray
-    grad: np.ndarray
-    state0: np.ndarray
-    state1: np.ndarray
-    state2: np.ndarray
+    lanes: Lanes
     acts: np.ndarray
     deltas: np.ndarray
     permutation: np.ndarray
     rows: np.ndarray
-    alpha: np.ndarray
-    alpha_t: np.ndarray
-    beta1: np.ndarray
-    beta2: np.ndarray
-    eps: np.ndarray
-    schedule: np.ndarray
-    value: np.ndarray
-    best: np.ndarray
-    reached: np.ndarray
-    alive: np.ndarray
     train_loss: np.ndarray
     train_error: np.ndarray
     test_loss: np.ndarray
     test_error: np.ndarray
-    group: np.ndarray
-    group_beta1: np.ndarray
-    group_beta2: np.ndarray
-    group_powers: np.ndarray
-    group_decay: np.ndarray
-    run_start: np.ndarray
-    run_end: np.ndarray
-    run_group: np.ndarray
-    lane_decay: np.ndarray
-    scales: np.ndarray
-    scheduled: np.ndarray
 
 
-def cpu_scratch(dim, lanes, units, samples, rows, kinds):
+def cpu_scratch(size, dim, lanes, units, samples, rows, kinds):
     """A :class:`Scratch` of new arrays (compiled code: np.empty; CPU only)."""
     identity = np.empty(rows, dtype=np.int64)
     for row in range(rows):
         identity[row] = row
     return Scratch(
-        theta=np.empty((dim, lanes)), grad=np.empty((dim, lanes)),
-        state0=np.empty((dim, lanes)), state1=np.empty((dim, lanes)),
-        state2=np.empty((dim, lanes)), acts=np.empty((units, TILE, lanes)),
+        lanes=lane_arrays(size, dim, lanes, kinds), acts=np.empty((units, TILE, lanes)),
         deltas=np.empty((units, TILE, lanes)), permutation=np.empty(samples, dtype=np.int64),
-        rows=identity, alpha=np.empty(lanes), alpha_t=np.empty(lanes), beta1=np.empty(lanes),
-        beta2=np.empty(lanes), eps=np.empty(lanes), schedule=np.empty(lanes, dtype=np.int64),
-        value=np.empty(lanes), best=np.empty(lanes), reached=np.empty(lanes),
-        alive=np.empty(lanes, dtype=np.bool_), train_loss=np.empty(lanes),
-        train_error=np.empty(lanes), test_loss=np.empty(lanes), test_error=np.empty(lanes),
-        group=np.empty(lanes, dtype=np.int64), group_beta1=np.empty(lanes),
-        group_beta2=np.empty(lanes), group_powers=np.empty((2, lanes)),
-        group_decay=np.empty((3, lanes)), run_start=np.empty(lanes, dtype=np.uint64),
-        run_end=np.empty(lanes, dtype=np.uint64), run_group=np.empty(lanes, dtype=np.int64),
-        lane_decay=np.zeros((3, lanes)),
-        scales=np.ones(kinds), scheduled=np.zeros(kinds, dtype=np.bool_))
+        rows=identity, train_loss=np.empty(lanes), train_error=np.empty(lanes),
+        test_loss=np.empty(lanes), test_error=np.empty(lanes))
 
 
 register_jitable(cpu_scratch)
@@ -215,49 +178,21 @@ def block_trainer(rule, network: Network, lanes: int):
     :class:`Scratch` for ``lanes`` lanes.
     """
     gradient, evaluate, _ = registered_network(network, lanes)
-    decay_lanes, update_lanes = registered_lane_step(rule, lanes)
-    init = rule.init
-    kinds = len(SCHEDULES)
+    load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
 
     def train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch):
-        theta, grad, alive, value = scratch.theta, scratch.grad, scratch.alive, scratch.value
-        state0, state1, state2 = scratch.state0, scratch.state1, scratch.state2
-        best, reached, schedule = scratch.best, scratch.reached, scratch.schedule
-        alpha, alpha_t, beta1, beta2 = scratch.alpha, scratch.alpha_t, scratch.beta1, scratch.beta2
+        work = scratch.lanes
+        theta, grad, alive, value = work.theta, work.grad, work.alive, work.value
+        best, reached = work.best, work.reached
         train_loss, train_error = scratch.train_loss, scratch.train_error
         test_loss, test_error = scratch.test_loss, scratch.test_error
         dim = x0.shape[1]
         steps = settings.steps
-        option = settings.option
         samples = data.x_train.shape[0]
-        for kind in range(kinds):
-            scratch.scheduled[kind] = False
-        groups = 0
-        for lane in range(lanes):
-            # Lanes past the last cell repeat it: computed, never written.
-            cell = order[first + min(lane, count - 1)]
-            alpha[lane] = hyper[cell, ALPHA]
-            beta1[lane] = hyper[cell, BETA1]
-            beta2[lane] = hyper[cell, BETA2]
-            scratch.eps[lane] = hyper[cell, EPS]
-            schedule[lane] = ids[cell, SCHEDULE]
-            scratch.scheduled[ids[cell, SCHEDULE]] = True
-            best[lane] = math.inf
-            reached[lane] = -1.0
-            alive[lane] = True
-            for i in range(dim):
-                theta[i, lane] = x0[cell, i]
-                state0[i, lane], state1[i, lane], state2[i, lane] = init(option)
-            groups = join_group(lane, beta1[lane], beta2[lane], groups, scratch.group,
-                                scratch.group_beta1, scratch.group_beta2, scratch.group_powers)
-        runs = group_runs(scratch.group, lanes, scratch.run_start, scratch.run_end,
-                          scratch.run_group)
-        seed = ids[order[first], SEED]  # every lane's: the block shares its minibatches
-        start = ids[order[first], START]
-        constant = settings.warmup <= 0.0
-        for kind in range(kinds):
-            if scratch.scheduled[kind] and kind != CONSTANT:
-                constant = False
+        groups, runs, constant = load_lanes(x0, hyper, ids, order, first, count, work,
+                                            settings.warmup <= 0.0)
+        seed = work.seed[0]  # every lane's: the block shares its minibatches
+        start = work.start[0]
         epoch_loaded = -1
         record = 0
         for step in range(steps + 1):
@@ -295,13 +230,11 @@ def block_trainer(rule, network: Network, lanes: int):
                     for lane in range(lanes):
                         grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
             if not constant:
-                scale_lanes(alpha, alpha_t, schedule, scratch.scheduled, scratch.scales, t,
-                            settings)
-            decay_lanes(groups, scratch.group_beta1, scratch.group_beta2, scratch.group_powers,
-                        scratch.group_decay, runs, scratch.run_start, scratch.run_end,
-                        scratch.run_group, scratch.lane_decay, option, t)
-            update_lanes(theta, grad, state0, state1, state2, alpha if constant else alpha_t,
-                         beta1, beta2, scratch.eps, scratch.lane_decay, alive, settings)
+                scale_lanes(work.hyper[0], work.alpha_t, work.schedule, work.scheduled,
+                            work.scales, t, settings)
+            share_lanes(work, groups, runs, t)
+            update_lanes(work, work.hyper[0] if constant else work.alpha_t, t, settings, 0,
+                         lanes)
         for lane in range(count):
             cell = order[first + lane]
             kept = alive[lane]
@@ -334,6 +267,7 @@ def _training_dispatcher(rule, network: Network, lanes: int):
     train_block = registered_block_trainer(rule, network, lanes)
     units = network.units
     kinds = len(SCHEDULES)
+    size = sizes(rule)
 
     @njit(nogil=True, cache=True, error_model="numpy")
     @cached_as(name)
@@ -341,7 +275,7 @@ def _training_dispatcher(rule, network: Network, lanes: int):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
             return
         samples = data.x_train.shape[0]
-        scratch = cpu_scratch(x0.shape[1], lanes, units, samples,
+        scratch = cpu_scratch(size, x0.shape[1], lanes, units, samples,
                               max(samples, data.x_test.shape[0]), kinds)
         for block in range(blocks.shape[0]):
             train_block(x0, hyper, ids, settings, out, order, blocks[block, 0],

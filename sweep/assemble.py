@@ -265,7 +265,9 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         TOL: config.tol,
         "record_every": config.record_every,
         DIVERGENCE_BOUND: plan.bound,
-        "options": ", ".join(f"{k}.{OPTIMIZERS[k].option} = {v}" for k, v in config.options),
+        # The values each rule ran at for the hyperparameters it does not read from a
+        # dimension: its [options], else its own default.
+        "options": fixed_values_text(config),
         "backend": engine.backend,
         "dtype": engine.dtype,
         "cells": plan.full_cells,
@@ -273,6 +275,19 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         "versions": _versions(),
     }
     return attrs | (timing_attrs(timing, plan.computed_cells * config.steps) if timing else {})
+
+
+def fixed_values_text(config) -> str:
+    """``"adamw.weight_decay = 0.01, rmsprop.centered = false"``: per rule, the value of each
+    hyperparameter it ran at that is not a dimension it reads (flags as true/false)."""
+    parts = []
+    for name in config.optimizers:
+        rule = OPTIMIZERS[name]
+        for key, value in config.values(name).items():
+            shown = ("true" if value else "false") if rule.hyperparameter(key).flag else \
+                f"{value:g}"
+            parts.append(f"{name}.{key} = {shown}")
+    return ", ".join(parts)
 
 
 def timing_attrs(timing: Timing, steps: int) -> dict:

@@ -126,7 +126,8 @@ class SweepConfig:
         starts: start points, each a ``dim``-tuple.
         bound: divergence bound on |θ_i|, or None for the objective's own.
         axes: the four grid axes, in the order of :data:`kernels.rules.AXES`.
-        options: the fixed option of every rule that has one, ``((name, value), ...)``.
+        options: per rule, the hyperparameters ``[options.RULE]`` fixes,
+            ``((rule, ((name, value), ...)), ...)`` (see :meth:`fixed`).
         spec: how to build the objective in any process.
         noise: σ of the Gaussian noise added to every gradient component (0: none).
         seeds: the random seeds; ``seed_axis`` says whether they form a dataset dimension.
@@ -147,7 +148,7 @@ class SweepConfig:
     starts: tuple[tuple[float, ...], ...]
     bound: float | None
     axes: tuple[Axis, ...]
-    options: tuple[tuple[str, float], ...]
+    options: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
     spec: ObjectiveSpec
     noise: float = 0.0
     seeds: tuple[int, ...] = (0,)
@@ -166,9 +167,23 @@ class SweepConfig:
     def dim(self) -> int:
         return len(self.starts[0])
 
-    def option(self, optimizer: str) -> float:
-        """The fixed option of ``optimizer`` as a float (0.0 if it has none)."""
-        return dict(self.options).get(optimizer, 0.0)
+    def fixed(self, optimizer: str) -> dict[str, float]:
+        """The hyperparameters ``[options.OPTIMIZER]`` fixes, by name (floats; flags 1.0/0.0)."""
+        return dict(dict(self.options).get(optimizer, ()))
+
+    def values(self, optimizer: str) -> dict[str, float]:
+        """Every hyperparameter of ``optimizer`` that is not read from a grid axis: the
+        value it runs at (``[options]``, else the rule's own default), by name."""
+        rule = OPTIMIZERS[optimizer]
+        swept = {axis.name for axis in self.axes}
+        fixed = self.fixed(optimizer)
+        return {h.name: fixed.get(h.name, float(h.default)) for h in rule.hyperparameters
+                if h.name in fixed or h.name not in swept}
+
+    def reads(self, optimizer: str, axis: str) -> bool:
+        """Whether ``optimizer``'s cells take their ``axis`` value from the grid axis (else
+        the rule is computed once and broadcast over it)."""
+        return axis in OPTIMIZERS[optimizer].names and axis not in self.fixed(optimizer)
 
 
 def load(path: str | Path) -> SweepConfig:
@@ -779,30 +794,31 @@ def _infer_scale(values):
     return "log" if geometric and not arithmetic else "linear"
 
 
-def _options(check, options):
-    resolved = {}
+def _options(check, options, swept=()):
+    """``[options.RULE]``: values fixed for one rule, any of its hyperparameters but α (a
+    value fixed here is not read from the grid axis of that name: the rule is computed
+    once and broadcast over it). Returns ``((rule, ((name, value), ...)), ...)`` for the
+    rules that fix something, values as floats (a flag as 1.0/0.0)."""
+    resolved = []
     for optimizer in options:
         check.attempt(check.known_name, optimizer, OPTIMIZERS, f"options.{_key(optimizer)}",
                       "optimizer", show=False)
     for name, rule in OPTIMIZERS.items():
-        if rule.option is None:
-            if name in options:
-                body = check.table(options[name], f"options.{name}")
-                if body:
-                    first = next(iter(body))
-                    check.fail(f"options.{name}.{first}", body[first], f"{name} takes no options")
+        if name not in options:
             continue
-        body = check.table(options.get(name, {}), f"options.{name}")
-        check.known_keys(body, (rule.option,), f"options.{name}")
-        value = body.get(rule.option, rule.option_default)
-        key = f"options.{name}.{rule.option}"
-        if isinstance(rule.option_default, bool):
-            if not isinstance(value, bool):
-                check.fail(key, value, "must be true or false")
-            resolved[name] = 1.0 if value else 0.0
-        else:
-            resolved[name] = check.number(value, key, lambda v: v >= 0, "must be >= 0")
-    return tuple(resolved.items())
+        body = check.table(options[name], f"options.{name}")
+        allowed = tuple(n for n in rule.names if n != "alpha")
+        if not allowed and body:
+            first = next(iter(body))
+            check.fail(f"options.{name}.{first}", body[first],
+                       f"{name} has no hyperparameter to fix but alpha (a grid axis)")
+        check.known_keys(body, allowed, f"options.{name}")
+        fixed = []
+        for key_name, value in body.items():
+            fixed.append((key_name, check.hyperparameter(rule.hyperparameter(key_name), value,
+                                                          f"options.{name}.{key_name}")))
+        resolved.append((name, tuple(fixed)))
+    return tuple(resolved)
 
 
 # --- size --------------------------------------------------------------------
@@ -980,6 +996,18 @@ class _Checker:
         if rule is not None and not rule(as_float):
             self.fail(key, value, broken)
         return as_float
+
+    def hyperparameter(self, declared, value, key) -> float:
+        """A value of the hyperparameter ``declared`` (a :class:`kernels.rules.Hyperparameter`)
+        as a float: a flag is true or false (1.0/0.0), others a number in its range."""
+        if declared.flag:
+            if not isinstance(value, bool):
+                self.fail(key, value, "must be true or false")
+            return 1.0 if value else 0.0
+        number = self.number(value, key)
+        if not declared.valid(number):
+            self.fail(key, value, f"must be in {declared.range_text}")
+        return number
 
     def choice(self, value, key, choices) -> str:
         """One of ``choices`` (strings), else an error that lists them."""

@@ -89,7 +89,7 @@ def settings_for(plan: Plan, optimizer: str) -> Settings:
         lower[:], upper[:] = np.asarray(config.bounds, dtype=np.float64).T
     return Settings(steps=config.steps, record_every=config.record_every, tol=config.tol,
                     minimum=plan.problem.minimum, bound=plan.bound,
-                    option=config.option(optimizer), noise=config.noise,
+                    noise=config.noise,
                     warmup=float(config.warmup), step_every=float(config.step_every),
                     step_factor=config.step_factor, lower=lower, upper=upper)
 

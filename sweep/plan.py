@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.layout import HYPER_COLUMNS, ID_COLUMNS, SCHEDULE, SEED, START
+from kernels.layout import ID_COLUMNS, SCHEDULE, SEED, START
 from kernels.objectives import Problem
 from kernels.rules import AXES, OPTIMIZERS
 from kernels.schedules import SCHEDULES
@@ -91,10 +91,10 @@ class Plan:
         return len(self.config.optimizers) * math.prod(self.full_shape)
 
     def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A block's start points (cells, dim), hyperparameters (cells, 4) and
-        ids (cells, 3) int64, laid out as :mod:`kernels.layout` says (the ids: the
-        seed, the start point's index, the schedule code). Cells in C order over
-        the block's region."""
+        """A block's start points (cells, dim), hyperparameters (cells, H), the rule's in
+        its order (:attr:`kernels.rules.Optimizer.names`), and ids (cells, 3) int64, laid
+        out as :mod:`kernels.layout` says (the ids: the seed, the start point's index, the
+        schedule code). Cells in C order over the block's region."""
         config = self.config
         indices = np.meshgrid(*(np.arange(part.start, part.stop) for part in block.region),
                               indexing="ij")
@@ -106,12 +106,15 @@ class Plan:
             drawn = {pair: training.initial(*pair) for pair in set(zip(seeds.tolist(),
                                                                          start.tolist()))}
             x0 = np.stack([drawn[pair] for pair in zip(seeds.tolist(), start.tolist())])
-        hyper = np.empty((block.cells, len(HYPER_COLUMNS)))
-        used = OPTIMIZERS[block.optimizer].axes
+        rule = OPTIMIZERS[block.optimizer]
+        hyper = np.empty((block.cells, len(rule.names)))
+        fixed = config.values(block.optimizer)
+        for column, name in enumerate(rule.names):
+            if name in fixed:
+                hyper[:, column] = fixed[name]
         for axis, index in zip(config.axes, axes):
-            # An axis the rule does not read gets NaN: a rule that read it by mistake would show.
-            hyper[:, HYPER_COLUMNS.index(axis.name)] = (np.asarray(axis.values)[index]
-                                                        if axis.name in used else np.nan)
+            if config.reads(block.optimizer, axis.name):
+                hyper[:, rule.names.index(axis.name)] = np.asarray(axis.values)[index]
         ids = np.empty((block.cells, len(ID_COLUMNS)), dtype=np.int64)
         ids[:, SEED] = np.asarray(config.seeds, dtype=np.int64)[seed]
         ids[:, START] = start
@@ -164,9 +167,8 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
     recorded = record_steps(config.steps, config.record_every)
     shapes = {}
     for name in config.optimizers:
-        used = OPTIMIZERS[name].axes
         shapes[name] = (len(config.schedules), len(config.starts), len(config.seeds)) + tuple(
-            len(axis.values) if axis.name in used else 1 for axis in config.axes)
+            len(axis.values) if config.reads(name, axis.name) else 1 for axis in config.axes)
     grid = full_shape(config)
     if chunks is None:
         if block_cells is None:

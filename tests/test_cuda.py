@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from conftest import assert_same_bits  # noqa: E402
 from kernels import cuda as backend  # noqa: E402
 from kernels.compile import cpu_kernel  # noqa: E402
-from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics  # noqa: E402
+from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for  # noqa: E402
 from kernels.objectives import problem  # noqa: E402
 from kernels.rules import OPTIMIZERS  # noqa: E402
 from kernels.schedules import SCHEDULES  # noqa: E402
@@ -70,7 +70,7 @@ def cells(dim, count=12, alpha_max=3.0, seed=5):
     return x0, hyper, ids
 
 
-def settings(dim, minimum=0.0, option=0.0, noise=0.3, bounded=True, bound=20.0):
+def settings(dim, minimum=0.0, noise=0.3, bounded=True, bound=20.0):
     """Noise, a warm-up, the step schedule's period and factor, and a box on coordinate 0
     only, so that the other coordinates may run past ``bound`` (divergence)."""
     lower = np.full(dim, -np.inf)
@@ -78,7 +78,7 @@ def settings(dim, minimum=0.0, option=0.0, noise=0.3, bounded=True, bound=20.0):
     if bounded:
         lower[0], upper[0] = -1.5, 1.2
     return Settings(steps=STEPS, record_every=RECORD_EVERY, tol=1e-2, minimum=minimum,
-                    bound=bound, option=option, noise=noise, warmup=5.0, step_every=10.0,
+                    bound=bound, noise=noise, warmup=5.0, step_every=10.0,
                     step_factor=0.5, lower=lower, upper=upper)
 
 
@@ -92,6 +92,7 @@ def records(steps=STEPS, record_every=RECORD_EVERY):
 def run_both(optimizer, value_and_grad, x0, hyper, ids, config):
     """The CPU reference and the CUDA kernel on the same cells; returns both Metrics."""
     rule = OPTIMIZERS[optimizer]
+    hyper = hyper_for(rule, hyper)
     count, dim = x0.shape
     expected = empty_metrics(count, dim, records(config.steps, config.record_every))
     actual = empty_metrics(count, dim, records(config.steps, config.record_every))
@@ -126,9 +127,8 @@ def test_every_rule_on_each_objective(optimizer, objective):
     """Noise, a schedule per cell with warm-up, a box, records, and cells that diverge."""
     target = problem(objective, **OBJECTIVES[objective])
     x0, hyper, ids = cells(target.dim)
-    option = float(OPTIMIZERS[optimizer].option_default)
     expected, actual = run_both(optimizer, target.value_and_grad, x0, hyper, ids,
-                                settings(target.dim, target.minimum, option))
+                                settings(target.dim, target.minimum))
     assert_matches(expected, actual)
     assert np.isfinite(expected.final_loss).any()  # not a comparison of NaNs only
 
@@ -195,15 +195,17 @@ def test_results_do_not_depend_on_chunks_or_devices(monkeypatch):
     target = problem("quadratic", dim=3, kappa=50.0)
     x0, hyper, ids = cells(target.dim, count=13)
     expected, whole = run_both("adamw", target.value_and_grad, x0, hyper, ids,
-                               settings(target.dim, target.minimum, 1e-2))
+                               settings(target.dim, target.minimum))
     monkeypatch.setattr(backend, "MAX_CHUNK_CELLS", 5)
     rule = OPTIMIZERS["adamw"]
+    hyper = hyper_for(rule, hyper)
     kernel = backend.cuda_kernel(rule, target.value_and_grad)
     for devices in ([0], [0, 0]):
         chunked = empty_metrics(*x0.shape, records())
         with np.errstate(all="ignore"):
             backend.run_on_devices(kernel.device_kernel(x0.shape[1]), x0, hyper, ids,
-                                   settings(target.dim, target.minimum, 1e-2), chunked, devices)
+                                   settings(target.dim, target.minimum), chunked, devices,
+                                   states=len(rule.state))
         assert_matches(expected, chunked)
 
 
@@ -213,6 +215,7 @@ def test_records_a_cell_never_reaches_keep_their_value():
     x0, hyper, ids = cells(2, count=8, alpha_max=10.0)
     config = settings(2, bounded=False, bound=1e6)
     rule = OPTIMIZERS["sgd"]
+    hyper = hyper_for(rule, hyper)
     out = empty_metrics(8, 2, records())
     out.trajectory[:] = -7.0
     with np.errstate(all="ignore"):
@@ -252,7 +255,8 @@ def test_float32_matches_the_float32_cpu_kernel(optimizer, objective):
     x0, hyper, ids = cells(target.dim)
     x0, hyper = x0.astype(np.float32), hyper.astype(np.float32)
     rule = OPTIMIZERS[optimizer]
-    config = settings(target.dim, target.minimum, float(rule.option_default))
+    hyper = hyper_for(rule, hyper)
+    config = settings(target.dim, target.minimum)
     expected = empty_metrics(12, target.dim, records(), "float32")
     actual = empty_metrics(12, target.dim, records(), "float32")
     cpu_kernel(rule, target.value_and_grad, "float32")(x0, hyper, ids, config,

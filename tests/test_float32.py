@@ -18,9 +18,9 @@ import pytest
 import naive
 from kernels import precision
 from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
-from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics
+from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for
 from kernels.objectives import problem
-from kernels.rules import OPTIMIZERS, Coefficients
+from kernels.rules import OPTIMIZERS, AdamStep
 from kernels.schedules import SCHEDULES
 
 LANES = 8
@@ -38,11 +38,11 @@ def cells(dim, count=21, alpha_max=3.0):
     return starts[index % 2].astype(np.float32), hyper.astype(np.float32), ids
 
 
-def settings(dim, minimum=0.0, option=0.0, noise=0.3, steps=60, record_every=7):
+def settings(dim, minimum=0.0, noise=0.3, steps=60, record_every=7):
     lower, upper = np.full(dim, -np.inf), np.full(dim, np.inf)
     lower[0], upper[0] = -1.5, 1.2
     return Settings(steps=steps, record_every=record_every, tol=1e-2, minimum=minimum,
-                    bound=20.0, option=option, noise=noise, warmup=5.0, step_every=10.0,
+                    bound=20.0, noise=noise, warmup=5.0, step_every=10.0,
                     step_factor=0.5, lower=lower, upper=upper)
 
 
@@ -71,7 +71,8 @@ def assert_same_bits(a, b):
 def lockstep_equals_simple(optimizer, objective, **keys):
     rule, target = OPTIMIZERS[optimizer], problem(objective, **keys)
     x0, hyper, ids = cells(target.dim)
-    config = settings(target.dim, target.minimum, float(rule.option_default))
+    config = settings(target.dim, target.minimum)
+    hyper = hyper_for(rule, hyper)
     simple = run(cpu_kernel(rule, target.value_and_grad, "float32"),
                  x0, hyper, ids, config)
     fast = run(lockstep_kernel(rule, target.value_and_grad, LANES, "float32"),
@@ -113,6 +114,7 @@ def test_float32_is_not_float64():
     and not by more than float32's precision over a short, stable run."""
     rule, target = OPTIMIZERS["adam"], problem("beale")
     x0, hyper, ids = cells(2, alpha_max=0.01)
+    hyper = hyper_for(rule, hyper)
     config = settings(2, noise=0.0)._replace(lower=np.full(2, -np.inf), upper=np.full(2, np.inf))
     single = run(cpu_kernel(rule, target.value_and_grad, "float32"),
                  x0, hyper, ids, config)
@@ -152,7 +154,8 @@ def test_the_naive_reference_on_float32_scalars(optimizer, objective, monkeypatc
         lower=np.full(2, -np.inf), upper=np.full(2, np.inf), warmup=0.0)
     out = run(cpu_kernel(rule, target.value_and_grad, "float32"),
               np.array([start], np.float32),
-              np.array([[hyper[k] for k in ("alpha", "beta1", "beta2", "eps")]], np.float32),
+              hyper_for(rule, np.array([[hyper[k] for k in ("alpha", "beta1", "beta2", "eps")]],
+                                       np.float32)),
               np.zeros((1, 3), np.int64), config)
     got = out.trajectory[0]
     assert np.isfinite(expected).all() and got.shape == expected.shape
@@ -177,7 +180,8 @@ def inspected():
     full = cached.dispatcher_for(2, noisy=True, scheduled=True)
     kernel = njit(nogil=True, error_model="numpy")(full.py_func)
     x0, hyper, ids = cells(2)
-    run(LockstepKernel(lambda dim, **variant: kernel), x0, hyper, ids, settings(2))
+    run(LockstepKernel(lambda dim, **variant: kernel, rule), x0, hyper_for(rule, hyper), ids,
+        settings(2))
     return kernel, kernel.signatures[0]
 
 
@@ -256,9 +260,9 @@ def test_twins_are_plain_python_in_float32():
     """A twin runs uncompiled on numpy float32 scalars (the CUDA simulator does this)."""
     adam = precision.twin(OPTIMIZERS["adam"].update)
     f32 = np.float32
-    k = Coefficients(a=f32(1.0), b=f32(0.0), c=f32(4.5), beta1=f32(0.9), beta2=f32(0.999),
-                     eps=f32(1e-8), option=f32(0.0))
-    theta, state = adam(f32(1.0), f32(0.5), k, (f32(0.0), f32(0.0), f32(0.0)))
+    k = AdamStep(a=f32(1.0), b=f32(0.0), c=f32(4.5), beta1=f32(0.9), beta2=f32(0.999),
+                 eps=f32(1e-8))
+    theta, state = adam(f32(1.0), f32(0.5), (f32(0.0), f32(0.0)), k)
     assert all(type(value) is np.float32 for value in (theta, *state))
     assert precision.twin(OPTIMIZERS["adam"].update, "float64") is OPTIMIZERS["adam"].update
     with pytest.raises(ValueError, match="dtype must be one of"):

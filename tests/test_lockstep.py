@@ -150,7 +150,7 @@ def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy
     # Compiled afresh (numba does not inspect code loaded from its cache), run once.
     fresh = njit(nogil=True, error_model="numpy")(
         cached.dispatcher_for(2, noisy=noisy, scheduled=scheduled).py_func)
-    kernels_compile.LockstepKernel(lambda dim, **variant: fresh)(
+    kernels_compile.LockstepKernel(lambda dim, **variant: fresh, OPTIMIZERS["adam"])(
         x0, hyper, ids, settings, empty_metrics(len(x0), 2, records))
     module = next(iter(fresh.inspect_llvm().values()))
     assert ("noise_key" in module) == noisy and ("scale_lanes" in module) == scheduled
@@ -161,15 +161,14 @@ def test_a_coordinate_step_freezes_a_diverged_lane_and_marks_one_that_leaves_the
     import math
 
     from kernels.lanes import coordinate_step
-    from kernels.rules import Decay
+    from kernels.rules import AdamStep
 
     advance = coordinate_step(OPTIMIZERS["sgd"])
-    no_decay = Decay(first=0.0, second=0.0, root=0.0)
-    state = (0.5, 0.25, 0.125)
+    state = ()
 
     def sgd_step(theta, grad, alpha, lower=-math.inf, upper=math.inf, bound=1e6, alive=True):
-        return advance(theta, grad, state, alpha, math.nan, math.nan, math.nan, 0, no_decay,
-                       lower, upper, bound, alive)
+        k = OPTIMIZERS["sgd"].coefficients(_Alpha(alpha), 1.0, ())
+        return advance(theta, grad, state, k, lower, upper, bound, alive)
 
     # Alive: θ − α·g, the state passed through, still alive.
     assert sgd_step(1.0, 2.0, 0.25) == (0.5, state, True)
@@ -184,8 +183,13 @@ def test_a_coordinate_step_freezes_a_diverged_lane_and_marks_one_that_leaves_the
     assert sgd_step(1.0, 2.0, 0.25, alive=False) == (1.0, state, False)
     # A rule with state: adam's moments change only while alive.
     adam = coordinate_step(OPTIMIZERS["adam"])
-    decay = Decay(first=0.1, second=0.001 ** 0.5, root=0.001 ** 0.5)
-    args = (0.9, 0.999, 1e-8, 0, decay, -math.inf, math.inf, 1e6)
-    _, moved, _ = adam(1.0, 2.0, (0.0, 0.0, 0.0), 1e-3, *args, True)
-    _, kept, _ = adam(1.0, 2.0, (0.0, 0.0, 0.0), 1e-3, *args, False)
-    assert moved[:2] != (0.0, 0.0) and kept == (0.0, 0.0, 0.0)
+    k = AdamStep(a=1e-3 * 10.0, b=0.0, c=0.001 ** -0.5, beta1=0.9, beta2=0.999, eps=1e-8)
+    args = (k, -math.inf, math.inf, 1e6)
+    _, moved, _ = adam(1.0, 2.0, (0.0, 0.0), *args, True)
+    _, kept, _ = adam(1.0, 2.0, (0.0, 0.0), *args, False)
+    assert moved != (0.0, 0.0) and kept == (0.0, 0.0)
+
+
+class _Alpha:
+    def __init__(self, alpha):
+        self.alpha = alpha

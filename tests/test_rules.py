@@ -122,22 +122,35 @@ def test_kernel_matches_torch_optim_live():
                                    rtol=1e-10, atol=1e-12, err_msg=case_id(case))
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
-def test_a_rule_uses_only_the_state_it_declares(optimizer):
-    """``Optimizer.states``: the lockstep kernel keeps only the first ``states`` state values
-    per coordinate, so a rule must leave the others at 0, and use the ones it declares."""
-    from kernels.rules import Coefficients
+def coefficients_at(rule, t=3.0, **values):
+    """A rule's coefficients at step t for its defaults (and ``values``), in plain Python."""
+    from kernels import records
 
+    hyper = {**{name: float(value) for name, value in rule.defaults.items()}, **values}
+    rows = np.array([[hyper[name]] for name in rule.names])
+    carry = tuple(rule.carry)
+    for step in range(1, int(t) + 1):
+        shared, carry = rule.shared(records.group(rule, True)(rows, 0, 0), float(step), carry)
+    return rule.coefficients(records.hyperparameters(rule)(rows, 0, 0, hyper["alpha"]), t, shared)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_a_rule_keeps_exactly_the_state_it_declares(optimizer):
+    """``Optimizer.state``: kernels keep as many values per coordinate as the rule names, so
+    its update must return that many, and each must carry something (a value the rule
+    never changes would be state it does not need)."""
     rule = OPTIMIZERS[optimizer]
     rng = np.random.default_rng(zlib.crc32(optimizer.encode()))
-    used = [False, False, False]
+    # Flags on (rmsprop's centered keeps its gradient average only then).
+    k = coefficients_at(rule, **{h.name: 1.0 for h in rule.hyperparameters if h.flag})
+    used = [False] * len(rule.state)
     for _ in range(20):
-        k = Coefficients(a=0.1, b=0.99, c=1.5, beta1=0.9, beta2=0.99, eps=1e-8, option=1.0)
         # (rmsprop's centered root needs v ≥ a², a its third value: a small one)
-        drawn = rng.uniform(0.1, 1.0, 3) * (1.0, 1.0, 0.1)
-        state = tuple(float(v) if j < rule.states else 0.0 for j, v in enumerate(drawn))
-        _, new = rule.update(float(rng.normal()), float(rng.normal()), k, state)
-        assert all(new[j] == 0.0 for j in range(rule.states, 3)), (optimizer, new)
-        for j in range(rule.states):
-            used[j] |= new[j] != 0.0
-    assert all(used[:rule.states]), (optimizer, used)
+        state = tuple(float(v) for v in rng.uniform(0.1, 1.0, len(rule.state)) *
+                      np.r_[1.0, 1.0, 0.1][:len(rule.state)])
+        theta, new = rule.update(float(rng.normal()), float(rng.normal()), state, k)
+        assert len(new) == len(rule.state), (optimizer, new)
+        assert np.isfinite(theta)
+        for j in range(len(rule.state)):
+            used[j] |= new[j] != state[j]
+    assert all(used), (optimizer, used)
