@@ -182,8 +182,7 @@ def _register_twins(made) -> None:
     for function in precision.reachable(made)[:-1]:  # the last is ``made`` itself
         if function not in REGISTERED:
             original = getattr(function, "__float32_of__", None)
-            register_jitable(inline="never" if original in CALLED_FUNCTIONS else "always")(
-                function)
+            register_jitable(inline=REGISTERED.get(original, "always"))(function)
 
 
 def _in_dtype(kernel, name: str, dtype: str):

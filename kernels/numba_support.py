@@ -121,8 +121,8 @@ INLINER_SCOPE_WARNING = rf"variable '({_ELEMENTARY})_v\d+__vphi\w*(\.\d+)*' is n
 warnings.filterwarnings("ignore", message=INLINER_SCOPE_WARNING, category=NumbaIRAssumptionWarning)
 
 
-# Every plain function registered for CPU kernels (once each).
-REGISTERED: set = set()
+# Every plain function registered for CPU kernels (once each), with its inline option.
+REGISTERED: dict = {}
 
 
 def register_jitable(function=None, *, inline: str = "never"):
@@ -147,7 +147,7 @@ def register_jitable(function=None, *, inline: str = "never"):
     def register(function):
         overload(function, target="cpu", inline=inline, strict=False,
                  jit_options={"error_model": "numpy"})(lambda *args, **kwargs: function)
-        REGISTERED.add(function)
+        REGISTERED[function] = inline
         return function
     return register if function is None else register(function)
 

@@ -15,13 +15,13 @@ import numpy as np
 import xarray as xr
 
 from kernels.layout import Metrics
-from kernels.rules import AXES, OPTIMIZERS
+from kernels.rules import OPTIMIZERS
 
 from .execute import Engine
 from .names import (AXIS, AXIS_NAMES, DIM, DIVERGENCE_BOUND, LONG_NAME, MINIMUM, OBJECTIVE,
                     OBJECTIVE_KIND, OBJECTIVE_PARAMS, OBJECTIVE_SPEC, OPTIMIZER, SCALE, SCHEDULE,
                     SEED, START, STEP, STEPS, TOL, USES_AXIS, X0, spec_to_json)
-from .plan import PLAN_DIMS, Block, Plan
+from .plan import Block, Plan
 AXIS_DESCRIPTIONS = {
     "alpha": "step size (torch's lr)",
     "beta1": "first-moment decay; the momentum μ of momentum, nesterov and rmsprop",
@@ -110,7 +110,7 @@ def block_pieces(plan: Plan, block: Block, metrics: Metrics) -> list[tuple[dict,
         target = tuple(part.stop - part.start for part in region)
         variables = _variables(plan, metrics, block.shape, target, keep)
         where = {OPTIMIZER: slice(optimizer, optimizer + 1)}
-        where |= {dim: part for dim, part, kept in zip(PLAN_DIMS, region, keep) if kept}
+        where |= {dim: part for dim, part, kept in zip(plan.dims, region, keep) if kept}
         data = {name: ((OPTIMIZER,) + dims, values[np.newaxis])
                 for name, (dims, values) in variables.items()}
         piece = xr.Dataset(data)
@@ -150,14 +150,14 @@ def _layout(plan: Plan) -> dict:
 
 
 def _kept(plan: Plan) -> tuple[bool, ...]:
-    """Per dimension of :data:`PLAN_DIMS`: whether the dataset has it. Dimensions of
+    """Per dimension of :func:`sweep.plan.plan_dims`: whether the dataset has it. Dimensions of
     length 1 that the grid file did not ask for (one schedule, one seed) are dropped."""
     config = plan.config
-    return (config.schedule_axis, True, config.seed_axis) + (True,) * len(AXES)
+    return (config.schedule_axis, True, config.seed_axis) + (True,) * len(config.axes)
 
 
-def _grid_dims(keep: tuple[bool, ...]) -> tuple[str, ...]:
-    return (OPTIMIZER,) + tuple(d for d, k in zip(PLAN_DIMS, keep) if k)
+def _grid_dims(plan: Plan, keep: tuple[bool, ...]) -> tuple[str, ...]:
+    return (OPTIMIZER,) + tuple(d for d, k in zip(plan.dims, keep) if k)
 
 
 def _variables(plan: Plan, metrics: Metrics, computed: tuple[int, ...],
@@ -166,7 +166,7 @@ def _variables(plan: Plan, metrics: Metrics, computed: tuple[int, ...],
     1 on the axes it does not read), broadcast to the dataset's box ``target``:
     ``{name: (dims without optimizer, array)}``."""
     dropped = tuple(i for i, k in enumerate(keep) if not k)
-    dims = _grid_dims(keep)[1:]
+    dims = _grid_dims(plan, keep)[1:]
 
     def shaped(values, extra=()):
         values = np.broadcast_to(values.reshape(computed + extra), target + extra)
@@ -214,6 +214,26 @@ def _distance(final_x: np.ndarray, minimizers: tuple) -> np.ndarray:
     return np.sqrt((gaps * gaps).sum(axis=-1)).min(axis=-1)
 
 
+def _declared(config, name: str):
+    """The declaration of hyperparameter ``name`` by the first swept rule that has it."""
+    return next(OPTIMIZERS[rule].hyperparameter(name) for rule in config.optimizers
+                if name in OPTIMIZERS[rule].names)
+
+
+def axis_long_name(config, name: str) -> str:
+    """An axis's ``long_name``: the four of every grid's, else its rule's declaration."""
+    return AXIS_NAMES.get(name) or _declared(config, name).long_name or name
+
+
+def axis_description(config, name: str) -> str:
+    """What an axis is, and which of the swept rules read it (under which name)."""
+    if name in AXIS_DESCRIPTIONS:
+        return AXIS_DESCRIPTIONS[name]
+    readers = [f"{rule} ({OPTIMIZERS[rule].hyperparameter(name).reference or name})"
+               for rule in config.optimizers if name in OPTIMIZERS[rule].names]
+    return f"{axis_long_name(config, name)}; read by " + ", ".join(readers)
+
+
 def _coords(plan: Plan) -> dict:
     config = plan.config
     coords = {}
@@ -229,14 +249,14 @@ def _coords(plan: Plan) -> dict:
              {LONG_NAME: "start point θ₀"}),
         DIM: (DIM, np.arange(config.dim), {LONG_NAME: "coordinate"}),
         USES_AXIS: ((OPTIMIZER, AXIS),
-                    np.array([[axis in OPTIMIZERS[name].axes for axis in AXES]
+                    np.array([[config.reads(name, axis.name) for axis in config.axes]
                               for name in config.optimizers]),
                     {LONG_NAME: "whether the rule reads the axis (else its values are broadcast)"}),
-        AXIS: (AXIS, list(AXES)),
+        AXIS: (AXIS, [axis.name for axis in config.axes]),
     }
     for axis in config.axes:
-        attrs = {LONG_NAME: AXIS_NAMES[axis.name], "description": AXIS_DESCRIPTIONS[axis.name],
-                 SCALE: axis.scale}
+        attrs = {LONG_NAME: axis_long_name(config, axis.name),
+                 "description": axis_description(config, axis.name), SCALE: axis.scale}
         coords[axis.name] = (axis.name, np.asarray(axis.values, dtype=np.float64), attrs)
     if plan.record_steps:
         coords[STEP] = (STEP, np.asarray(plan.record_steps), {LONG_NAME: "step t (0 is the start)"})

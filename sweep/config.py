@@ -276,8 +276,11 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     step_factor = attempt(check.number, schedule.get("factor", 0.1), "schedule.factor",
                           lambda v: v > 0, "must be > 0")
     grid = attempt(check.table, table.get("grid", {}), "grid") or {}
-    check.known_keys(grid, AXES, "grid")
-    axes = tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES)
+    declared = _swept_hyperparameters(optimizers or ())
+    check.known_keys(grid, AXES + tuple(declared), "grid")
+    axes = tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES) + tuple(
+        attempt(_axis, check, name, grid[name], declared[name]) for name in grid
+        if name in declared)
     given_options = attempt(check.table, table.get("options", {}), "options") or {}
     options = attempt(_options, check, given_options)
     if spec is not None and spec.kind == "model":
@@ -732,13 +735,30 @@ def _starts(check, value, key="objective.start"):
     return tuple(points), tuple(keys)
 
 
-def _axis(check, name, value):
+def _swept_hyperparameters(optimizers) -> dict:
+    """Every hyperparameter of the swept rules but the four of every grid, by name (the
+    declaration of the first rule that has it): the other keys ``[grid]`` takes."""
+    found = {}
+    for optimizer in optimizers:
+        if optimizer in OPTIMIZERS:
+            for declared in OPTIMIZERS[optimizer].hyperparameters:
+                if declared.name not in AXES:
+                    found.setdefault(declared.name, declared)
+    return found
+
+
+def _axis(check, name, value, declared=None):
+    """A grid axis: one of the four of every grid (``declared`` None) or a hyperparameter
+    of a swept rule (``declared`` its declaration; a flag takes a list of true/false)."""
     key = f"grid.{name}"
-    rule, broken = AXIS_RULES[name]
+    if declared is None:
+        rule, broken = AXIS_RULES[name]
+    else:
+        rule, broken = declared.valid, f"must be in {declared.range_text}"
     if value is None:
         return Axis(name=name, values=DEFAULT_AXES[name], scale="linear")
-    if isinstance(value, dict):
-        return _range_axis(check, name, value)
+    if isinstance(value, dict) and not (declared is not None and declared.flag):
+        return _range_axis(check, name, value, (rule, broken))
     if not isinstance(value, list):
         value = [value]  # a single value
         items = [(key, value[0])]
@@ -746,16 +766,19 @@ def _axis(check, name, value):
         items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
     if not items:
         check.fail(key, value, "must list at least one value")
-    values = tuple(check.number(v, k, rule, broken) for k, v in items)
+    if declared is not None and declared.flag:
+        values = tuple(check.hyperparameter(declared, v, k) for k, v in items)
+    else:
+        values = tuple(check.number(v, k, rule, broken) for k, v in items)
     if len(set(values)) != len(values):
         repeated = next(v for v in values if values.count(v) > 1)
         check.fail(key, value, f"lists {repeated!r} twice")
     return Axis(name=name, values=values, scale=_infer_scale(values))
 
 
-def _range_axis(check, name, spec):
+def _range_axis(check, name, spec, rule_and_message):
     key = f"grid.{name}"
-    rule, broken = AXIS_RULES[name]
+    rule, broken = rule_and_message
     check.known_keys(spec, ("min", "max", "num", "scale"), key)
     for part in ("min", "max", "num"):
         if part not in spec:

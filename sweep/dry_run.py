@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import tunables
 from .config import SweepConfig, _bytes, result_bytes
-from .plan import PLAN_DIMS, make_plan, record_steps
+from .plan import make_plan, record_steps
 
 # Trajectory-steps each rule runs to calibrate its speed (~40 ms at 200 M/s).
 CALIBRATION_STEPS = 1 << 23
@@ -184,7 +184,7 @@ def _lines(config, plan, destination, jobs, threads, engine, estimate, compile_t
     in_flight = 2 * jobs if streaming else len(plan.blocks)
     memory = in_flight * block_bytes if streaming else 2 * result_bytes(config)
     chunk = ", ".join(f"{dim} {size}" for dim, size, full in
-                      zip(PLAN_DIMS, plan.chunks, plan.full_shape) if full > 1)
+                      zip(plan.dims, plan.chunks, plan.full_shape) if full > 1)
     shared = (f" ({plan.computed_cells:,} computed: unused axes broadcast)"
               if plan.computed_cells != plan.full_cells else "")
     where = destination or "nowhere (no output given: -o or sweep.output)"

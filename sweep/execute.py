@@ -33,7 +33,7 @@ from kernels.rules import OPTIMIZERS
 from . import tunables
 from .errors import SweepFailure
 from .objectives import ObjectiveSpec, resolve
-from .plan import PLAN_DIMS, Block, Plan
+from .plan import Block, Plan
 
 
 class BlockFailed(SweepFailure):
@@ -245,9 +245,9 @@ def _describe_failure(plan: Plan, block: Block, engine: Engine, error: BaseExcep
     if cell is not None:
         index = np.unravel_index(cell, block.shape)
         coordinates = [f"{dim}={_value(plan, dim, part.start + i)}"
-                       for dim, part, i in zip(PLAN_DIMS, block.region, index)
-                       if plan.full_shape[PLAN_DIMS.index(dim)] > 1
-                       and plan.shapes[optimizer][PLAN_DIMS.index(dim)] > 1]
+                       for dim, part, i in zip(plan.dims, block.region, index)
+                       if plan.full_shape[plan.dims.index(dim)] > 1
+                       and plan.shapes[optimizer][plan.dims.index(dim)] > 1]
         where = f"cell optimizer={optimizer}" + "".join(f", {c}" for c in coordinates)
     return f"{where} failed: {type(failure).__name__}: {failure}"
 

@@ -12,20 +12,23 @@ import math
 from kernels.objectives import OBJECTIVES, problem
 from kernels.rules import OPTIMIZERS
 
-# The grid axes as the README's tables write them.
-AXIS_SYMBOLS = {"alpha": "α", "beta1": "β₁", "beta2": "β₂", "eps": "ε"}
-
-
 def optimizers() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
-    """Every update rule: the axes it reads, its fixed option, its torch.optim equivalent."""
+    """Every update rule: its hyperparameters with their defaults (each a possible ``[grid]``
+    axis or ``[options.NAME]`` key), its state, and its reference equivalent."""
     rows = []
     for name, rule in OPTIMIZERS.items():
-        axes = ", ".join(f"{AXIS_SYMBOLS[axis]} ({axis})" for axis in rule.axes)
-        option = "" if rule.option is None else \
-            f"{rule.option} = {_number(rule.option_default)}"
-        rows.append((name, axes, option, f"torch.optim.{rule.torch}"))
-    return ("optimizers (sweep.optimizers; a fixed option goes in [options.NAME])",
-            ("name", "axes read", "option (default)", "equivalent"), rows)
+        hyperparameters = ", ".join(
+            f"{h.name} = {_shown(h)}" for h in rule.hyperparameters)
+        rows.append((name, hyperparameters, ", ".join(rule.state) or "none", rule.reference))
+    return ("optimizers (sweep.optimizers; every hyperparameter can be a [grid] axis, or fixed "
+            "for one rule in [options.NAME])",
+            ("name", "hyperparameters (default)", "state", "equivalent"), rows)
+
+
+def _shown(declared) -> str:
+    if declared.flag:
+        return "true" if declared.default else "false"
+    return _number(declared.default)
 
 
 def objectives() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from kernels.layout import ID_COLUMNS, SCHEDULE, SEED, START
 from kernels.objectives import Problem
-from kernels.rules import AXES, OPTIMIZERS
+from kernels.rules import OPTIMIZERS
 from kernels.schedules import SCHEDULES
 
 from . import tunables
@@ -22,9 +22,11 @@ from .config import SweepConfig
 from .objectives import resolve
 
 
-# The computed grid of each optimizer, in C order. ``schedule`` and ``seed``
-# have length 1 when the grid file does not list several.
-PLAN_DIMS = ("schedule", "start", "seed", *AXES)
+def plan_dims(config: SweepConfig) -> tuple[str, ...]:
+    """The dimensions of each optimizer's computed grid, in C order: schedule, start, seed
+    (length 1 when the grid file does not list several), then every grid axis (the four
+    of every grid, then those the grid file adds, in its order)."""
+    return ("schedule", "start", "seed", *(axis.name for axis in config.axes))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +37,7 @@ class Block:
     Attributes:
         optimizer: the rule.
         number: the block's place in the plan (its marker in a store).
-        region: per dimension of :data:`PLAN_DIMS`, the slice of the optimizer's
+        region: per dimension of :func:`plan_dims`, the slice of the optimizer's
             computed grid (an axis the rule does not read has length 1 there).
     """
 
@@ -59,9 +61,9 @@ class Plan:
     Attributes:
         config: the validated grid file.
         problem: the objective made concrete.
-        shapes: per optimizer, the computed grid's shape over :data:`PLAN_DIMS`,
+        shapes: per optimizer, the computed grid's shape over :func:`plan_dims`,
             1 on the axes the rule does not read.
-        chunks: the dataset's chunk shape over :data:`PLAN_DIMS`: ones, then a
+        chunks: the dataset's chunk shape over :func:`plan_dims`: ones, then a
             part of one axis, then whole axes, so a chunk is a box of the grid.
         blocks: the work units, in a fixed order: each optimizer's grid cut by ``chunks``.
         record_steps: the steps at which trajectories are recorded (empty if none).
@@ -77,12 +79,17 @@ class Plan:
     bound: float
 
     @property
+    def dims(self) -> tuple[str, ...]:
+        """The dimensions of the computed grid (:func:`plan_dims`)."""
+        return plan_dims(self.config)
+
+    @property
     def computed_cells(self) -> int:
         return sum(math.prod(shape) for shape in self.shapes.values())
 
     @property
     def full_shape(self) -> tuple[int, ...]:
-        """The grid over :data:`PLAN_DIMS` with every axis at full length."""
+        """The grid over :func:`plan_dims` with every axis at full length."""
         return full_shape(self.config)
 
     @property
@@ -122,7 +129,7 @@ class Plan:
         return x0, hyper, ids
 
     def dataset_regions(self, block: Block) -> list[tuple[slice, ...]]:
-        """The chunks of the dataset (over :data:`PLAN_DIMS`) that ``block`` fills:
+        """The chunks of the dataset (over :func:`plan_dims`) that ``block`` fills:
         one, or several where the rule does not read an axis cut by ``chunks``
         (its one computed value is broadcast into each of them)."""
         choices = []
@@ -136,7 +143,7 @@ class Plan:
 
 
 def full_shape(config: SweepConfig) -> tuple[int, ...]:
-    """The grid over :data:`PLAN_DIMS` with every axis at full length."""
+    """The grid over :func:`plan_dims` with every axis at full length."""
     return (len(config.schedules), len(config.starts), len(config.seeds),
             *(len(axis.values) for axis in config.axes))
 
