@@ -129,6 +129,51 @@ class AdamStep(NamedTuple):
     eps: float
 
 
+class RAdamStep(NamedTuple):
+    """RAdam's coefficients at step t (``docs/new_rules.md``)."""
+
+    a: float          # α_t·(r_t·(√(1 − β₂ᵗ)/(1 − β₁ᵗ))) rectified, else α_t·(1/(1 − β₁ᵗ))
+    rectified: float  # 1.0 where ρ_t > 5, else 0.0
+    beta1: float
+    beta2: float
+    eps: float
+
+
+class LionStep(NamedTuple):
+    """Lion's coefficients at step t: α_t and w = 1 − α_t·λ."""
+
+    alpha: float
+    w: float
+    beta1: float
+    beta2: float
+
+
+class AdaBeliefStep(NamedTuple):
+    """AdaBelief's coefficients at step t: Adam's a and c, and ε_root."""
+
+    a: float       # α_t·(1/(1 − β₁ᵗ))
+    c: float       # 1/√(1 − β₂ᵗ)
+    beta1: float
+    beta2: float
+    eps: float
+    eps_root: float
+
+
+class AdanStep(NamedTuple):
+    """Adan's coefficients at step t (``docs/new_rules.md``)."""
+
+    a1: float      # α_t·(1/(1 − β₁ᵗ))
+    a2: float      # α_t·((1 − β₂)/(1 − β₂ᵗ))
+    k3: float      # 1/(1 − β₃ᵗ)
+    w: float       # 1 − α_t·λ
+    first: float   # 1.0 at t = 1 (no gradient difference yet), else 0.0
+    beta1: float
+    beta2: float
+    beta3: float
+    eps: float
+    eps_root: float
+
+
 # --- shared step coefficients ----------------------------------------------------
 
 def nothing_shared(g, t, carry):
@@ -160,6 +205,33 @@ def nadam_shared(g, t, carry):
             1.0 / sqrt(1.0 - second)), (product, second)
 
 
+def radam_shared(g, t, carry):
+    """RAdam's ρ∞ = 2/(1 − β₂) − 1, ρ_t = ρ∞ − ((2t)·β₂ᵗ)/(1 − β₂ᵗ) and, rectified
+    (ρ_t > 5), r_t·(√(1 − β₂ᵗ)/(1 − β₁ᵗ)), else 1/(1 − β₁ᵗ); and the switch (1.0/0.0);
+    ``carry`` = (β₁ᵗ⁻¹, β₂ᵗ⁻¹). r_t is computed only when rectified (its root's argument
+    is negative for 2 < ρ_t < 4)."""
+    first = carry[0] * g.beta1
+    second = carry[1] * g.beta2
+    rho_inf = 2.0 / (1.0 - g.beta2) - 1.0
+    rho = rho_inf - ((2.0 * t) * second) / (1.0 - second)
+    on = rho > 5.0
+    r = sqrt(((rho - 4.0) * (rho - 2.0) * rho_inf)
+             / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho)) if on else 0.0
+    rectified = r * (sqrt(1.0 - second) / (1.0 - first))
+    plain = 1.0 / (1.0 - first)
+    return (rectified if on else plain, 1.0 if on else 0.0), (first, second)
+
+
+def adan_shared(g, t, carry):
+    """Adan's 1/(1 − β₁ᵗ), (1 − β₂)/(1 − β₂ᵗ), 1/(1 − β₃ᵗ) and whether t = 1 (1.0/0.0);
+    ``carry`` = (β₁ᵗ⁻¹, β₂ᵗ⁻¹, β₃ᵗ⁻¹)."""
+    first = carry[0] * g.beta1
+    second = carry[1] * g.beta2
+    third = carry[2] * g.beta3
+    return ((1.0 / (1.0 - first), (1.0 - g.beta2) / (1.0 - second), 1.0 / (1.0 - third),
+             1.0 if t == 1.0 else 0.0), (first, second, third))
+
+
 # --- coefficients ----------------------------------------------------------------
 
 def plain_coefficients(h, t, shared):
@@ -185,11 +257,46 @@ def nadam_coefficients(h, t, shared):
                     beta2=h.beta2, eps=h.eps)
 
 
+def radam_coefficients(h, t, shared):
+    """a = α_t·(shared factor), the switch, β₁, β₂, ε."""
+    return RAdamStep(a=h.alpha * shared[0], rectified=shared[1], beta1=h.beta1,
+                     beta2=h.beta2, eps=h.eps)
+
+
+def lion_coefficients(h, t, shared):
+    """α_t and w = 1 − α_t·λ."""
+    return LionStep(alpha=h.alpha, w=1.0 - h.alpha * h.weight_decay, beta1=h.beta1,
+                    beta2=h.beta2)
+
+
+def adabelief_coefficients(h, t, shared):
+    """a = α_t·(1/(1 − β₁ᵗ)), c = 1/√(1 − β₂ᵗ) (:func:`bias_corrections`), and ε_root."""
+    return AdaBeliefStep(a=h.alpha * shared[0], c=shared[1], beta1=h.beta1, beta2=h.beta2,
+                         eps=h.eps, eps_root=h.eps_root)
+
+
+def adan_coefficients(h, t, shared):
+    """a₁ = α_t·(1/(1 − β₁ᵗ)), a₂ = α_t·((1 − β₂)/(1 − β₂ᵗ)), k₃, w = 1 − α_t·λ, t = 1."""
+    return AdanStep(a1=h.alpha * shared[0], a2=h.alpha * shared[1], k3=shared[2],
+                    w=1.0 - h.alpha * h.weight_decay, first=shared[3], beta1=h.beta1,
+                    beta2=h.beta2, beta3=h.beta3, eps=h.eps, eps_root=h.eps_root)
+
+
 # --- initial state ---------------------------------------------------------------
 
 def adagrad_init(h):
     """Adagrad's accumulator starts at ``initial_accumulator`` (torch's default 0)."""
     return (h.initial_accumulator,)
+
+
+def rprop_init(h):
+    """Rprop's previous gradient starts at 0, its step size at α (before the schedule)."""
+    return (0.0, h.alpha)
+
+
+def yogi_init(h):
+    """Yogi's m and v both start at ``initial_accumulator`` (as optax's)."""
+    return (h.initial_accumulator, h.initial_accumulator)
 
 
 # --- coordinate updates ------------------------------------------------------------
@@ -310,6 +417,97 @@ def adamax(theta, grad, state, k):
     return theta - k.a * (m / u), (m, u)
 
 
+def sign(x):
+    """−1, 0 or 1 as ``torch.sign``/``jnp.sign`` (±0 and NaN stay as they are)."""
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x)
+
+
+def radam(theta, grad, state, k):
+    r"""RAdam as torch, Liu et al. (2020).
+
+    m, v as :func:`adam`; rectified (ρ_t > 5): :math:`θ ← θ - a\,(m/(\sqrt{v} + ε))`,
+    else :math:`θ ← θ - a\,m` (ε is not scaled by the bias correction, as torch).
+    """
+    m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
+    v = k.beta2 * state[1] + (1.0 - k.beta2) * (grad * grad)
+    adaptive = m / (sqrt(v) + k.eps)
+    return theta - k.a * (adaptive if k.rectified != 0.0 else m), (m, v)
+
+
+def rprop(theta, grad, state, k):
+    r"""Rprop as torch, Riedmiller & Braun (1993): no weight backtracking.
+
+    s = sign(g·q); Δ ← min(max(Δ·η, Δ_min), Δ_max), η = η₊, η₋ or 1 as s > 0, < 0 or
+    = 0; g ← 0 where s < 0; :math:`θ ← θ - \mathrm{sign}(g)\,Δ`; q ← g.
+    """
+    product = grad * state[0]  # s > 0 and s < 0 are product > 0 and product < 0
+    eta = k.eta_plus if product > 0.0 else (k.eta_minus if product < 0.0 else 1.0)
+    size = min(max(state[1] * eta, k.step_min), k.step_max)
+    kept = 0.0 if product < 0.0 else grad
+    return theta - sign(kept) * size, (kept, size)
+
+
+def lion(theta, grad, state, k):
+    r"""Lion as optax, Chen et al. (2023).
+
+    c = (1−β₁)·g + β₁·m; :math:`θ ← θ·w - α_t\,\mathrm{sign}(c)` (w = 1 − α_t·λ);
+    m ← (1−β₂)·g + β₂·m.
+    """
+    c = (1.0 - k.beta1) * grad + k.beta1 * state[0]
+    m = (1.0 - k.beta2) * grad + k.beta2 * state[0]
+    return theta * k.w - k.alpha * sign(c), (m,)
+
+
+def adabelief(theta, grad, state, k):
+    r"""AdaBelief as optax, Zhuang et al. (2020).
+
+    m as :func:`adam`; d = g − m (the new m); s ← (β₂ s + (1−β₂) d²) + ε_root;
+    :math:`θ ← θ - a\,(m/(\sqrt{s}\,c + ε))`.
+    """
+    m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
+    d = grad - m
+    s = (k.beta2 * state[1] + (1.0 - k.beta2) * (d * d)) + k.eps_root
+    return theta - k.a * (m / (sqrt(s) * k.c + k.eps)), (m, s)
+
+
+def yogi(theta, grad, state, k):
+    r"""Yogi as optax, Zaheer et al. (2018).
+
+    m as :func:`adam`; q = g²; v ← v − (1−β₂)q if v > q, v + (1−β₂)q if v < q, else v;
+    :math:`θ ← θ - a\,(m/(\sqrt{v}\,c + ε))`.
+    """
+    m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
+    q = grad * grad
+    change = (1.0 - k.beta2) * q
+    old = state[1]
+    v = (old - change) if old > q else ((old + change) if old < q else old)
+    return theta - k.a * (m / (sqrt(v) * k.c + k.eps)), (m, v)
+
+
+def adan(theta, grad, state, k):
+    r"""Adan as optax, Xie et al. (2022) (each β the decay of the old average).
+
+    δ = 0 at t = 1, else g − q; m ← β₁ m + (1−β₁) g; v ← β₂ v + (1−β₂) δ;
+    u = g + (1−β₂) δ; n ← β₃ n + (1−β₃) u²;
+    :math:`θ ← θ·w - (a_1 m + a_2 v)/(\sqrt{n k_3 + ε_{root}} + ε)`; q ← g.
+    """
+    difference = grad - state[3]
+    delta = 0.0 if k.first != 0.0 else difference
+    m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
+    v = k.beta2 * state[1] + (1.0 - k.beta2) * delta
+    u = grad + (1.0 - k.beta2) * delta
+    n = k.beta3 * state[2] + (1.0 - k.beta3) * (u * u)
+    step = (k.a1 * m + k.a2 * v) / (sqrt(n * k.k3 + k.eps_root) + k.eps)
+    return theta * k.w - step, (m, v, n, grad)
+
+
+def signum(theta, grad, state, k):
+    r"""Signum as optax, Bernstein et al. (2018): m ← β₁ m + (1−β₁) g,
+    :math:`θ ← θ - α_t\,\mathrm{sign}(m)`."""
+    m = k.beta1 * state[0] + (1.0 - k.beta1) * grad
+    return theta - k.alpha * sign(m), (m,)
+
+
 # --- the declaration ---------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -397,6 +595,22 @@ def _hyper(*items) -> tuple[Hyperparameter, ...]:
     return tuple(items)
 
 
+def _beta(base: Hyperparameter, default: float, reference: str, *,
+          closed: bool = False) -> Hyperparameter:
+    """``base`` (β₁ or β₂) with a rule's default and reference name; ``closed``: β = 1 allowed."""
+    from dataclasses import replace
+
+    return replace(base, default=default, reference=reference,
+                   open_maximum=base.open_maximum and not closed)
+
+
+ALPHA_OPTAX = ALPHA.with_default(1e-3, "learning_rate")  # optax has no default: torch's Adam's
+BETA3 = Hyperparameter(name="beta3", default=0.99, minimum=0.0, maximum=1.0, open_maximum=True,
+                       reference="b3", long_name="β₃")
+EPS_ROOT = Hyperparameter(name="eps_root", default=1e-8, minimum=0.0, reference="eps_root",
+                          long_name="ε inside the root", scale="log")
+
+
 ADAM_FAMILY = _hyper(ALPHA, BETA1, BETA2, EPS)
 
 OPTIMIZERS: dict[str, Optimizer] = {
@@ -461,5 +675,121 @@ OPTIMIZERS: dict[str, Optimizer] = {
                   coefficients=adam_coefficients, shared=first_bias_correction,
                   shared_by=("beta1",), carry=(1.0,),
                   reference="torch.optim.Adamax(lr, betas, eps)", paper="Kingma & Ba (2015)"),
+        Optimizer(name="radam",
+                  hyperparameters=_hyper(ALPHA, BETA1, BETA2, EPS),
+                  state=("m", "v"), update=radam, coefficients=radam_coefficients,
+                  shared=radam_shared, shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  reference="torch.optim.RAdam(lr, betas=(β₁, β₂), eps=ε)",
+                  paper="Liu et al. (2020)"),
+        Optimizer(name="rprop",
+                  hyperparameters=_hyper(
+                      Hyperparameter(name="alpha", default=1e-2, minimum=0.0,
+                                     open_minimum=True, reference="lr",
+                                     long_name="initial step size α", scale="log"),
+                      Hyperparameter(name="eta_minus", default=0.5, minimum=0.0, maximum=1.0,
+                                     open_minimum=True, open_maximum=True,
+                                     reference="etas[0]", long_name="step size decrease η₋"),
+                      Hyperparameter(name="eta_plus", default=1.2, minimum=1.0,
+                                     open_minimum=True, reference="etas[1]",
+                                     long_name="step size increase η₊"),
+                      Hyperparameter(name="step_min", default=1e-6, minimum=0.0,
+                                     reference="step_sizes[0]",
+                                     long_name="smallest step size Δ_min", scale="log"),
+                      Hyperparameter(name="step_max", default=50.0, minimum=0.0,
+                                     open_minimum=True, reference="step_sizes[1]",
+                                     long_name="largest step size Δ_max", scale="log")),
+                  state=("prev", "step_size"), update=rprop, init=rprop_init,
+                  reference="torch.optim.Rprop(lr, etas=(η₋, η₊), step_sizes=(Δ_min, Δ_max))",
+                  paper="Riedmiller & Braun (1993)"),
+        Optimizer(name="lion",
+                  hyperparameters=_hyper(ALPHA_OPTAX, _beta(BETA1, 0.9, "b1", closed=True),
+                                         _beta(BETA2, 0.99, "b2"),
+                                         WEIGHT_DECAY.with_default(1e-3)),
+                  state=("m",), update=lion, coefficients=lion_coefficients,
+                  reference="optax.lion(learning_rate, b1, b2, weight_decay=λ)",
+                  paper="Chen et al. (2023)"),
+        Optimizer(name="adabelief",
+                  hyperparameters=_hyper(ALPHA_OPTAX, _beta(BETA1, 0.9, "b1"),
+                                         _beta(BETA2, 0.999, "b2"), EPS.with_default(1e-16),
+                                         EPS_ROOT.with_default(1e-16)),
+                  state=("m", "s"), update=adabelief, coefficients=adabelief_coefficients,
+                  shared=bias_corrections, shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  reference="optax.adabelief(learning_rate, b1, b2, eps, eps_root)",
+                  paper="Zhuang et al. (2020)"),
+        Optimizer(name="yogi",
+                  hyperparameters=_hyper(ALPHA_OPTAX, _beta(BETA1, 0.9, "b1"),
+                                         _beta(BETA2, 0.999, "b2"), EPS.with_default(1e-3),
+                                         Hyperparameter(
+                                             name="initial_accumulator", default=1e-6,
+                                             minimum=0.0,
+                                             reference="initial_accumulator_value",
+                                             long_name="initial moments m₀ = v₀")),
+                  state=("m", "v"), update=yogi, coefficients=adam_coefficients,
+                  shared=bias_corrections, shared_by=("beta1", "beta2"), carry=(1.0, 1.0),
+                  init=yogi_init, reference="optax.yogi(learning_rate, b1, b2, eps)",
+                  paper="Zaheer et al. (2018)"),
+        Optimizer(name="adan",
+                  hyperparameters=_hyper(ALPHA_OPTAX, _beta(BETA1, 0.98, "b1"),
+                                         _beta(BETA2, 0.92, "b2"), BETA3,
+                                         EPS, EPS_ROOT, WEIGHT_DECAY.with_default(0.0)),
+                  state=("m", "v", "n", "prev_grad"), update=adan,
+                  coefficients=adan_coefficients, shared=adan_shared,
+                  shared_by=("beta1", "beta2", "beta3"), carry=(1.0, 1.0, 1.0),
+                  reference="optax.adan(learning_rate, b1, b2, b3, eps, eps_root, "
+                            "weight_decay=λ)",
+                  paper="Xie et al. (2022)"),
+        Optimizer(name="signum",
+                  hyperparameters=_hyper(ALPHA_OPTAX, _beta(BETA1, 0.9, "beta")),
+                  state=("m",), update=signum,
+                  reference="optax.signum(learning_rate, beta)",
+                  paper="Bernstein et al. (2018)"),
     )
 }
+
+
+# --- rules of a user's own ---------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSpec:
+    """A rule written by a user (``[rules.NAME]`` in a grid file), as plain data: what any
+    process needs to load it again (a Dask worker, say).
+
+    Attributes:
+        name: its name in ``sweep.optimizers``.
+        file: the absolute path of its Python file; ``digest`` the hash of its text.
+        function: ``function(theta, grad, state, t, h) -> (theta, state)``.
+        hyperparameters: ``((name, default), ...)``, ``alpha`` first.
+        state: the names of its per-coordinate state values, each starting at 0.
+    """
+
+    name: str
+    file: str
+    function: str
+    digest: str
+    hyperparameters: tuple[tuple[str, float], ...]
+    state: tuple[str, ...]
+
+
+def user_coefficients(h, t, shared):
+    """A user's rule reads the step and its hyperparameters in its update: ``(t, h)``."""
+    return (t, h)
+
+
+def user_rule(spec: RuleSpec, function) -> Optimizer:
+    """The :class:`Optimizer` of a user's ``function(theta, grad, state, t, h)``: its update
+    calls it with the step t (a float, from 1) and the record of its hyperparameters
+    (``h.alpha`` after the schedule). Every hyperparameter but α may be any finite number
+    (α > 0); no shared coefficients (the function computes what it needs each step)."""
+
+    def update(theta, grad, state, k):
+        return function(theta, grad, state, k[0], k[1])
+
+    update.__qualname__ = f"user_rule_{spec.name}_{spec.digest}.update"
+    declared = tuple(
+        ALPHA.with_default(float(default), "alpha") if name == "alpha" else
+        Hyperparameter(name=name, default=float(default), reference=name, long_name=name)
+        for name, default in spec.hyperparameters)
+    return Optimizer(name=spec.name, hyperparameters=declared, state=tuple(spec.state),
+                     update=update, coefficients=user_coefficients,
+                     reference=f"{spec.function} in {spec.file}",
+                     source=f"{spec.file}:{spec.function}:{spec.digest}")
