@@ -287,6 +287,7 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     real = getattr(types, precision.check_dtype(dtype))
 
     state_rows = state_rows_of(rule)
+    state_shape = (state_rows * length, 1)  # a constant tuple: cuda.local.array's shape
 
     def kernel(x0, hyper, ids, integers, reals, box, work, final_x, outcome, diverged,
                trajectory, loss):
@@ -297,7 +298,7 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
             if registers:
                 theta = cuda.local.array(length, real)
                 grad = cuda.local.array(length, real)
-                states = cuda.local.array((state_rows * length, 1), real)
+                states = cuda.local.array(state_shape, real)
             else:
                 theta = work[0:dim, cell]
                 grad = work[dim:2 * dim, cell]
