@@ -112,6 +112,9 @@ def rule_functions(rule) -> tuple[tuple, tuple]:
             if inspect.isfunction(value) and value.__module__ == function.__module__ \
                     and value not in CALLED_FUNCTIONS:
                 inlined.append(value)
+        for cell in function.__closure__ or ():  # a user's rule: the function it wraps
+            if inspect.isfunction(cell.cell_contents):
+                inlined.append(cell.cell_contents)
     called = [rule.shared] if rule.shared is not rules.nothing_shared else []
     return _unique(inlined), _unique(called)
 
@@ -172,6 +175,8 @@ def cache_name(kind: str, rule, value_and_grad, dtype: str = "float64") -> str:
         contents.update(function.__code__.co_code)
         contents.update(repr(function.__code__.co_consts).encode())
     contents.update(repr((rule.names, rule.state, rule.shared_by, rule.carry)).encode())
+    if rule.source is not None:  # a user's rule: its file's hash
+        contents.update(rule.source.encode())
     readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{rule.name}.{objective}")[:80]
     suffix = "" if precision.check_dtype(dtype) == "float64" else f".{dtype}"
     return f"{kind}_kernel.{readable}.{contents.hexdigest()[:12]}{suffix}"

@@ -288,6 +288,9 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
 
     state_rows = state_rows_of(rule)
     state_shape = (state_rows * length, 1)  # a constant tuple: cuda.local.array's shape
+    # The cell's hyperparameters in a local array: read at every step, they would otherwise
+    # be loads from global memory each time.
+    hyper_shape = (len(rule.names), 1)
 
     def kernel(x0, hyper, ids, integers, reals, box, work, final_x, outcome, diverged,
                trajectory, loss):
@@ -305,8 +308,11 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
                 states = work[2 * dim:, cell:cell + 1]
             for i in range(dim):
                 theta[i] = x0[i, cell]
+            cell_hyper = cuda.local.array(hyper_shape, real)
+            for column in range(hyper_shape[0]):
+                cell_hyper[column, 0] = hyper[column, cell]
             alive, value, best, reached = run_cell(
-                theta, grad, states, hyper[:, cell:cell + 1], ids[SEED, cell], ids[START, cell],
+                theta, grad, states, cell_hyper, ids[SEED, cell], ids[START, cell],
                 ids[SCHEDULE, cell], settings, trajectory[:, :, cell], loss[:, cell])
             (diverged[cell], outcome[FINAL_LOSS, cell], outcome[BEST_LOSS, cell],
              outcome[STEPS_TO_TOL, cell]) = results(alive, value, best, reached)

@@ -83,6 +83,19 @@ class Hyperparameter:
         return above and below and (not self.integer or float(value).is_integer())
 
     @property
+    def rule_text(self) -> str:
+        """What a valid value is, as a configuration error says it: ``must be >= 0``,
+        ``must be in [0, 1)``, ``must be true or false``."""
+        if self.flag:
+            return "must be true or false"
+        whole = " and a whole number" if self.integer else ""
+        if math.isinf(self.maximum) and math.isinf(self.minimum):
+            return "must be a finite number" + whole
+        if math.isinf(self.maximum):
+            return f"must be {'>' if self.open_minimum else '>='} {_number(self.minimum)}" + whole
+        return f"must be in {self.range_text}"
+
+    @property
     def range_text(self) -> str:
         """The valid range in words: ``(0, inf)``, ``[0, 1)``, ``true/false``."""
         if self.flag:

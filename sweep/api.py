@@ -365,12 +365,14 @@ def _version() -> str:
 
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,
-               beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+               beta1: float | None = None, beta2: float | None = None, eps: float | None = None,
                options: dict | None = None, objective_options: dict | None = None,
                kernel: str | None = None) -> np.ndarray:
     """One trajectory θ_0 … θ_steps, shape (steps + 1, dim): a one-cell sweep.
 
-    ``options`` are the rule's fixed options (``{"weight_decay": 0.1}``),
+    ``beta1``, ``beta2``, ``eps``: None (the default) runs the rule at its own default
+    (``python -m sweep list``); ``options`` are its other hyperparameters
+    (``{"weight_decay": 0.1}``),
     ``objective_options`` the objective's (``{"dim": 4, "kappa": 100}``);
     ``kernel`` the CPU kernel (``"lockstep"``, the default, or ``"simple"``).
     The divergence bound is lifted, so the trajectory is the rule's whole path.
@@ -379,7 +381,9 @@ def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,
         "sweep": {"optimizers": [optimizer], "steps": steps, "record_every": 1},
         "objective": {"name": objective, "start": [list(map(float, start))], "bound": 1e300,
                       **(objective_options or {})},
-        "grid": {"alpha": [alpha], "beta1": [beta1], "beta2": [beta2], "eps": [eps]},
+        "grid": {"alpha": [alpha], **{name: [value] for name, value in
+                                      (("beta1", beta1), ("beta2", beta2), ("eps", eps))
+                                      if value is not None}},
         "options": {optimizer: dict(options or {})},
     }
     dataset = run(table, n_jobs=1, kernel=kernel)

@@ -94,7 +94,7 @@ def template(plan: Plan, engine: Engine = Engine()) -> xr.Dataset:
         dtype = np.dtype(engine.dtype if dtype == "float" else dtype)
         fill = False if dtype == np.bool_ else np.nan
         lazy = dask.array.full(full, fill, dtype=dtype, chunks=chunks + full[len(chunks):])
-        data[name] = (_grid_dims(keep) + trailing, lazy)
+        data[name] = (_grid_dims(plan, keep) + trailing, lazy)
     return _dataset(plan, data, _attrs(plan, engine, None))
 
 

@@ -75,6 +75,7 @@ SECTIONS = {
     "grid": AXES,
     "options": tuple(OPTIMIZERS),
     "schedule": ("warmup", "every", "factor"),
+    "rules": (),  # any name: a user's rule
 }
 REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
 OBJECTIVE_KINDS = ("name", "model", "file", "expr")
@@ -104,6 +105,9 @@ class Axis:
     name: str
     values: tuple[float, ...]
     scale: str  # "linear" or "log"
+    # False for one of the four axes of every grid that the file leaves out: it is then
+    # not swept, and each rule runs at its own default (Adam's is the coordinate).
+    given: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,6 +166,7 @@ class SweepConfig:
     scheduler: str | None = None
     backend: str = "auto"
     dtype: str = "float64"
+    rules: tuple = ()  # RuleSpec of each rule of the user's own ([rules.NAME])
 
     @property
     def dim(self) -> int:
@@ -175,15 +180,17 @@ class SweepConfig:
         """Every hyperparameter of ``optimizer`` that is not read from a grid axis: the
         value it runs at (``[options]``, else the rule's own default), by name."""
         rule = OPTIMIZERS[optimizer]
-        swept = {axis.name for axis in self.axes}
+        swept = {axis.name for axis in self.axes if axis.given}
         fixed = self.fixed(optimizer)
         return {h.name: fixed.get(h.name, float(h.default)) for h in rule.hyperparameters
                 if h.name in fixed or h.name not in swept}
 
     def reads(self, optimizer: str, axis: str) -> bool:
         """Whether ``optimizer``'s cells take their ``axis`` value from the grid axis (else
-        the rule is computed once and broadcast over it)."""
-        return axis in OPTIMIZERS[optimizer].names and axis not in self.fixed(optimizer)
+        the rule is computed once and broadcast over it): it has a hyperparameter of that
+        name, the grid file gives the axis, and ``[options]`` does not fix it."""
+        given = any(a.name == axis and a.given for a in self.axes)
+        return given and axis in OPTIMIZERS[optimizer].names and axis not in self.fixed(optimizer)
 
 
 def load(path: str | Path) -> SweepConfig:
@@ -244,6 +251,8 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     objective = table["objective"]
     attempt = check.attempt  # each value is checked even when another is wrong
 
+    # A user's rules first: sweep.optimizers may name them.
+    rules = attempt(_user_rules, check, table.get("rules", {})) or ()
     optimizers = attempt(_optimizers, check, sweep["optimizers"]) if "optimizers" in sweep else None
     steps = attempt(check.integer, sweep["steps"], "sweep.steps", minimum=1,
                     maximum=MAX_STEPS) if "steps" in sweep else None
@@ -298,7 +307,7 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
         starts=starts, bound=bound, axes=axes, options=options, spec=spec, noise=noise,
         seeds=seeds, seed_axis=seed_axis, bounds=bounds, schedules=schedules,
         schedule_axis=schedule_axis, warmup=warmup, step_every=step_every,
-        step_factor=step_factor, scheduler=scheduler, backend=backend, dtype=dtype)
+        step_factor=step_factor, scheduler=scheduler, backend=backend, dtype=dtype, rules=rules)
     # Where the results go may still change (-o): here only what no output could hold (a
     # .zarr store on disk, the largest); sweep.run checks the memory when the results go there.
     check_size(config, streaming=True)
@@ -735,6 +744,67 @@ def _starts(check, value, key="objective.start"):
     return tuple(points), tuple(keys)
 
 
+RULE_KEYS = ("file", "function", "hyperparameters", "state")
+
+
+def _user_rules(check, table) -> tuple:
+    """``[rules.NAME]``: rules of the user's own, each checked (it compiles, it returns the
+    state it declares) and registered under its name; returns their :class:`RuleSpec`s."""
+    from kernels.rules import RuleSpec
+
+    from .user_rules import BUILTIN, RuleError, check as check_rule
+
+    table = check.table(table, "rules")
+    specs = []
+    for name, body in table.items():
+        key = f"rules.{_key(name)}"
+        if not isinstance(name, str) or not name.isidentifier():
+            check.fail(key, None, "must be a name of letters, digits and _")
+        if name in BUILTIN:
+            check.fail(key, None, f"clashes with the built-in rule {name!r}: name yours otherwise")
+        body = check.table(body, key)
+        check.known_keys(body, RULE_KEYS, key)
+        for part in ("file", "function", "hyperparameters"):
+            if part not in body:
+                check.fail(f"{key}.{part}", None, "is required")
+        path, function = body["file"], body["function"]
+        if not isinstance(path, str) or not path.endswith(".py"):
+            check.fail(f"{key}.file", path, "must name a Python file (.py)")
+        if not isinstance(function, str) or not function.isidentifier():
+            check.fail(f"{key}.function", function, "must be a function name")
+        base = Path(check.source).parent if check.source != "<config>" else Path.cwd()
+        resolved = (base / path).resolve()
+        if not resolved.is_file():
+            check.fail(f"{key}.file", path, f"no such file ({resolved})")
+        hyperparameters = check.table(body["hyperparameters"], f"{key}.hyperparameters")
+        if "alpha" not in hyperparameters:
+            check.fail(f"{key}.hyperparameters", None,
+                       "must name alpha (the step size, which the schedule scales)")
+        values = []
+        for hyper_name, default in hyperparameters.items():
+            hyper_key = f"{key}.hyperparameters.{_key(hyper_name)}"
+            if not str(hyper_name).isidentifier() or hyper_name in ("t", "h"):
+                check.fail(hyper_key, None, "must be a name of letters, digits and _")
+            rule = (lambda v: v > 0, "must be > 0") if hyper_name == "alpha" else (None, "")
+            values.append((hyper_name, check.number(default, hyper_key, *rule)))
+        values.sort(key=lambda item: item[0] != "alpha")  # alpha first
+        state = check.sequence(body.get("state", []), f"{key}.state")
+        for i, item in enumerate(state):
+            if not isinstance(item, str) or not item.isidentifier():
+                check.fail(f"{key}.state[{i}]", item, "must be a name")
+        if len(set(state)) != len(state):
+            check.fail(f"{key}.state", state, "names a value twice")
+        spec = RuleSpec(name=name, file=str(resolved), function=function,
+                        digest=file_digest(str(resolved)), hyperparameters=tuple(values),
+                        state=tuple(state))
+        try:
+            check_rule(spec)
+        except RuleError as error:
+            check.fail(f"{key}.file", path, str(error))
+        specs.append(spec)
+    return tuple(specs)
+
+
 def _swept_hyperparameters(optimizers) -> dict:
     """Every hyperparameter of the swept rules but the four of every grid, by name (the
     declaration of the first rule that has it): the other keys ``[grid]`` takes."""
@@ -754,9 +824,9 @@ def _axis(check, name, value, declared=None):
     if declared is None:
         rule, broken = AXIS_RULES[name]
     else:
-        rule, broken = declared.valid, f"must be in {declared.range_text}"
+        rule, broken = declared.valid, declared.rule_text
     if value is None:
-        return Axis(name=name, values=DEFAULT_AXES[name], scale="linear")
+        return Axis(name=name, values=DEFAULT_AXES[name], scale="linear", given=False)
     if isinstance(value, dict) and not (declared is not None and declared.flag):
         return _range_axis(check, name, value, (rule, broken))
     if not isinstance(value, list):
@@ -834,10 +904,12 @@ def _options(check, options, swept=()):
         if not allowed and body:
             first = next(iter(body))
             check.fail(f"options.{name}.{first}", body[first],
-                       f"{name} has no hyperparameter to fix but alpha (a grid axis)")
+                       f"{name} takes no options (alpha, its one hyperparameter, is a grid axis)")
         check.known_keys(body, allowed, f"options.{name}")
         fixed = []
         for key_name, value in body.items():
+            if key_name not in allowed:  # noted by known_keys
+                continue
             fixed.append((key_name, check.hyperparameter(rule.hyperparameter(key_name), value,
                                                           f"options.{name}.{key_name}")))
         resolved.append((name, tuple(fixed)))
@@ -1029,7 +1101,7 @@ class _Checker:
             return 1.0 if value else 0.0
         number = self.number(value, key)
         if not declared.valid(number):
-            self.fail(key, value, f"must be in {declared.range_text}")
+            self.fail(key, value, declared.rule_text)
         return number
 
     def choice(self, value, key, choices) -> str:

@@ -57,9 +57,20 @@ class Engine:
     kernel: str | None = None
 
 
-def kernel_for(optimizer: str, spec: ObjectiveSpec, engine: Engine = Engine()):
-    """The compiled kernel of one rule on one objective (cached per process)."""
-    rule = OPTIMIZERS[optimizer]
+def rule_of(optimizer):
+    """The rule a block names: a built-in's name, or a user's rule's
+    :class:`kernels.rules.RuleSpec` (loaded, in any process, from its file)."""
+    if isinstance(optimizer, str):
+        return OPTIMIZERS[optimizer]
+    from .user_rules import load
+
+    return load(optimizer)
+
+
+def kernel_for(optimizer, spec: ObjectiveSpec, engine: Engine = Engine()):
+    """The compiled kernel of one rule (a name or a user's :class:`RuleSpec`) on one
+    objective (cached per process)."""
+    rule = rule_of(optimizer)
     problem = resolve(spec)
     if problem.model is not None:
         training = problem.model
@@ -173,7 +184,8 @@ def execute(plan: Plan, blocks: Iterable[Block], save: Callable[[Block, Metrics]
 def _call(plan: Plan, block: Block, engine: Engine) -> tuple:
     """The arguments of :func:`run_block` for one block (arrays, a spec, tuples)."""
     x0, hyper, ids = plan.hyperparameters(block)
-    return (block.optimizer, plan.config.spec, x0, hyper, ids,
+    users = {spec.name: spec for spec in plan.config.rules}
+    return (users.get(block.optimizer, block.optimizer), plan.config.spec, x0, hyper, ids,
             settings_for(plan, block.optimizer), len(plan.record_steps), engine)
 
 

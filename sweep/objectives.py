@@ -90,7 +90,8 @@ def file_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def load_function(path: str, name: str, digest: str | None = None):
+def load_function(path: str, name: str, digest: str | None = None,
+                  arguments: tuple[str, ...] = ("x", "grad", "t", "key")):
     """Import ``name`` from the Python file at ``path`` (whose hash must be ``digest``
     when given: a file edited after the grid was checked is refused, not half-used).
 
@@ -98,11 +99,11 @@ def load_function(path: str, name: str, digest: str | None = None):
     text, so an edited file is a new module (and numba's kernel cache, which
     refers to the function by module and name, never serves a stale one).
     """
-    return _load(path, digest or file_digest(path), name)
+    return _load(path, digest or file_digest(path), name, arguments)
 
 
 @functools.cache
-def _load(path: str, digest: str, name: str):
+def _load(path: str, digest: str, name: str, arguments: tuple[str, ...]):
     module_name = f"sweep_user_{Path(path).stem}_{digest}"
     module = sys.modules.get(module_name)
     if module is None:
@@ -130,9 +131,10 @@ def _load(path: str, digest: str, name: str):
             (f"; it defines {', '.join(candidates)}" if candidates else "")
         raise ObjectiveError(f"{Path(path).name} has no function {name!r}{hint}")
     parameters = list(inspect.signature(function).parameters)
-    if len(parameters) != 4:
+    if len(parameters) != len(arguments):
         raise ObjectiveError(
-            f"{name}({', '.join(parameters)}) must take exactly (x, grad, t, key) "
+            f"{name}({', '.join(parameters)}) takes {len(parameters)} arguments; it must take "
+            f"exactly ({', '.join(arguments)}) "
             f"({Path(path).name}, line {function.__code__.co_firstlineno})")
     return function
 

@@ -394,8 +394,8 @@ OPTIONS = [
          "options.nadam.momentum_decay = -1", "must be >= 0"),
     case("initial-accumulator-inf", {"options.adagrad": {"initial_accumulator": math.inf}},
          "options.adagrad.initial_accumulator = inf", "must be a finite number"),
-    case("option-for-rule-without-options", {"options.adam": {"lr": 0.1}},
-         "options.adam.lr = 0.1", "adam takes no options"),
+    case("option-alpha-for-one-rule", {"options.adam": {"lr": 0.1}},
+         "options.adam.lr", "unknown key", "Allowed: beta1, beta2, eps."),
     case("option-for-sgd", {"options.sgd": {"momentum": 0.9}},
          "options.sgd.momentum = 0.9", "sgd takes no options"),
     case("options-rule-not-table", {"options.rmsprop": True}, "options.rmsprop = true",
@@ -418,7 +418,7 @@ SECTIONS = [
     case("section-typo-option", _renamed("options", "option"), "option", "unknown key",
          'Perhaps you meant "options"?'),
     case("section-unknown", {"metadata": {"author": "me"}}, "metadata", "unknown key",
-         "Allowed: sweep, objective, grid, options, schedule."),
+         "Allowed: sweep, objective, grid, options, schedule, rules."),
     case("section-sweep-missing", {"sweep": DELETE}, "[sweep]", "section is required"),
     case("section-objective-missing", {"objective": DELETE}, "[objective]",
          "section is required"),
@@ -680,9 +680,13 @@ def test_minimal_file_takes_every_default(tmp_path):
     assert config.starts == ((1.0, 1.0), (1.0, 4.0), (3.0, 4.0)) and config.dim == 2
     assert [(a.name, a.values) for a in config.axes] == [
         ("alpha", (1e-3,)), ("beta1", (0.9,)), ("beta2", (0.999,)), ("eps", (1e-8,))]
-    assert dict(config.options) == {"adagrad": 0.0, "rmsprop": 0.0, "adamw": 1e-2,
-                                    "nadam": 4e-3}
-    assert config.option("sgd") == 0.0 and config.option("adamw") == 1e-2
+    assert config.options == ()  # nothing fixed: every rule runs at its own defaults
+    # No axis given: each rule runs at its own defaults.
+    assert config.values("sgd") == {"alpha": 1e-3}
+    assert config.values("adamw") == {"alpha": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                                      "weight_decay": 1e-2}
+    assert config.values("rmsprop")["centered"] == 0.0
+    assert config.values("nadam")["momentum_decay"] == 4e-3
 
 
 def test_single_numbers_flat_start_and_boundary_values(tmp_path):
@@ -738,7 +742,7 @@ def test_ranges_and_listed_axes(tmp_path):
     assert beta1.scale == "linear"
     assert beta2.values == (0.99,) and beta2.scale == "linear"
     assert eps.values == (1e-8, 1e-6, 1e-4) and eps.scale == "log"  # geometric list
-    assert config.option("rmsprop") == 1.0
+    assert config.fixed("rmsprop") == {"centered": 1.0}
     assert config.starts == ((0.0, 0.0),)
 
 

@@ -1,0 +1,101 @@
+"""Any hyperparameter of a swept rule is a grid axis; ``[options.RULE]`` fixes one for one rule.
+
+A cell of a new axis must have the bits of a run with that value fixed, a rule that
+does not read the axis is computed once and broadcast over it, and the dataset says
+which value each rule ran at.
+"""
+import numpy as np
+import pytest
+
+import sweep
+from sweep.errors import ConfigError
+
+
+def grid(optimizers, axes, options=None, steps=60):
+    return {"sweep": {"optimizers": optimizers, "steps": steps},
+            "objective": {"name": "rosenbrock", "start": [[-1.2, 1.0]]},
+            "grid": {"alpha": [1e-3, 1e-2], **axes},
+            "options": options or {}}
+
+
+METRICS = ("final_loss", "best_loss", "final_x", "steps_to_tol", "diverged")
+
+
+def assert_same(swept, fixed):
+    for name in METRICS:
+        np.testing.assert_array_equal(swept[name].values, fixed[name].values, err_msg=name)
+
+
+def test_weight_decay_axis_gives_the_fixed_value_bits_and_adam_is_broadcast():
+    weight_decays = [0.0, 1e-2, 0.3]
+    swept = sweep.run(grid(["adam", "adamw"], {"weight_decay": weight_decays}))
+    assert swept.sizes["weight_decay"] == 3
+    assert swept["weight_decay"].attrs["long_name"] == "decoupled weight decay λ"
+    assert "adamw (weight_decay)" in swept["weight_decay"].attrs["description"]
+    for value in weight_decays:
+        fixed = sweep.run(grid(["adamw"], {}, {"adamw": {"weight_decay": value}}))
+        assert_same(swept.sel(optimizer=["adamw"], weight_decay=value), fixed)
+    # adam does not read λ: one computation, the same values along the axis.
+    adam = swept["final_x"].sel(optimizer="adam")
+    assert (adam == adam.isel(weight_decay=0)).all()
+    assert swept.attrs["computed_cells"] == 2 * 1 + 2 * 3
+    assert not swept["uses_axis"].sel(optimizer="adam", axis="weight_decay")
+    assert swept["uses_axis"].sel(optimizer="adamw", axis="weight_decay")
+
+
+def test_a_flag_axis_and_two_rule_axes_at_once():
+    swept = sweep.run(grid(["rmsprop", "nadam"], {"centered": [False, True],
+                                                  "momentum_decay": [4e-3, 0.05]}))
+    assert swept.sizes["centered"] == 2 and swept.sizes["momentum_decay"] == 2
+    for centered in (False, True):
+        fixed = sweep.run(grid(["rmsprop"], {}, {"rmsprop": {"centered": centered}}))
+        assert_same(swept.sel(optimizer=["rmsprop"], centered=float(centered),
+                              momentum_decay=4e-3), fixed)
+    plain = swept["final_x"].sel(optimizer="rmsprop", centered=0.0)
+    assert not np.array_equal(plain, swept["final_x"].sel(optimizer="rmsprop", centered=1.0))
+
+
+def test_options_fix_a_hyperparameter_for_one_rule_and_the_dataset_says_so():
+    """``[options.adam] beta2`` fixes adam's β₂ while adamax reads the axis."""
+    table = grid(["adam", "adamax"], {"beta2": [0.9, 0.99]}, {"adam": {"beta2": 0.95}})
+    swept = sweep.run(table)
+    adam = swept["final_x"].sel(optimizer="adam")
+    assert (adam.sel(beta2=0.9) == adam.sel(beta2=0.99)).all()
+    alone = sweep.run(grid(["adam"], {"beta2": [0.95]}))
+    np.testing.assert_array_equal(adam.sel(beta2=0.9).values,
+                                  alone["final_x"].sel(optimizer="adam", beta2=0.95).values)
+    assert "adam.beta2 = 0.95" in swept.attrs["options"]
+
+
+def test_a_rule_runs_at_its_own_default_where_the_grid_leaves_an_axis_out():
+    """Left out, an axis is not swept: each rule runs at its own default, and the dataset's
+    ``options`` attribute lists it (a flag as true/false)."""
+    swept = sweep.run(grid(["rmsprop", "adamw"], {}))
+    assert "rmsprop.centered = false" in swept.attrs["options"]
+    assert "adamw.weight_decay = 0.01" in swept.attrs["options"]
+
+
+@pytest.mark.parametrize("axes, key, words", [
+    ({"weight_decay": [-1.0]}, "grid.weight_decay[0]", "must be >= 0"),
+    ({"momentum_decay": [0.1]}, "grid.momentum_decay", "unknown key"),
+    ({"weight_decay": {"min": 0.0, "max": 1.0, "num": 2, "scale": "log"}},
+     "grid.weight_decay.min", 'must be > 0 with scale = "log"'),
+])
+def test_a_bad_axis_names_the_key(axes, key, words):
+    """``momentum_decay`` is nadam's: with adamw alone it is no axis of this grid."""
+    with pytest.raises(ConfigError) as raised:
+        sweep.run(grid(["adamw"], axes))
+    message = str(raised.value)
+    assert key in message and words in message, message
+
+
+def test_a_flag_axis_takes_true_and_false_only():
+    with pytest.raises(ConfigError, match=r"grid\.centered\[0\] = 1: must be true or false"):
+        sweep.run(grid(["rmsprop"], {"centered": [1, 2]}))
+
+
+def test_options_refuse_alpha_and_unknown_names():
+    with pytest.raises(ConfigError, match=r"options\.adam\.weight_decay.*unknown key"):
+        sweep.run(grid(["adam"], {}, {"adam": {"weight_decay": 0.1}}))
+    with pytest.raises(ConfigError, match=r"options\.adam\.alpha.*unknown key"):
+        sweep.run(grid(["adam"], {}, {"adam": {"alpha": 0.1}}))
