@@ -99,7 +99,7 @@ class Metric:
     higher_is_better: bool = False
 
 
-def _is_model(ds) -> bool:
+def is_model(ds) -> bool:
     return ds.attrs.get("objective_kind") == "model" or "test_loss" in ds.data_vars
 
 
@@ -192,7 +192,7 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     logged = name in LOGGED
     if name in LOSSES:
         what = "final loss" if name == "final_loss" else "best loss"
-        if _is_model(ds):  # the objective is the training set's loss
+        if is_model(ds):  # the objective is the training set's loss
             what = "final training loss" if name == "final_loss" else "best training loss"
         if math.isfinite(fstar):
             values = values - fstar

@@ -127,7 +127,7 @@ def profile(ds: xr.Dataset, x: str = "alpha", metric: str | None = None, reduce:
         low, high = np.where(np.isposinf(high), -np.inf, high), low
 
     if ax is None:
-        fig = _figure(figsize=(6.4, 4.4))
+        fig = _figure(figsize=(7.0, 4.6))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
@@ -162,9 +162,17 @@ def profile(ds: xr.Dataset, x: str = "alpha", metric: str | None = None, reduce:
     if drawn:
         _bands(ax, positions, names, colors, low, high, found.censor)
     _mark_top(ax, diverged_points, not_reached_points)
+    if found.name == "diverged":  # a share: its whole range, and a flat 0 says what it means
+        ax.set_ylim(-0.03, 1.03)
+        if not np.any(np.nan_to_num(np.asarray(line, dtype=np.float64)) > 0):
+            ax.text(0.5, 0.5, "nothing diverged", transform=ax.transAxes, ha="center",
+                    va="center", fontsize="small",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xlabel(_label(ds, x))
     better = "higher" if found.higher_is_better else "lower"
-    ax.set_ylabel(f"{found.label}\n({better} is better)")
+    label = found.label if found.name != "diverged" else \
+        ("share of cells that diverged" if reduce == "mean" else f"diverged ({reduce})")
+    ax.set_ylabel(f"{label}\n({better} is better)")
     ax.grid(alpha=0.3, which="major")
     ax.set_axisbelow(True)
     _legend(ax, diverged_points, not_reached_points)
@@ -185,7 +193,7 @@ def _null():
 def _wrap(text: str) -> str:
     import textwrap
 
-    return textwrap.fill(text, 80)
+    return textwrap.fill(text, 72)
 
 
 def _bands(ax, positions, names, colors, low, high, censor) -> None:
