@@ -231,3 +231,17 @@ def test_the_sensitivity_penalty_says_it_is_a_log10():
     treatment = sensitivity(ds, "final_loss").attrs["treatment"]
     assert "diverged cells (25%) count as log10 = 1" in treatment
     assert "final loss f(θ) − f* = 10" in treatment
+
+
+def test_tuning_curves_search_each_seed_and_refuse_a_missing_metric(mlp):
+    from sweep.sensitivity import MetricError
+    from sweep.tuning import expected_best
+
+    ax = plot.tuning_curves(mlp, "test_error", [1, 2, 4]).axes[0]
+    assert "mean over seed" in ax.get_title() and "test error" in ax.get_ylabel()
+    per_seed = expected_best(mlp, "test_error", [1, 2, 4],
+                             over=["start", "alpha", "beta1", "beta2", "eps"])
+    adam = next(line for line in ax.get_lines() if line.get_gid() == "adam")
+    np.testing.assert_allclose(adam.get_ydata(), per_seed.sel(optimizer="adam").mean("seed"))
+    with pytest.raises(MetricError, match="distance is unknown for this objective"):
+        plot.tuning_curves(mlp, "distance")
