@@ -111,9 +111,12 @@ def test_a_median_over_seeds_is_diverged_only_when_half_of_them_are():
                     attrs={"minimum": 0.0})
     grid = cell_values(plot.heatmap(ds, x="alpha", y="seed", seeds="median"))  # seed plotted: as is
     assert grid[0].shape == (3, 2)
-    line = plot.profile(ds, "alpha").axes[0].get_lines()[0].get_ydata()
+    ax = plot.profile(ds, "alpha").axes[0]
+    line = ax.get_lines()[0].get_ydata()
     assert line[0] == pytest.approx(1.0)  # the median, not the best seed's 1e-5
     assert np.isnan(line[1])  # two of three seeds diverged: the median diverged
+    marks = [c for c in ax.collections if c.get_gid() == "diverged"]
+    assert len(marks) == 1 and list(marks[0].get_offsets()[:, 0]) == [1.0]  # a ✕ at α = 1
     assert plot.profile(ds, "alpha", seeds="best").axes[0].get_lines()[0].get_ydata()[1] == \
         pytest.approx(1e-5)
 

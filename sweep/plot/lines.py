@@ -22,7 +22,7 @@ import xarray as xr
 
 from ..names import OPTIMIZER, SYMBOLS
 from ..sensitivity import default_metric, metric as _metric
-from .common import (DIVERGED_COLOR, NOT_REACHED_COLOR, PlotError, _distinct_labels, _figure,
+from .common import (NOT_REACHED_COLOR, PlotError, _distinct_labels, _figure,
                      _label, _optimizer_colors, _optimizers, _pyplot, _ranked, _unranked)
 from .grid import (_axis_mode, _check_reduce, _describe, _ignored, _over_replicates,
                    _reduce, _seeds_default, _select, _title)
@@ -144,8 +144,9 @@ def profile(ds: xr.Dataset, x: str = "alpha", metric: str | None = None, reduce:
         note = _ignored(ds, name, (x,)).strip().strip("()")
         ax.plot(positions, shown, marker="o", markersize=3.5, color=colors[name],
                 label=name + (f" ({note})" if note else ""), gid=name)
-        diverged_points += list(positions[lost])
-        not_reached_points += list(positions[missing & ~lost])
+        # Which optimizer diverged is told by the marker's colour (the ✕ itself says diverged).
+        diverged_points += [(p, colors[name]) for p in positions[lost]]
+        not_reached_points += [(p, colors[name]) for p in positions[missing & ~lost]]
     finite = np.concatenate([np.ravel(v)[np.isfinite(np.ravel(v))] for v in (line, low, high)]
                             + [np.empty(0)])
     if found.censor is not None:
@@ -223,12 +224,13 @@ def _mark_top(ax, diverged, not_reached) -> None:
 
     top = blended_transform_factory(ax.transData, ax.transAxes)
     if diverged:
-        ax.scatter(diverged, np.full(len(diverged), 0.97), marker="x", color=DIVERGED_COLOR,
-                   s=40, linewidths=2, transform=top, clip_on=False, zorder=5, gid="diverged")
+        ax.scatter([p for p, _ in diverged], np.full(len(diverged), 0.97), marker="x",
+                   color=[c for _, c in diverged], s=45, linewidths=2.2, transform=top,
+                   clip_on=False, zorder=5, gid="diverged")
     if not_reached:
-        ax.scatter(not_reached, np.full(len(not_reached), 0.97), marker="^",
-                   color=NOT_REACHED_COLOR, edgecolor="#777777", s=40, transform=top,
-                   clip_on=False, zorder=5, gid="not_reached")
+        ax.scatter([p for p, _ in not_reached], np.full(len(not_reached), 0.97), marker="^",
+                   color=NOT_REACHED_COLOR, edgecolor=[c for _, c in not_reached], s=40,
+                   transform=top, clip_on=False, zorder=5, gid="not_reached")
 
 
 def _legend(ax, diverged, not_reached) -> None:
@@ -236,9 +238,9 @@ def _legend(ax, diverged, not_reached) -> None:
 
     handles, labels = ax.get_legend_handles_labels()
     if diverged:
-        handles.append(Line2D([], [], marker="x", color=DIVERGED_COLOR, linestyle="none",
+        handles.append(Line2D([], [], marker="x", color="#555555", linestyle="none",
                               markeredgewidth=2))
-        labels.append("diverged")
+        labels.append("diverged (in its optimizer's colour)")
     if not_reached:
         handles.append(Line2D([], [], marker="^", color=NOT_REACHED_COLOR,
                               markeredgecolor="#777777", linestyle="none"))
