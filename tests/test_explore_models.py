@@ -4,7 +4,6 @@ headless Chromium: the seed summary selector, a click's training and test curves
 heatmaps sized to the window."""
 import numpy as np
 import pytest
-import xarray as xr
 
 import sweep
 from sweep.explore import data as prep

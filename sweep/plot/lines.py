@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..names import OPTIMIZER, SYMBOLS
+from ..names import OPTIMIZER
 from ..sensitivity import default_metric, metric as _metric
 from .common import (NOT_REACHED_COLOR, PlotError, _distinct_labels, _figure,
                      _label, _optimizer_colors, _optimizers, _pyplot, _ranked, _unranked)
