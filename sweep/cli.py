@@ -159,5 +159,21 @@ def _run(args) -> int:
         f" on {attrs['backend']} in {attrs['dtype']}"
     print(f"sweep: {cells:,} cells{shared} × {config.steps:,} steps{engine} in {elapsed:.2f} s "
           f"({attrs['compile_time_s']:.1f} s compiling; "
-          f"{attrs['trajectory_steps_per_s'] / 1e6:.1f} M trajectory-steps/s) → {attrs['output']}")
+          f"{rate_text(attrs['trajectory_steps_per_s'])}) → {attrs['output']}")
     return 0
+
+
+def rate_text(per_second: float) -> str:
+    """A rate of trajectory-steps per second in the unit that fits: ``170 M``, ``3.8 k``
+    (a model's training steps are thousands of times costlier than a landscape's)."""
+    if not per_second == per_second:  # NaN: nothing was computed (every block resumed)
+        return "no trajectory-steps computed"
+    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if per_second >= factor:
+            return f"{_digits(per_second / factor)} {unit} trajectory-steps/s"
+    return f"{_digits(per_second)} trajectory-steps/s"
+
+
+def _digits(value: float) -> str:
+    """Three significant digits, never in exponent form (999.9 is "1000", not "1e+03")."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"

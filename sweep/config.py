@@ -877,14 +877,17 @@ def _range_axis(check, name, spec, rule_and_message):
 
 
 def _infer_scale(values):
-    """A listed axis is labelled log-spaced when its values form a geometric, not arithmetic, series."""
-    if len(values) < 3 or min(values) <= 0:
+    """A listed axis is labelled log-spaced when its values are positive and not evenly
+    spaced, and either form a geometric series (three or more) or span two decades or
+    more (``eps = [1e-8, 1e-4]``): values spread over decades are read on a log axis."""
+    if len(values) < 2 or min(values) <= 0:
+        return "linear"
+    steps = np.diff(values)
+    if len(values) >= 3 and np.allclose(steps, steps[0], rtol=1e-6):
         return "linear"
     ratios = np.diff(np.log(values))
-    steps = np.diff(values)
-    geometric = np.allclose(ratios, ratios[0], rtol=1e-6)
-    arithmetic = np.allclose(steps, steps[0], rtol=1e-6)
-    return "log" if geometric and not arithmetic else "linear"
+    geometric = len(values) >= 3 and np.allclose(ratios, ratios[0], rtol=1e-6)
+    return "log" if geometric or max(values) / min(values) >= 100 else "linear"
 
 
 def _options(check, options, swept=()):
@@ -1121,7 +1124,13 @@ class _Checker:
 
     def known_name(self, name, registry, key, what, show=True):
         if name not in registry:
-            close = _closest(name, registry)
+            # Rules of other libraries that this project does not have: "radam" is not a
+            # typo of "adam", so list what there is rather than suggest a near name.
+            elsewhere = {"radam", "lion", "adabelief", "lamb", "lars", "adafactor", "yogi",
+                         "novograd", "adamp", "sgdw", "adan", "sophia", "shampoo", "ranger",
+                         "rprop", "asgd", "lbfgs", "sparseadam", "sparse_adam", "adagradw"}
+            known = isinstance(name, str) and name.lower() in elsewhere
+            close = None if known else _closest(name, registry)
             hint = f"Perhaps you meant {_show(close)}?" if close else \
                 f"Known {what}s: {', '.join(registry)}."
             self.fail(key, name if show else None, f"unknown {what}", hint)

@@ -22,6 +22,11 @@ AXIS = "axis"
 HYPER_AXES = tuple(AXES)  # ("alpha", "beta1", "beta2", "eps")
 # Dimensions that are not grid axes: a variable with one of them is not one number per cell.
 NON_GRID = (STEP, DIM)
+# Grid dimensions whose values are repeats of one experiment, not settings to choose among:
+# figures summarise over them (median by default), never take the best.
+REPLICATES = (SEED,)
+# Grid dimensions that are not hyperparameters; every other grid dimension is one.
+NOT_HYPER = (OPTIMIZER, SCHEDULE, START, SEED, STEP, DIM)
 
 # --- coordinates -----------------------------------------------------------------
 X0 = "x0"  # (start, dim): the start points

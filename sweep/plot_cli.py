@@ -16,17 +16,11 @@ from .cli import report_errors
 from .errors import ConfigError
 from .names import DIM, OPTIMIZER, STEP, SYMBOLS
 
+# The metrics drawn without --metric, those the result has: a landscape's, a model's.
 MAIN_METRICS = ("final_loss", "steps_to_tol", "diverged")
-METRICS = ("final_loss", "best_loss", "distance", "steps_to_tol", "diverged")
+MODEL_METRICS = ("test_error", "test_loss", "final_loss", "diverged")
 # The reduction over the axes a heatmap does not show: the best cell, or the share diverged.
 REDUCE = {"diverged": "mean"}
-DESCRIBE = {
-    "final_loss": "final loss f − f*, best over the axes not shown",
-    "best_loss": "best loss f − f*, best over the axes not shown",
-    "distance": "distance to the nearest minimizer, best over the axes not shown",
-    "steps_to_tol": "steps to reach tol, best over the axes not shown",
-    "diverged": "share of cells that diverged, over the axes not shown",
-}
 
 
 def plot_parser() -> argparse.ArgumentParser:
@@ -34,22 +28,32 @@ def plot_parser() -> argparse.ArgumentParser:
 
     command = argparse.ArgumentParser(
         prog="python -m sweep plot",
-        description="Heatmaps of a sweep's result (every optimizer, every pair of swept axes) "
-                    "and its sensitivity bars, written to a directory with an index.md.")
+        description="Figures of a sweep's result, written to a directory with an index.md: "
+                    "per metric, a line per optimizer against each swept axis (the best over "
+                    "the others), heatmaps over every pair of swept axes, and the "
+                    "sensitivity bars. Seeds are summarised by their median.")
     command.add_argument("result", help="a result written by sweep (.zarr or .nc)")
     command.add_argument("-o", "--output", required=True, metavar="DIR",
                          help="the directory to write the figures and index.md to")
     command.add_argument("--format", default="png", choices=("png", "svg", "pdf"),
                          help="figure format (default: png)")
-    command.add_argument("--metric", nargs="+", choices=METRICS, metavar="METRIC",
-                         help=f"the metrics to draw (default: {' '.join(MAIN_METRICS)}; "
-                              f"any of {', '.join(METRICS)})")
+    command.add_argument("--metric", nargs="+", metavar="METRIC",
+                         help=f"the metrics to draw, any the result has (a model's test_error, "
+                              f"test_loss, train_error, test_accuracy, …; final_loss, "
+                              f"best_loss, distance, steps_to_tol, diverged). Default: "
+                              f"{' '.join(MODEL_METRICS)} for a model, "
+                              f"{' '.join(MAIN_METRICS)} otherwise, those with a value")
     command.add_argument("--x", metavar="AXIS", help="the heatmaps' x axis (default: every "
                          "pair of swept axes)")
     command.add_argument("--y", metavar="AXIS", help="the heatmaps' y axis")
     command.add_argument("--reduce", choices=REDUCTIONS,
-                         help="how the axes not shown are reduced (default: best; the share "
-                              "that diverged for the diverged metric)")
+                         help="how the axes not shown are reduced, after the seeds (default: "
+                              "best, in the metric's direction; the share that diverged for "
+                              "the diverged metric; max is the worst)")
+    command.add_argument("--seeds", choices=REDUCTIONS,
+                         help="how the seeds are summarised, cell by cell, before --reduce "
+                              "(default: median; mean for diverged). --select seed=N shows one "
+                              "seed, --by seed a row per seed")
     command.add_argument("--select", nargs="+", action="extend", default=[], metavar="AXIS=VALUE",
                          help="fix an axis at its nearest grid value instead of reducing it: "
                               "--select beta2=0.999 --select start=1")
@@ -161,18 +165,37 @@ def _pairs(ds, swept: list[str], args) -> list[tuple[str, str]]:
     return list(itertools.combinations(swept, 2))
 
 
+def _metrics(ds, asked, source) -> list[str]:
+    """The metrics to draw: those asked for (each checked against the result), or the
+    default ones the result has a value for."""
+    import difflib
+
+    from .sensitivity import is_model, available_metrics
+
+    have = available_metrics(ds, accuracies=True)
+    if not asked:
+        return [m for m in (MODEL_METRICS if is_model(ds) else MAIN_METRICS) if m in have]
+    for name in asked:
+        if name not in have:
+            close = difflib.get_close_matches(name, have, n=1)
+            hint = f' Perhaps you meant "{close[0]}"?' if close else ""
+            raise ConfigError(f"--metric {name}: not a metric of {source} "
+                              f"(metrics: {', '.join(have)}).{hint}")
+    return list(dict.fromkeys(asked))
+
+
 def _plot(args) -> int:
     _use_agg()
     from . import plot
     from .plot.common import _progress as progress_bar
-    from .sensitivity import MetricError, sensitivity
+    from .sensitivity import MetricError, metric as get_metric, sensitivity
 
     ds = open_result(args.result)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {args.output}: exists and is not a directory")
     select = parse_select(args.select, ds, many=False)
-    metrics = list(dict.fromkeys(args.metric or MAIN_METRICS))
+    metrics = _metrics(ds, args.metric, args.result)
     skip = set(select) | ({args.by} if args.by else set())
     swept = [a for a in plot.swept_axes(ds) if a not in skip]
     pairs = [(x, y) for x, y in _pairs(ds, swept, args)]
@@ -181,6 +204,9 @@ def _plot(args) -> int:
             if name in select or name == args.by:
                 raise ConfigError(f"{flag} {name}: is also given to "
                                   f"{'--select' if name in select else '--by'}")
+    # One-axis figures: against --x (or --y) when given, else against every swept axis.
+    lines = [a for a in ([args.x] if args.x else [args.y] if args.y else swept)
+             if a in swept]
     out.mkdir(parents=True, exist_ok=True)
     written: list[tuple[str, str, str]] = []  # (metric, file, caption)
     notes: list[str] = []
@@ -189,15 +215,18 @@ def _plot(args) -> int:
     subset = ds.sel({d: v for d, v in chosen.items() if ds[d].dtype.kind in "fiu"},
                     method="nearest").sel({d: v for d, v in chosen.items()
                                           if ds[d].dtype.kind not in "fiu"})
-    bar = progress_bar(len(metrics) * (len(pairs) + 1), "plot", "figure", _progress(args))
+    per_metric = len(lines) + len(pairs) + 1
+    bar = progress_bar(len(metrics) * per_metric, "plot", "figure", _progress(args))
 
     def save(fig, name, metric, caption):
         fig.savefig(out / f"{name}.{ext}", dpi=args.dpi)
         written.append((metric, f"{name}.{ext}", caption))
         bar.update(1)
 
-    if not pairs:
-        notes.append(f"Fewer than two swept axes ({', '.join(swept) or 'none'}): no heatmaps.")
+    if not swept:
+        notes.append("No swept axis: no heatmaps nor lines.")
+    elif not pairs:
+        notes.append(f"One swept axis ({', '.join(swept)}): lines, no heatmaps.")
     # File names say the selection (and the faceting), so that runs with others do not clash.
     chosen_part = "".join(f"-{d}={plot._fmt(v)}" for d, v in select.items())
     suffix = chosen_part + (f"-by-{args.by}" if args.by else "")
@@ -205,18 +234,26 @@ def _plot(args) -> int:
         for metric in metrics:
             how = args.reduce or REDUCE.get(metric, "best")
             try:
+                label = get_metric(ds, metric).label
+                seeds = args.seeds or ("mean" if metric == "diverged" else "median")
+                for x in lines:
+                    fig = plot.profile(ds, x, metric, reduce=how, select=select or None,
+                                       seeds=seeds)
+                    save(fig, f"{metric}-{x}{chosen_part}", metric,
+                         f"against {SYMBOLS.get(x, x)}: "
+                         f"{_describe(ds, label, metric, how, seeds, select, None)}")
                 for x, y in pairs:
                     fig = plot.heatmap(ds, x=x, y=y, metric=metric, reduce=how,
-                                       select=select or None, by=args.by)
+                                       select=select or None, by=args.by, seeds=seeds)
                     save(fig, f"{metric}-{x}-{y}{suffix}", metric,
                          f"{SYMBOLS.get(x, x)} × {SYMBOLS.get(y, y)}: "
-                         f"{_describe(metric, how, select, args.by)}")
+                         f"{_describe(ds, label, metric, how, seeds, select, args.by)}")
                 fig = plot.sensitivity_bars(sensitivity(subset, metric))
                 save(fig, f"sensitivity-{metric}{chosen_part}", metric,
                      f"sensitivity: main and total effects of each swept axis on {metric}")
-            except MetricError as error:  # steps_to_tol without f*, distance without minimizers
+            except MetricError as error:  # a metric with no value where it is selected
                 notes.append(f"{metric}: skipped: {error}")
-                bar.update(len(pairs) + 1)
+                bar.update(per_metric)
     finally:
         bar.close()
     index = out / "index.md"
@@ -227,16 +264,20 @@ def _plot(args) -> int:
     return 0
 
 
-def _describe(metric: str, how: str, select: dict, by: str | None) -> str:
-    """The caption of a heatmap: what is drawn, and what became of the axes not shown."""
-    what = DESCRIBE[metric].split(",")[0]
+def _describe(ds, label: str, metric: str, how: str, seeds: str, select: dict,
+              by: str | None) -> str:
+    """The caption of a figure: what is drawn, and what became of the axes not shown."""
+    from .plot import replicate_axes
+
+    words = {"best": "best", "min": "min", "median": "median", "mean": "mean", "max": "worst"}
+    parts = [label]
+    replicates = [d for d in replicate_axes(ds) if d not in select and d != by]
+    for d in replicates:
+        parts.append(f"{words[seeds]} over {ds.sizes[d]} {SYMBOLS.get(d, d)}s")
     if metric == "diverged" and how == "mean":
-        reduced = "over the axes not shown"
+        parts.append("the share over the axes not shown")
     else:
-        word = {"best": "best", "min": "min", "median": "median", "mean": "mean",
-                "max": "worst"}[how]
-        reduced = f"{word} over the axes not shown"
-    parts = [f"{what}, {reduced}"]
+        parts.append(f"{'then ' if replicates else ''}{words[how]} over the axes not shown")
     parts += [f"{SYMBOLS.get(d, d)} = {v}" for d, v in select.items()]
     if by:
         parts.append(f"one row per {SYMBOLS.get(by, by)}")

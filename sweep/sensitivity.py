@@ -15,7 +15,12 @@ dimension with more than one value is a factor: the hyperparameters, and also
 
 The response (:func:`metric`): log10 of f − f* for ``final_loss`` and
 ``best_loss`` (f itself when f* is unknown), floored at ``floor``; log10 of
-``distance``; ``steps_to_tol`` as is; the ``diverged`` indicator (0/1).
+``distance`` and of a model's ``test_loss``; ``steps_to_tol``, ``test_error``,
+``train_error`` (shares in [0, 1]) as they are; the ``diverged`` indicator (0/1).
+:func:`available_metrics` lists what a result can show: every per-cell variable
+it holds that has a value somewhere (a model's ``distance`` and ``steps_to_tol``
+are all missing, so they are left out), and the accuracies ``test_accuracy`` and
+``train_accuracy`` (1 − error, higher is better) on request.
 Diverged cells have no value, so they are treated explicitly (``diverged=``):
 
 * ``"penalty"`` (default): a diverged cell counts as ``penalty``, by default one
@@ -41,7 +46,20 @@ from .errors import ConfigError
 from .names import LONG_NAME, MINIMUM, NON_GRID, OBJECTIVE, OPTIMIZER, STEPS, TOL, USES_AXIS
 
 LOSSES = ("final_loss", "best_loss")
-LOGGED = LOSSES + ("distance",)  # metrics spanning decades: log10 by default
+LOGGED = LOSSES + ("distance", "test_loss")  # metrics spanning decades: log10 by default
+# A model's metrics, with what they are. Errors are shares of the set misclassified.
+MODEL_LABELS = {"test_error": "test error (share misclassified)",
+                "train_error": "training error (share misclassified)",
+                "test_loss": "test loss"}
+# Metrics derived from a variable on request: name -> (variable, label). 1 − error,
+# higher is better.
+ACCURACIES = {"test_accuracy": ("test_error", "test accuracy (share correct)"),
+              "train_accuracy": ("train_error", "training accuracy (share correct)")}
+# The order metrics are offered in: what a user looks at first, first.
+PREFERRED = ("test_error", "test_loss", "train_error", "final_loss", "best_loss", "distance",
+             "steps_to_tol", "diverged")
+# The default metric: a model's test error (its test loss for real targets), else the loss.
+DEFAULTS = ("test_error", "test_loss", "final_loss")
 
 
 class MetricError(ConfigError, ValueError):
@@ -64,6 +82,8 @@ class Metric:
         floor: the floor applied (None: none).
         floored: some values were raised to the floor.
         censor: the value standing for "never reached" (``steps + 1``), or None.
+        higher_is_better: the best value is the largest (an accuracy); every other
+            metric is lower-is-better.
     """
 
     name: str
@@ -76,6 +96,53 @@ class Metric:
     floor: float | None
     floored: bool
     censor: float | None
+    higher_is_better: bool = False
+
+
+def is_model(ds) -> bool:
+    return ds.attrs.get("objective_kind") == "model" or "test_loss" in ds.data_vars
+
+
+def per_cell_variables(ds: xr.Dataset) -> list[str]:
+    """The numeric variables of ``ds`` with one number per cell, in the dataset's order."""
+    return [str(v) for v in ds.data_vars
+            if not set(ds[v].dims) & set(NON_GRID) and ds[v].dtype.kind in "biuf"]
+
+
+def available_metrics(ds: xr.Dataset, *, diverged: bool = True,
+                      accuracies: bool = False) -> list[str]:
+    """The metrics :func:`metric` can give for ``ds``, in :data:`PREFERRED` order then the
+    dataset's: every per-cell variable that has a value somewhere (not ``distance``
+    without a known minimizer, nor ``steps_to_tol`` without f*, nor a model's
+    ``test_error`` on real targets). ``diverged``: include the diverged indicator;
+    ``accuracies``: include ``test_accuracy`` and ``train_accuracy`` where the errors are.
+    """
+    names = per_cell_variables(ds)
+    ordered = [n for n in PREFERRED if n in names] + [n for n in names if n not in PREFERRED]
+    if accuracies:
+        ordered += [n for n, (source, _) in ACCURACIES.items() if source in names]
+    have = []
+    for name in ordered:
+        if name == "diverged" and not diverged:
+            continue
+        try:
+            metric(ds, name)
+        except MetricError:
+            continue
+        have.append(name)
+    return have
+
+
+def default_metric(ds: xr.Dataset) -> str:
+    """A model's test error (its test loss where the targets are real numbers), else
+    ``final_loss``: the first of :data:`DEFAULTS` that :func:`available_metrics` offers."""
+    have = available_metrics(ds)
+    for name in DEFAULTS:
+        if name in have:
+            return name
+    if not have:
+        raise MetricError("this result has no metric with a value: every cell is missing")
+    return have[0]
 
 
 def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
@@ -84,8 +151,17 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     ``floor`` (losses and distance): values below it are raised to it; default
     ``1e-16 · max(1, |f*|)``, the resolution of a float64 f near f*.
     """
+    if name in ACCURACIES and ACCURACIES[name][0] in ds.data_vars:
+        source, label = ACCURACIES[name]
+        error = metric(ds, source)
+        values = 1.0 - error.values
+        return Metric(name=name, label=label, values=values.rename(name),
+                      diverged=error.diverged, not_reached=error.not_reached, logged=False,
+                      positive=error.positive, floor=None, floored=False, censor=None,
+                      higher_is_better=True)
     if name not in ds.data_vars:
-        usable = [v for v in ds.data_vars if not set(ds[v].dims) & set(NON_GRID)]
+        usable = available_metrics(ds, accuracies=True) if name != "final_loss" else \
+            per_cell_variables(ds)
         raise MetricError(f"unknown metric {name!r}: this result has {', '.join(usable)}")
     data = ds[name]
     if set(data.dims) & set(NON_GRID):
@@ -116,6 +192,8 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
     logged = name in LOGGED
     if name in LOSSES:
         what = "final loss" if name == "final_loss" else "best loss"
+        if is_model(ds):  # the objective is the training set's loss
+            what = "final training loss" if name == "final_loss" else "best training loss"
         if math.isfinite(fstar):
             values = values - fstar
             label = f"{what} f(θ) − f*"
@@ -129,8 +207,11 @@ def metric(ds: xr.Dataset, name: str, floor: float | None = None) -> Metric:
         label = "distance to the nearest minimizer"
         floor = 1e-16 if floor is None else floor
     else:
-        label = data.attrs.get(LONG_NAME, name)
+        label = MODEL_LABELS.get(name) or data.attrs.get(LONG_NAME, name)
         floor = None
+        if not bool(values.notnull().any()) and not bool(diverged.all()):
+            why = " (its targets are real numbers: no classes)" if name.endswith("_error") else ""
+            raise MetricError(f"{name} has no value in this result{why}")
     floored = False
     if floor is not None:
         floored = bool((values < floor).any())
@@ -206,11 +287,20 @@ def sensitivity(ds: xr.Dataset, metric_name: str = "final_loss", *, log: bool | 
                     used_penalty, why = 1.0, "no finite cell"
                 else:
                     spread = 1.0 if log else max(float(finite.max() - finite.min()), 1.0)
-                    used_penalty = float(finite.max()) + spread
-                    why = "one decade above the worst finite cell" if log else \
-                        "one range above the worst finite cell"
+                    # "Worse" is lower for an accuracy.
+                    used_penalty = float(finite.min()) - spread if found.higher_is_better \
+                        else float(finite.max()) + spread
+                    where = "below" if found.higher_is_better else "above"
+                    why = f"one decade {where} the worst finite cell" if log else \
+                        f"one range {where} the worst finite cell"
             values = values.where(~mask, used_penalty)
-            notes.append(f"diverged cells ({share_text}) count as {used_penalty:.6g} ({why})")
+            # The penalty is on the response's scale: say so, and what it is on the metric's.
+            if log:
+                amount = (f"log10 = {used_penalty:.3g}, i.e. {found.label} = "
+                          f"{10.0 ** used_penalty:.2g}")
+            else:
+                amount = f"{found.label} = {used_penalty:.6g}"
+            notes.append(f"diverged cells ({share_text}) count as {amount} ({why})")
     treatment = "; ".join(notes) if notes else "no cell diverged"
     grid = [d for d in values.dims if d != OPTIMIZER]
     factors = [d for d in grid if values.sizes[d] > 1]

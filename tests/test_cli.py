@@ -40,12 +40,16 @@ def test_cli_runs_a_grid_and_prints_one_summary_line(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     assert "40 cells (30 computed" in lines[0] and "200 steps" in lines[0]
-    assert "M trajectory-steps/s" in lines[0] and lines[0].endswith("→ out.nc")
+    assert " trajectory-steps/s) " in lines[0] and lines[0].endswith("→ out.nc")
     assert result.stderr == ""  # not a terminal: no progress bar
     with xr.open_dataset(tmp_path / "out.nc", engine="h5netcdf") as ds:
         assert ds["trajectory"].sizes == {"optimizer": 2, "start": 2, "alpha": 5, "beta1": 2,
                                           "beta2": 1, "eps": 1, "step": 5, "dim": 2}
         assert ds.attrs["grid_toml"] == SMALL
+        # The rate in the unit that fits it (k for a run this small, M for a large one).
+        from sweep.cli import rate_text
+
+        assert f"; {rate_text(ds.attrs['trajectory_steps_per_s'])}) " in lines[0]
 
 
 def test_cli_default_output_is_the_grid_name_in_the_current_directory(tmp_path, monkeypatch):

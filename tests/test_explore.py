@@ -99,7 +99,8 @@ def test_paths_are_thinned_to_at_most_a_hundred_points():
 def test_computed_paths_are_the_engines_bits(recorded, plain):
     cells = np.array([0, 7, flat_index(plain, "momentum", start=1, alpha=4, beta1=2, beta2=1),
                       flat_index(plain, "adam", start=1, alpha=2, beta1=1, beta2=1)])
-    x, y, loss, steps, problem = prep.computed_paths(plain, cells, n_jobs=1)
+    x, y, loss, steps, problem, curves = prep.computed_paths(plain, cells, n_jobs=1)
+    assert curves == {}  # a landscape has no curves besides the loss
     assert problem.name == "rosenbrock" and list(steps) == list(range(61))
     rx, ry, rloss, rsteps = prep.recorded_paths(recorded, cells)
     at = np.searchsorted(steps, rsteps)
@@ -141,7 +142,7 @@ def test_the_page_of_a_hundred_thousand_cells_with_ten_thousand_paths_is_small(t
 
 @pytest.mark.parametrize("extra, message", [
     (["--x", "gamma"], "--x gamma: unknown axis"),
-    (["--y", "alpha"], "--x and --y are both 'alpha'"),
+    (["--x", "alpha", "--y", "alpha"], "--x and --y are both 'alpha'"),
     (["--metric", "accuracy"], "--metric accuracy: not a metric"),
     (["--cells-with-paths", "-1"], "--cells-with-paths -1: must be >= 0"),
 ])

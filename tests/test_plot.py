@@ -255,17 +255,18 @@ def test_plot_command_writes_figures_and_an_index(saved, tmp_path, capsys):
     out = tmp_path / "figures"
     assert plot_cli.plot_main([str(plain), "-o", str(out)]) == 0
     written = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
-    # 3 metrics × 3 pairs of swept axes, and 3 sensitivity figures
-    assert len(written) == 12
+    # 3 metrics × (a line against each of 3 swept axes, 3 pairs of them, the sensitivity)
+    assert len(written) == 21
     assert "final_loss-alpha-beta1.png" in written and "sensitivity-final_loss.png" in written
     assert "diverged-beta1-beta2.png" in written and "steps_to_tol-alpha-beta2.png" in written
+    assert "final_loss-alpha.png" in written and "steps_to_tol-beta2.png" in written
     index = (out / "index.md").read_text()
     assert all(f"]({name})" in index for name in written)
-    assert capsys.readouterr().out.strip() == f"plot: 12 figures → {out / 'index.md'}"
+    assert capsys.readouterr().out.strip() == f"plot: 21 figures → {out / 'index.md'}"
     svg = tmp_path / "svg"
     assert plot_cli.plot_main([str(recorded), "-o", str(svg), "--format", "svg",
                                "--metric", "final_loss"]) == 0
-    assert sorted(p.suffix for p in svg.iterdir()) == [".md"] + [".svg"] * 4
+    assert sorted(p.suffix for p in svg.iterdir()) == [".md"] + [".svg"] * 7
 
 
 def test_animate_command(saved, tmp_path, capsys):
@@ -347,8 +348,8 @@ def test_plot_command_axes_reduce_select_and_by(saved, tmp_path, capsys):
                                "--reduce", "median", "--select", "beta2=0.999",
                                "--metric", "final_loss", "--by", "start"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "final_loss-alpha-beta1-beta2=0.999-by-start.png", "index.md",
-        "sensitivity-final_loss-beta2=0.999.png"]
+        "final_loss-alpha-beta1-beta2=0.999-by-start.png", "final_loss-alpha-beta2=0.999.png",
+        "index.md", "sensitivity-final_loss-beta2=0.999.png"]
     assert capsys.readouterr().err == ""  # 0.999 is on the grid: no warning; no progress bar
     index = (out / "index.md").read_text()
     assert "median over the axes not shown; β₂ = 0.999; one row per start" in index
@@ -356,7 +357,7 @@ def test_plot_command_axes_reduce_select_and_by(saved, tmp_path, capsys):
     assert plot_cli.plot_main([str(plain), "-o", str(only_x), "--x", "beta2",
                                "--metric", "final_loss", "--quiet"]) == 0
     assert sorted(p.name for p in only_x.glob("final_loss-*")) == [
-        "final_loss-beta2-alpha.png", "final_loss-beta2-beta1.png"]
+        "final_loss-beta2-alpha.png", "final_loss-beta2-beta1.png", "final_loss-beta2.png"]
     assert plot_cli.plot_main([str(plain), "-o", str(only_x), "--select", "beta2=0.98",
                                "--metric", "diverged"]) == 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -272,7 +272,7 @@ def test_tuning_curves_draws_one_line_per_optimizer(tmp_path):
     np.testing.assert_allclose(lines["momentum"].get_ydata(),
                                expected.sel(optimizer="momentum").values)
     assert "expected best test_error of k random cells" in ax.get_title().lower()
-    assert "budget k" in ax.get_xlabel() and "expected best test_error" in ax.get_ylabel()
+    assert "budget k" in ax.get_xlabel() and "expected best test error" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == \
         ["adam (54 cells)", "momentum (18 cells)", "best cell (k → ∞)"]
     path = tmp_path / "tuning_curves.png"

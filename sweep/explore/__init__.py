@@ -2,9 +2,11 @@
 
 One self-contained HTML file (Bokeh's standalone output, BokehJS inlined) that
 opens from disk, offline, with no server and no kernel: a heatmap per optimizer,
-selectors for the metric and every other swept axis, a click shows the cell's
-path over the objective's contours, its loss curve and its numbers; up to four
-cells pinned to compare; the sensitivity bars; the view kept in the URL hash.
+sized to the window, selectors for the metric and every other swept axis (for the
+seeds: their median, mean, best, worst, or one seed), a click shows the cell's
+path over the objective's contours, its loss curve and its numbers (a model's
+training and test curves instead: it has no landscape); up to four cells pinned to
+compare; the sensitivity bars; the view kept in the URL hash.
 
 :mod:`sweep.explore.data` prepares the arrays (no Bokeh), :mod:`sweep.explore.page`
 lays them out, ``explore.js`` is the page's controller, :mod:`sweep.explore.cli`
@@ -18,7 +20,7 @@ from pathlib import Path
 from .data import DEFAULT_CELLS_WITH_PATHS, ExploreError, PageData, prepare
 
 
-def explore(ds, path, *, x: str = "alpha", y: str = "beta1", metric: str = "final_loss",
+def explore(ds, path, *, x: str | None = None, y: str | None = None, metric: str | None = None,
             cells_with_paths: int = DEFAULT_CELLS_WITH_PATHS, n_jobs: int | None = None,
             source: str = "the result") -> Path:
     """Write the explorer page of the dataset ``ds`` to ``path`` (an .html file).

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..cli import report_errors
 from ..errors import ConfigError
-from .data import DEFAULT_CELLS_WITH_PATHS, METRICS
+from .data import DEFAULT_CELLS_WITH_PATHS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,13 +25,16 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("result", help="a result written by sweep (.zarr or .nc)")
     command.add_argument("-o", "--output", required=True, metavar="PAGE.html",
                          help="the page to write")
-    command.add_argument("--x", default="alpha", metavar="AXIS",
-                         help="the heatmaps' horizontal axis (default: alpha)")
-    command.add_argument("--y", default="beta1", metavar="AXIS",
-                         help="the heatmaps' vertical axis (default: beta1)")
-    command.add_argument("--metric", default="final_loss", metavar="METRIC",
-                         help=f"the metric shown first, which also ranks the cells given a "
-                              f"path (default: final_loss; any of {', '.join(METRICS)})")
+    command.add_argument("--x", metavar="AXIS",
+                         help="the heatmaps' horizontal axis (default: the first swept axis, "
+                              "alpha usually)")
+    command.add_argument("--y", metavar="AXIS",
+                         help="the heatmaps' vertical axis (default: the second swept axis, "
+                              "beta1 usually, or the next grid axis)")
+    command.add_argument("--metric", metavar="METRIC",
+                         help="the metric shown first, which also ranks the cells given a "
+                              "path: any the result has (default: a model's test_error, else "
+                              "final_loss)")
     command.add_argument("--cells-with-paths", type=int, default=DEFAULT_CELLS_WITH_PATHS,
                          metavar="N",
                          help=f"how many cells get a path on the page (default "

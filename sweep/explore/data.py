@@ -3,6 +3,10 @@ path (and the paths, recorded or computed through the engine), the objective's
 contours and the sensitivity indices. No Bokeh here (:mod:`sweep.explore.page` lays
 the page out).
 
+A model's result (``objective_kind = "model"``) has no landscape: no path over
+contours, but curves along training (the training loss, the test loss and error),
+recorded or computed like the paths, and its metrics (test error first).
+
 Every array the page carries is compact: metrics and paths in float32, paths
 thinned to at most :data:`MAX_PATH_POINTS` points, cells numbered by one flat
 index (C order over ``optimizer`` and the grid dimensions of ``final_loss``).
@@ -19,11 +23,18 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError
-from ..sensitivity import MetricError, metric as get_metric, sensitivity
+from ..names import REPLICATES
+from ..sensitivity import (available_metrics as metrics_of, default_metric, is_model,
+                           metric as get_metric, sensitivity)
 
 OPTIMIZER = "optimizer"
-# The metrics a heatmap can colour by (diverged is drawn on every map in its own colour).
+# A landscape's metrics a heatmap can colour by (diverged is drawn on every map in its own
+# colour); a model's are its own (test error, test and training loss, …).
 METRICS = ("final_loss", "best_loss", "distance", "steps_to_tol")
+# A model's curves along training besides the training loss: name -> its variable.
+CURVES = {"test_loss": "test_loss_curve", "test_error": "test_error_curve"}
+# The summaries over seeds the page offers, besides each seed.
+SUMMARIES = ("median", "mean", "best", "worst")
 MAX_PATH_POINTS = 100
 DEFAULT_CELLS_WITH_PATHS = 3000
 CONTOUR_PIXELS = 360  # the contour image's longer side
@@ -71,6 +82,11 @@ class PageData:
         minimizers: (k, 2) known minimizers (θ₀, θ₁).
         sensitivity: per metric, ``{"axes": [...], "main": (opt, axes), "total": ..., "title"}``.
         ignored: per optimizer, the plotted axes it does not read (a panel note).
+        kind: ``"landscape"`` (paths over contours) or ``"model"`` (curves along training).
+        curves: a model's curves besides the training loss (``path_loss``): per name
+            (``test_loss``, ``test_error``), float32 (paths, points) at ``path_steps``.
+        replicates: the replicate dims (``seed``) with more than one value: their selector
+            offers a summary over them (:data:`SUMMARIES`) besides each value.
     """
 
     title: str
@@ -106,6 +122,9 @@ class PageData:
     sensitivity: dict
     ignored: dict[str, list[str]]
     notes: list[str] = field(default_factory=list)
+    kind: str = "landscape"
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    replicates: list[str] = field(default_factory=list)
 
     @property
     def cells(self) -> int:
@@ -120,6 +139,23 @@ class PageData:
 def grid_dims(ds: xr.Dataset) -> list[str]:
     """The grid dimensions of ``final_loss`` other than ``optimizer``, in the dataset's order."""
     return [str(d) for d in ds["final_loss"].dims if d != OPTIMIZER]
+
+
+def default_axes(ds: xr.Dataset) -> tuple[str, str]:
+    """The heatmaps' default axes: the first two swept hyperparameter axes (α and β₁
+    when both are swept); with one swept axis, it against the next grid dimension (a
+    strip one cell high)."""
+    from ..plot import hyper_axes
+
+    dims = grid_dims(ds)
+    hyper = [d for d in hyper_axes(ds) if d in dims]
+    swept = [d for d in hyper if ds.sizes[d] > 1] + \
+        [d for d in dims if d not in hyper and ds.sizes[d] > 1 and d not in REPLICATES]
+    ordered = swept + [d for d in hyper if d not in swept] + \
+        [d for d in dims if d not in swept and d not in hyper]
+    if len(ordered) < 2:
+        raise ExploreError("the result has fewer than two grid dimensions: no heatmap to draw")
+    return ordered[0], ordered[1]
 
 
 def check_request(ds: xr.Dataset, x: str, y: str, metric: str, source: str = "the result") -> None:
@@ -137,17 +173,10 @@ def check_request(ds: xr.Dataset, x: str, y: str, metric: str, source: str = "th
 
 
 def available_metrics(ds: xr.Dataset) -> list[str]:
-    """The :data:`METRICS` this result can show (distance needs minimizers, steps_to_tol f*)."""
-    have = []
-    for name in METRICS:
-        if name not in ds:
-            continue
-        try:
-            get_metric(ds, name)
-        except MetricError:
-            continue
-        have.append(name)
-    return have
+    """The metrics this result can show on a heatmap: every per-cell metric with a value
+    (:func:`sweep.sensitivity.available_metrics`; not distance without minimizers, nor
+    steps_to_tol without f*), a model's test error first; diverged is drawn on every map."""
+    return metrics_of(ds, diverged=False)
 
 
 def choose_cells(ranked: np.ndarray, count: int, first=()) -> np.ndarray:
@@ -197,11 +226,12 @@ def _pick(ranked: np.ndarray, count: int, eligible: np.ndarray) -> np.ndarray:
 
 def default_view_cells(ds: xr.Dataset, x: str, y: str) -> np.ndarray:
     """The flat indices of the cells the page shows when it opens: every optimizer's
-    ``x`` × ``y`` map at the first value of each other axis."""
+    ``x`` × ``y`` map at the first value of each other axis, and every seed (the page
+    opens on their median)."""
     dims = grid_dims(ds)
     shape = [ds.sizes[OPTIMIZER]] + [ds.sizes[d] for d in dims]
-    ranges = [np.arange(shape[0])] + [np.arange(ds.sizes[d]) if d in (x, y) else np.array([0])
-                                      for d in dims]
+    ranges = [np.arange(shape[0])] + [np.arange(ds.sizes[d]) if d in (x, y, *REPLICATES)
+                                      else np.array([0]) for d in dims]
     mesh = np.meshgrid(*ranges, indexing="ij")
     return np.ravel_multi_index([m.ravel() for m in mesh], shape).astype(np.int64)
 
@@ -226,17 +256,33 @@ def _loss_gap(loss: np.ndarray, fstar: float) -> np.ndarray:
 
 
 def recorded_paths(ds: xr.Dataset, cells: np.ndarray):
-    """(x, y, loss, steps) of ``cells`` from the result's own trajectories, thinned."""
+    """(x, y, loss, steps) of ``cells`` from the result's own trajectories, thinned.
+    A model records no θ: x and y are then (cells, 0)."""
     dims = grid_dims(ds)
     keep = thin_indices(ds.sizes["step"])
+    loss = ds["loss"].transpose(OPTIMIZER, *dims, "step").isel(step=keep).values
+    loss = loss.reshape(-1, len(keep))[cells].astype(np.float64)
+    steps = ds["step"].values[keep]
+    if "trajectory" not in ds:
+        return np.empty((len(cells), 0)), np.empty((len(cells), 0)), loss, steps
     traj = ds["trajectory"].transpose(OPTIMIZER, *dims, "step", "dim").isel(step=keep)
     shape = traj.shape
     flat = traj.values.reshape(-1, shape[-2], shape[-1])[cells]
-    loss = ds["loss"].transpose(OPTIMIZER, *dims, "step").isel(step=keep).values
-    loss = loss.reshape(-1, shape[-2])[cells].astype(np.float64)
-    steps = ds["step"].values[keep]
     y = flat[..., 1] if shape[-1] > 1 else np.zeros_like(flat[..., 0])
     return flat[..., 0], y, loss, steps
+
+
+def recorded_curves(ds: xr.Dataset, cells: np.ndarray) -> dict[str, np.ndarray]:
+    """A model's recorded curves of ``cells`` besides the loss (:data:`CURVES`), thinned
+    as :func:`recorded_paths` thins: per name, float64 (cells, points)."""
+    dims = grid_dims(ds)
+    keep = thin_indices(ds.sizes["step"])
+    out = {}
+    for name, variable in CURVES.items():
+        if variable in ds:
+            values = ds[variable].transpose(OPTIMIZER, *dims, "step").isel(step=keep).values
+            out[name] = values.reshape(-1, len(keep))[cells].astype(np.float64)
+    return out
 
 
 def rebuild_config(ds: xr.Dataset, record_every: int):
@@ -272,9 +318,11 @@ def rebuild_config(ds: xr.Dataset, record_every: int):
 
 
 def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None):
-    """(x, y, loss, steps, problem) of ``cells``, run again through the engine with
+    """(x, y, loss, steps, problem, curves) of ``cells``, run again through the engine with
     ``record_every`` set: one batched kernel call per optimizer (its cells split among
-    ``n_jobs`` threads), the same kernels and bits as the sweep's.
+    ``n_jobs`` threads), the same kernels and bits as the sweep's. A model's x and y are
+    (cells, 0) (θ is not recorded) and ``curves`` holds its test loss and error along
+    training (:data:`CURVES`); a landscape's ``curves`` is empty.
 
     The grid is rebuilt from the result's attributes (:func:`rebuild_config`); its
     axes must be the result's.
@@ -300,8 +348,10 @@ def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None)
     engine = Engine(backend="cpu", dtype=config.dtype)
     records = len(plan.record_steps)
     n = len(cells)
-    xy = np.full((n, records, config.dim), np.nan)
+    model = config.spec.kind == "model"
+    xy = np.full((n, 0 if model else records, config.dim), np.nan)
     loss = np.full((n, records), np.nan)
+    curves = {name: np.full((n, records), np.nan) for name in CURVES} if model else {}
     names = [str(o) for o in ds[OPTIMIZER].values]
     starts = np.asarray(config.starts, dtype=np.float64)
     jobs = []
@@ -338,11 +388,15 @@ def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None)
     results = Parallel(n_jobs=resolve_jobs(n_jobs), prefer="threads")(
         delayed(run_block)(*arguments) for _, arguments in jobs)
     for (rows, _), metrics in zip(jobs, results):
-        xy[rows] = metrics.trajectory
+        if not model:
+            xy[rows] = metrics.trajectory
         loss[rows] = metrics.loss
+        for name, variable in CURVES.items():
+            if name in curves:
+                curves[name][rows] = getattr(metrics, variable)
     steps = np.asarray(plan.record_steps)
     y = xy[..., 1] if config.dim > 1 else np.zeros_like(xy[..., 0])
-    return xy[..., 0], y, loss, steps, plan.problem
+    return xy[..., 0], y, loss, steps, plan.problem, curves
 
 
 def _contours(problem, dim: int, xlim, ylim) -> tuple[bytes | None, str]:
@@ -403,7 +457,8 @@ def _labels(ds: xr.Dataset, dim: str) -> list[str]:
     """A dimension's values as short text; a start point as its coordinates, (-1.2, 1)."""
     from ..plot import _distinct_labels, _fmt
 
-    if dim == "start" and "x0" in ds.coords:
+    if dim == "start" and "x0" in ds.coords and np.isfinite(ds["x0"].values).all():
+        # (a model's start is drawn per seed, x0 NaN: the start's number says it)
         points = ds["x0"].transpose("start", "dim").values
         shown = [", ".join(_fmt(v) for v in p[:3]) + (", …" if len(p) > 3 else "") for p in points]
         if len(set(shown)) == len(shown):
@@ -429,15 +484,16 @@ def _sensitivities(ds: xr.Dataset, metrics: list[str], optimizers: list[str]) ->
     return out
 
 
-def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str = "final_loss",
-            cells_with_paths: int = DEFAULT_CELLS_WITH_PATHS, n_jobs: int | None = None,
-            source: str = "the result") -> PageData:
+def prepare(ds: xr.Dataset, *, x: str | None = None, y: str | None = None,
+            metric: str | None = None, cells_with_paths: int = DEFAULT_CELLS_WITH_PATHS,
+            n_jobs: int | None = None, source: str = "the result") -> PageData:
     """Everything the page needs from a sweep's dataset.
 
     Args:
         ds: the result, in memory.
-        x, y: the heatmaps' axes (grid dimensions).
-        metric: the metric shown first; it also ranks the cells that get paths.
+        x, y: the heatmaps' axes (grid dimensions; default :func:`default_axes`).
+        metric: the metric shown first; it also ranks the cells that get paths (default:
+            a model's test error, else the final loss).
         cells_with_paths: how many cells get a path (see :func:`choose_cells`); paths
             come from the result's ``trajectory`` when it has one, else they are
             computed (:func:`computed_paths`).
@@ -449,6 +505,10 @@ def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str =
     """
     from .. import plot
 
+    if x is None or y is None:
+        first, second = default_axes(ds)
+        x, y = x or (first if first != y else second), y or (second if second != x else first)
+    metric = metric or default_metric(ds)
     check_request(ds, x, y, metric, source)
     if cells_with_paths < 0:
         raise ExploreError(f"--cells-with-paths {cells_with_paths}: must be >= 0")
@@ -461,17 +521,23 @@ def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str =
                           default_view_cells(ds, x, y))
     paths = _paths(ds, chosen, n_jobs)
     notes = list(paths.notes)
+    model = is_model(ds)
+    what = "Training curves" if model else "Paths"
     if 0 < paths.cells.size < diverged.size:
-        notes.append(f"Paths are stored for {paths.cells.size:,} of {diverged.size:,} cells: "
+        notes.append(f"{what} are stored for {paths.cells.size:,} of {diverged.size:,} cells: "
                      f"those shown first, then each optimizer's best by {metric} and cells "
                      f"spread over its whole range (--cells-with-paths).")
-    problem, note = plot._problem(ds, paths.problem or _rebuilt_problem(ds))
-    dim = int(ds.sizes.get("dim", 2))
-    xlim, ylim = _limits(problem if dim == 2 else None, paths.x, paths.y)
-    png, contour_note = _contours(problem, dim, xlim, ylim)
-    notes += [n for n in (note, contour_note) if n.startswith("no contours")]
-    minimizers = np.asarray(problem.minimizers, dtype=np.float64)[:, :2] \
-        if problem is not None and problem.minimizers and dim >= 2 else np.empty((0, 2))
+    if model:  # no landscape: no contours, no minimizers, no plane to fit
+        problem, png, xlim, ylim, minimizers = None, None, (-1.0, 1.0), (-1.0, 1.0), \
+            np.empty((0, 2))
+    else:
+        problem, note = plot._problem(ds, paths.problem or _rebuilt_problem(ds))
+        dim = int(ds.sizes.get("dim", 2))
+        xlim, ylim = _limits(problem if dim == 2 else None, paths.x, paths.y)
+        png, contour_note = _contours(problem, dim, xlim, ylim)
+        notes += [n for n in (note, contour_note) if n.startswith("no contours")]
+        minimizers = np.asarray(problem.minimizers, dtype=np.float64)[:, :2] \
+            if problem is not None and problem.minimizers and dim >= 2 else np.empty((0, 2))
     fstar = float(ds.attrs.get("minimum", math.nan))
     steps = ds.attrs.get("steps")
     title = str(ds.attrs.get("title", "sweep result")) + \
@@ -488,11 +554,16 @@ def prepare(ds: xr.Dataset, *, x: str = "alpha", y: str = "beta1", metric: str =
         cell_values=cell_values, diverged=diverged, censor_steps=censor,
         path_cells=paths.cells, path_x=paths.x, path_y=paths.y,
         path_loss=_loss_gap(paths.loss, fstar).astype(np.float32), path_steps=paths.steps,
-        path_source=paths.source, loss_label="f(θ) − f*" if math.isfinite(fstar) else "f(θ)",
-        loss_log=math.isfinite(fstar), xlim=xlim, ylim=ylim, contours=png,
+        path_source=paths.source,
+        loss_label="training loss" if model else "f(θ) − f*" if math.isfinite(fstar) else "f(θ)",
+        loss_log=model or math.isfinite(fstar),  # a model's losses are > 0
+        xlim=xlim, ylim=ylim, contours=png,
         minimizers=minimizers, sensitivity=_sensitivities(ds, metrics, optimizers),
-        ignored={n: plot._ignored(ds, n, (x, y)).strip().strip("()") for n in optimizers},
-        notes=notes)
+        ignored={n: plot._ignored(ds, n, [d for d in (x, y) if ds.sizes[d] > 1]).strip()
+                 .strip("()") for n in optimizers},
+        notes=notes, kind="model" if model else "landscape",
+        curves={name: values.astype(np.float32) for name, values in paths.curves.items()},
+        replicates=[d for d in REPLICATES if d in dims and ds.sizes[d] > 1 and d not in (x, y)])
 
 
 def _cell_metrics(ds: xr.Dataset, metrics: list[str]):
@@ -526,28 +597,32 @@ class _Paths:
     source: str  # "recorded", "computed" or ""
     problem: object = None  # the objective, when the paths were computed
     notes: tuple = ()
+    curves: dict = field(default_factory=dict)  # a model's test curves, float64 (n, points)
 
 
 def _paths(ds: xr.Dataset, chosen: np.ndarray, n_jobs: int | None) -> _Paths:
-    """The chosen cells' paths: recorded if the result has them, else computed."""
-    problem, notes, source = None, (), ""
+    """The chosen cells' paths (a model's curves): recorded if the result has them, else
+    computed."""
+    problem, notes, source, curves = None, (), "", {}
     empty = np.empty((0, 0))
     x = y = loss = empty
     steps = np.empty(0, dtype=np.int64)
-    if chosen.size and "trajectory" in ds:
+    recorded = "trajectory" in ds or (is_model(ds) and "loss" in ds and "step" in ds.dims)
+    if chosen.size and recorded:
         x, y, loss, steps = recorded_paths(ds, chosen)
+        curves = recorded_curves(ds, chosen)
         source = "recorded"
     elif chosen.size:
         try:
-            x, y, loss, steps, problem = computed_paths(ds, chosen, n_jobs)
+            x, y, loss, steps, problem, curves = computed_paths(ds, chosen, n_jobs)
             source = "computed"
         except ExploreError as error:  # the page still shows every cell's numbers
-            notes = (f"No paths: {error}.",)
+            notes = (f"No {'curves' if is_model(ds) else 'paths'}: {error}.",)
             chosen = chosen[:0]
             x = y = loss = empty
     return _Paths(chosen.astype(np.int32), np.asarray(x, dtype=np.float32),
                   np.asarray(y, dtype=np.float32), np.asarray(loss, dtype=np.float64),
-                  np.asarray(steps, dtype=np.int64), source, problem, notes)
+                  np.asarray(steps, dtype=np.int64), source, problem, notes, curves)
 
 
 def _rebuilt_problem(ds: xr.Dataset):

@@ -17,10 +17,14 @@ from .data import PageData
 BOKEH_MISSING = "The bokeh package is required for the explorer page: pip install 'sweep[plot]'"
 CELL_COLOR = "#111111"  # the clicked cell: its outline, path and loss curve
 PIN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
-PANEL = (300, 250)  # a heatmap's width and height, px
+PANEL = (300, 250)  # a heatmap's width and height, px, before the page fits them to the window
 PANELS_PER_ROW = 3
 METRIC_SHORT = {"final_loss": "final f − f*", "best_loss": "best f − f*", "distance": "distance",
-                "steps_to_tol": "steps to tol"}
+                "steps_to_tol": "steps to tol", "test_error": "test error",
+                "test_loss": "test loss", "train_error": "train error"}
+MODEL_SHORT = {"final_loss": "train loss", "best_loss": "best train loss"}
+SUMMARY_LABELS = {"median": "median over the seeds", "mean": "mean over the seeds",
+                  "best": "best seed", "worst": "worst seed"}
 # Bokeh renders each Div in a shadow root: the style sheet is given to every Div.
 STYLE = """
   :host { font-family: system-ui, sans-serif; color: #222; }
@@ -48,6 +52,8 @@ def bokeh() -> None:
 
 
 def _metric_names(data: PageData) -> dict:
+    if data.kind == "model":
+        return {m: MODEL_SHORT.get(m, METRIC_SHORT.get(m, m)) for m in data.metrics}
     short = {m: METRIC_SHORT.get(m, m) for m in data.metrics}
     if not data.loss_log:  # f* unknown: losses are f itself
         short = {m: s.replace(" − f*", "") for m, s in short.items()}
@@ -73,6 +79,8 @@ def _spec(data: PageData) -> str:
         "loss_log": data.loss_log,
         "trajectory_title": _trajectory_title(data),
         "sensitivity": data.sensitivity,
+        "kind": data.kind, "curves": sorted(data.curves), "replicates": data.replicates,
+        "summaries": list(SUMMARY_LABELS),
     }, allow_nan=False)
 
 
@@ -226,17 +234,47 @@ def _loss_figure(data: PageData):
     # Fixed ranges that the controller sets to the curves shown (an automatic range of
     # no data makes BokehJS warn on a log axis).
     last = int(data.path_steps[-1]) if data.path_steps.size else 1
-    fig = figure(width=430, height=300, title="Loss along the path",
+    model = data.kind == "model"
+    title = "Click a heatmap cell to see its training curves" if model else "Loss along the path"
+    fig = figure(width=500 if model else 430, height=320 if model else 300, title=title,
                  y_axis_type="log" if data.loss_log else "linear", tools="pan,wheel_zoom,reset",
                  x_range=Range1d(0, last), y_range=Range1d(*((1e-3, 10) if data.loss_log
                                                              else (0, 1))), name="loss")
     fig.toolbar.logo = None
     fig.xaxis.axis_label = "step t"
     fig.yaxis.axis_label = data.loss_label
-    lines = ColumnDataSource(data={"xs": [], "ys": [], "color": [], "width": [], "label": []},
-                             name="loss_lines")
-    fig.multi_line("xs", "ys", line_color="color", line_width="width", source=lines)
+    lines = ColumnDataSource(data={"xs": [], "ys": [], "color": [], "width": [], "label": [],
+                                   "alpha": []}, name="loss_lines")
+    fig.multi_line("xs", "ys", line_color="color", line_width="width", line_alpha="alpha",
+                   source=lines)
+    if model:  # the test loss beside the training loss, dashed
+        test = ColumnDataSource(data={"xs": [], "ys": [], "color": [], "width": [], "label": [],
+                                      "alpha": []}, name="test_loss_lines")
+        fig.multi_line("xs", "ys", line_color="color", line_width="width", line_alpha="alpha",
+                       line_dash="dashed", source=test)
+        fig.yaxis.axis_label = "loss: training (solid), test (dashed)"
     return fig, lines
+
+
+def _error_figure(data: PageData):
+    """A model's test error along training (the controller fills it), or None."""
+    from bokeh.models import ColumnDataSource, Range1d
+    from bokeh.plotting import figure
+
+    if data.kind != "model" or "test_error" not in data.curves:
+        return None
+    last = int(data.path_steps[-1]) if data.path_steps.size else 1
+    fig = figure(width=500, height=320, title="Test error along training",
+                 tools="pan,wheel_zoom,reset", x_range=Range1d(0, last),
+                 y_range=Range1d(-0.02, 1.02), name="error")
+    fig.toolbar.logo = None
+    fig.xaxis.axis_label = "step t"
+    fig.yaxis.axis_label = "test error (share misclassified)"
+    lines = ColumnDataSource(data={"xs": [], "ys": [], "color": [], "width": [], "label": [],
+                                   "alpha": []}, name="error_lines")
+    fig.multi_line("xs", "ys", line_color="color", line_width="width", line_alpha="alpha",
+                   source=lines)
+    return fig
 
 
 def _sensitivity_figure(data: PageData):
@@ -255,7 +293,8 @@ def _sensitivity_figure(data: PageData):
     # Wide enough for the axes' labels (start, schedule) and the optimizers' names.
     width = sum(max(30, 7 * len(f[1]) + 14) for f in factors) + 30 * len(data.optimizers)
     fig = figure(x_range=FactorRange(*factors, group_padding=1.2), y_range=Range1d(0, 1.22),
-                 width=max(560, width + 80), height=300, toolbar_location=None,
+                 width=max(560, width + 80, 7 * len(first["title"]) + 40), height=300,
+                 toolbar_location=None,
                  title=first["title"], name="sensitivity_plot")
     fig.vbar(x="factor", top="total", width=0.75, fill_color="color", fill_alpha=0.3,
              line_color="color", source=source)
@@ -290,7 +329,8 @@ def _legend_html(data: PageData) -> str:
                                    f"(steps to tol)"))
     items.append(swatch.format(CELL_COLOR, "clicked cell (outline)"))
     if 0 < data.path_cells.size < data.cells:
-        items.append("<span class='sweep-dot'></span>a path is stored (where only some are)")
+        what = "training curves are" if data.kind == "model" else "a path is"
+        items.append(f"<span class='sweep-dot'></span>{what} stored (where only some are)")
     return "<p class='sweep-hint'>" + "<br>".join(items) + "</p>"
 
 
@@ -312,8 +352,10 @@ def build(data: PageData) -> str:
         encoding="utf-8"))
     heat_figs, heat, outline = _heatmaps(data, controller)
     holder, bar, mappers = _colorbar(data)
+    model = data.kind == "model"
     trajectory, path_lines, path_ends = _trajectory_figure(data)
     loss, loss_lines = _loss_figure(data)
+    error = _error_figure(data)
     sens_fig, sens_source = _sensitivity_figure(data)
 
     metric_select = Select(title="metric", name="metric", value=data.metric,
@@ -323,9 +365,15 @@ def build(data: PageData) -> str:
     for d in data.dims:
         if d in (data.x, data.y):
             continue
-        select = Select(title=data.long_names[d], name=f"axis:{d}", value="0",
-                        options=[(str(i), label) for i, label in enumerate(data.labels[d])],
-                        width=210, disabled=data.sizes[d] == 1)
+        options = [(str(i), label) for i, label in enumerate(data.labels[d])]
+        value = "0"
+        if d in data.replicates:  # a summary over the seeds first, then each seed
+            options = [(k, text) for k, text in SUMMARY_LABELS.items()] + \
+                [(str(i), f"{data.symbols.get(d, d)} {label}") for i, label in
+                 enumerate(data.labels[d])]
+            value = "median"
+        select = Select(title=data.long_names[d], name=f"axis:{d}", value=value,
+                        options=options, width=210, disabled=data.sizes[d] == 1)
         select.js_on_change("value", controller)
         selects.append(select)
     pin = Button(label="Pin this cell (0/4)", name="pin", width=210, disabled=True)
@@ -334,18 +382,24 @@ def build(data: PageData) -> str:
     clear.js_on_event("button_click", controller)
     info = div(name="info", width=560)
     notes = "".join(f"<p class='sweep-hint'>{html.escape(n)}</p>" for n in data.notes)
+    what = "training and test curves" if model else "path, loss curve"
+    seeds = " Over the seeds, a map shows their median unless the seed selector says " \
+        "otherwise; a click then shows every seed." if data.replicates else ""
     header = div(f"<h2>{html.escape(data.title)}</h2>"
                  f"<p class='sweep-hint'>Each map shows one cell per square: the axes not drawn "
-                 f"are set by the selectors on the left. Click a square for its path, loss curve "
-                 f"and numbers; the URL keeps the view, so a link reopens it.</p>{notes}",
+                 f"are set by the selectors on the left. Click a square for its {what} "
+                 f"and numbers; the URL keeps the view, so a link reopens it.{seeds}</p>{notes}",
                  width=1100, name="header")
     sens_note = div(name="sensitivity_note", width=900)
 
     cells = ColumnDataSource(data={**{m: data.cell_values[m] for m in data.metrics},
                                    "diverged": data.diverged}, name="cells")
     # The paths flat, row after row (float32: binary in the page, typed arrays in JS).
-    paths = ColumnDataSource(data={"x": data.path_x.ravel(), "y": data.path_y.ravel(),
-                                   "loss": data.path_loss.ravel()}, name="paths")
+    # (a model records no θ: no x, y columns, which would be shorter than the others)
+    plane = {} if model else {"x": data.path_x.ravel(), "y": data.path_y.ravel()}
+    paths = ColumnDataSource(data={**plane, "loss": data.path_loss.ravel(),
+                                   **{name: values.ravel() for name, values in
+                                      data.curves.items()}}, name="paths")
     path_cells = ColumnDataSource(data={"cell": data.path_cells}, name="path_cells")
     controller.args = dict(
         spec=_spec(data), cells=cells, paths=paths, path_cells=path_cells, heat=heat,
@@ -353,14 +407,21 @@ def build(data: PageData) -> str:
         mappers=mappers, metric_select=metric_select, selects=selects,
         sensitivity=sens_source, sensitivity_plot=sens_fig, sensitivity_note=sens_note,
         path_lines=path_lines, path_ends=path_ends, loss_lines=loss_lines,
-        trajectory_plot=trajectory, loss_plot=loss, info=info, pin_button=pin, clear_button=clear)
+        trajectory_plot=trajectory, loss_plot=loss, info=info, pin_button=pin, clear_button=clear,
+        heat_figs=heat_figs, colorbar_holder=holder, error_plot=error,
+        test_loss_lines=loss.select_one({"name": "test_loss_lines"}),
+        error_lines=error.select_one({"name": "error_lines"}) if error else None)
 
-    grid = gridplot(heat_figs + [holder], ncols=PANELS_PER_ROW + 1
-                    if len(heat_figs) <= PANELS_PER_ROW else PANELS_PER_ROW, merge_tools=False,
+    # The maps in a grid of at most three columns, the colour bar beside it; the page fits
+    # the panels' size to the window when it opens (and when the window is resized).
+    grid = gridplot(heat_figs, ncols=min(len(heat_figs), PANELS_PER_ROW), merge_tools=False,
                     toolbar_location=None)
     controls = column(metric_select, *selects, pin, clear, div(_legend_html(data), width=210))
-    layout = column(header, row(controls, grid), row(trajectory, column(loss, info)),
-                    column(sens_fig, sens_note))
+    if model:  # no landscape: the curves along training, then the numbers
+        below = column(row(loss, *([error] if error else [])), info)
+    else:
+        below = row(trajectory, column(loss, info))
+    layout = column(header, row(controls, grid, holder), below, column(sens_fig, sens_note))
     document = Document()
     document.add_root(layout)
     document.js_on_event("document_ready", controller)

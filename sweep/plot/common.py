@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError
-from ..names import AXIS, HYPER_AXES, LONG_NAME, OPTIMIZER
+from ..names import AXIS, HYPER_AXES, LONG_NAME, NOT_HYPER, OPTIMIZER, REPLICATES
 from ..sensitivity import Metric
 
 DIVERGED_COLOR = "#e8402f"  # a red outside every colour map used here
@@ -48,9 +48,19 @@ def _figure(layout="constrained", **kwargs):
 # --- the dataset's axes -----------------------------------------------------
 
 def hyper_axes(ds: xr.Dataset) -> list[str]:
-    """The hyperparameter axes of the dataset, in order."""
+    """The hyperparameter axes of the dataset, in order: those its ``axis`` coordinate
+    names, then every other grid dimension of ``final_loss`` that is not one of
+    :data:`~sweep.names.NOT_HYPER` (``weight_decay``, ``batch_size``, … as they come)."""
     names = [str(a) for a in ds[AXIS].values] if AXIS in ds.coords else list(HYPER_AXES)
-    return [a for a in names if a in ds.dims]
+    grid = [str(d) for d in ds["final_loss"].dims] if "final_loss" in ds else \
+        [str(d) for d in ds.dims]
+    known = [a for a in names if a in ds.dims]
+    return known + [d for d in grid if d not in known and d not in NOT_HYPER]
+
+
+def replicate_axes(ds: xr.Dataset) -> list[str]:
+    """The replicate dimensions (``seed``) with more than one value."""
+    return [d for d in REPLICATES if d in ds.dims and ds.sizes[d] > 1]
 
 
 def swept_axes(ds: xr.Dataset) -> list[str]:
@@ -101,11 +111,23 @@ def _sel_one(da, dim, value):
 
 
 def _ranked(found: Metric) -> xr.DataArray:
-    """The metric with diverged = +inf and never reached = the censor, so that ranks hold."""
+    """The metric as a lower-is-better rank: diverged = +inf, never reached = the censor,
+    an accuracy negated, so that "the smallest" is always the best.
+    :func:`_unranked` turns reduced ranks back into the metric's values."""
     values = found.values
     if found.censor is not None:
         values = values.where(~found.not_reached, found.censor)
+    if found.higher_is_better:
+        values = -values
     return values.where(~found.diverged, np.inf)
+
+
+def _unranked(found: Metric, ranks):
+    """The metric's values of ranks from :func:`_ranked` (+inf, diverged, stays +inf)."""
+    if not found.higher_is_better:
+        return ranks
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return np.where(np.isposinf(ranks), ranks, -ranks)
 
 
 def _optimizers(ds, optimizers) -> list[str]:
@@ -121,9 +143,11 @@ def _optimizers(ds, optimizers) -> list[str]:
 
 
 def _optimizer_colors(names) -> dict:
-    # tab10 in the registry's order, without its grey (the contours are grey).
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-               "#bcbd22", "#d62728", "#393b79", "#ad494a"]
+    # tab10 without its grey (the contours are grey), one colour per rule of the registry,
+    # assigned so that the rules most often drawn together (sgd, momentum, adam, rmsprop)
+    # get the most distinct hues: adam is orange, never a second blue beside sgd's.
+    palette = ["#1f77b4", "#2ca02c", "#bcbd22", "#8c564b", "#e377c2", "#9467bd", "#ff7f0e",
+               "#17becf", "#393b79", "#ad494a", "#d62728"]
     order = list(REGISTRY_ORDER)
     colors = {}
     for i, name in enumerate(names):

@@ -7,9 +7,16 @@ Conventions shared by the heatmaps:
   (β₂ = 0.9, 0.99, 0.999) as equally wide cells labelled with their values, so
   that no cell is a sliver. A log or linear axis of at most six values is
   labelled with its values.
+* Replicate axes (``seed``) are summarised first, cell by cell: ``seeds="median"``
+  by default (``"mean"`` for ``diverged``: the share). The median, not the mean,
+  because a seed that diverged has no value to average: ranked worse than any
+  value, it moves the median by one rank, and the median is "diverged" only when
+  at least half the seeds diverged. Never the best over seeds by default: with
+  gradient noise the best of a few seeds reads decades below what a run gives.
 * Axes that are neither plotted nor selected (``select={"beta2": 0.999}``,
-  nearest value) are reduced: ``"best"``/``"min"`` (the best over the rest:
-  all the metrics are lower-is-better), ``"median"``, ``"mean"``, ``"max"``.
+  nearest value) are then reduced: ``"best"``/``"min"`` (the best over the rest,
+  in the metric's direction: the largest accuracy), ``"median"``, ``"mean"``,
+  ``"max"`` (the worst).
   A diverged cell ranks worse than any value, so the best is diverged only
   when every cell reduced into it diverged, and the median when at least
   half did.
@@ -29,11 +36,12 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ..names import AXIS, OBJECTIVE, OPTIMIZER, SCALE, START, STEPS, SYMBOLS, USES_AXIS, X0
-from ..sensitivity import Metric, metric as _metric
+from ..names import (AXIS, OBJECTIVE, OPTIMIZER, REPLICATES, SCALE, START, STEPS, SYMBOLS,
+                     USES_AXIS, X0)
+from ..sensitivity import Metric, default_metric, metric as _metric
 from .common import (DIVERGED_COLOR, NOT_REACHED_COLOR, PlotError, _figure, _fmt, _label,
                      _distinct_labels, _optimizer_colors, _optimizers, _pyplot, _ranked, _sel_one,
-                     swept_axes)
+                     _unranked, swept_axes)
 
 REDUCTIONS = ("best", "min", "median", "mean", "max")
 
@@ -92,9 +100,31 @@ def _set_axis(ax, which: str, ds, dim: str, mode: str, edges, label=True) -> Non
 
 # --- selecting and reducing ----------------------------------------------------
 
-def _check_reduce(reduce: str) -> None:
+def _check_reduce(reduce: str, what: str = "reduce") -> None:
     if reduce not in REDUCTIONS:
-        raise PlotError(f"reduce = {reduce!r}: must be one of {', '.join(REDUCTIONS)}")
+        raise PlotError(f"{what} = {reduce!r}: must be one of {', '.join(REDUCTIONS)}")
+
+
+def _seeds_default(found: Metric, seeds: str | None) -> str:
+    """The summary over replicates: as given, else the median (the share for ``diverged``)."""
+    if seeds is None:
+        return "mean" if found.name == "diverged" else "median"
+    _check_reduce(seeds, "seeds")
+    return seeds
+
+
+def _over_replicates(ranked: xr.DataArray, how: str, censor, keep=()) -> tuple:
+    """``ranked`` summarised over its replicate dims (``seed``) not in ``keep``, cell by
+    cell; and those dims (with more than one value)."""
+    dims = [d for d in REPLICATES if d in ranked.dims and d not in keep]
+    if not dims:
+        return ranked, []
+    rest = [d for d in ranked.dims if d not in dims]
+    summary = _reduce(ranked, rest, how, censor)
+    return summary, [d for d in dims if ranked.sizes[d] > 1]
+
+
+WORDS = {"best": "best", "min": "best", "median": "median", "mean": "mean", "max": "worst"}
 
 
 def _select(da: xr.DataArray, select: dict | None, keep: tuple) -> xr.DataArray:
@@ -247,13 +277,22 @@ def _colorbar(fig, axes, norm, cmap, label, extend, shrink=0.9):
     return bar
 
 
-def _describe(ds, reduced: list[str], how: str, selected: dict) -> str:
+def _seeds_text(ds, replicates: list[str], how: str) -> str:
+    """``median over 3 seeds`` (empty without replicates)."""
+    return "; ".join(f"{WORDS[how]} over {ds.sizes[d]} {SYMBOLS.get(d, d)}s" for d in replicates)
+
+
+def _describe(ds, reduced: list[str], how: str, selected: dict,
+              replicates: tuple = ((), "median")) -> str:
     parts = []
-    swept = [d for d in reduced if d in ds.dims and ds.sizes[d] > 1]
+    seeds_text = _seeds_text(ds, list(replicates[0]), replicates[1])
+    if seeds_text:
+        parts.append(seeds_text)
+    swept = [d for d in reduced if d in ds.dims and ds.sizes[d] > 1 and d not in replicates[0]]
     if swept:
-        word = {"best": "best", "min": "min", "median": "median", "mean": "mean",
-                "max": "worst"}[how]
-        parts.append(f"{word} over {', '.join(SYMBOLS.get(d, d) for d in swept)}")
+        word = WORDS[how] if how != "min" else "min"
+        parts.append(f"{'then ' if seeds_text else ''}{word} over "
+                     f"{', '.join(SYMBOLS.get(d, d) for d in swept)}")
     for dim, value in selected.items():
         parts.append(f"{SYMBOLS.get(dim, dim)} = {_fmt(value)}")
     return "; ".join(parts)
@@ -279,9 +318,9 @@ def _title(ds, found: Metric) -> str:
 
 # --- heatmap ---------------------------------------------------------------------
 
-def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "final_loss",
-            reduce: str = "best", select: dict | None = None, *, optimizers=None,
-            floor: float | None = None, cmap=None, ncols: int | None = None,
+def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str | None = None,
+            reduce: str = "best", select: dict | None = None, *, seeds: str | None = None,
+            optimizers=None, floor: float | None = None, cmap=None, ncols: int | None = None,
             title: str | None = None, panel_size=(3.3, 2.8), by: str | None = None):
     """One heatmap of ``metric`` over ``x`` × ``y`` per optimizer, on one colour scale.
 
@@ -289,10 +328,16 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
         ds: a sweep's dataset.
         x, y: the plotted axes (any grid dimension; hyperparameters usually).
         metric: ``final_loss``, ``best_loss``, ``distance``, ``steps_to_tol``,
-            ``diverged`` (with ``reduce="mean"``: the share that diverged) or
-            any per-cell variable.
-        reduce: how the other axes are reduced: ``best`` (= ``min``), ``median``,
-            ``mean``, ``max``.
+            ``diverged`` (with ``reduce="mean"``: the share that diverged), a model's
+            ``test_error``, ``test_loss``, ``train_error`` (or ``test_accuracy``, higher
+            is better), or any per-cell variable. Default: a model's test error, else
+            the final loss (:func:`sweep.sensitivity.default_metric`).
+        reduce: how the other axes are reduced, after the seeds: ``best`` (= ``min``),
+            ``median``, ``mean``, ``max`` (the worst).
+        seeds: how replicate axes (``seed``) are summarised, cell by cell, before
+            ``reduce``: ``median`` (default; ``mean`` for ``diverged``), ``mean``,
+            ``best``, ``max``. Select a seed (``select={"seed": 0}``) or facet by it
+            (``by="seed"``) to see one.
         select: ``{axis: value}``: the nearest value of these axes instead of a
             reduction (``{"beta2": 0.999, "start": 0}``).
         optimizers: the facets (default: every optimizer in ``ds``).
@@ -310,7 +355,9 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
     """
     _pyplot()  # first: without matplotlib nothing else matters
     _check_reduce(reduce)
+    metric = metric or default_metric(ds)
     found = _metric(ds, metric, floor)
+    seeds = _seeds_default(found, seeds)
     for dim in (x, y):
         if dim not in found.values.dims or dim == OPTIMIZER:
             axes = [d for d in found.values.dims if d != OPTIMIZER]
@@ -327,9 +374,11 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
     ranked = _ranked(found).sel({OPTIMIZER: names})
     ranked = _select(ranked, select, (OPTIMIZER, x, y) + ((by,) if by else ()))
     selected = {d: ranked[d].values.item() for d in (select or {})}
+    ranked, replicates = _over_replicates(ranked, seeds, found.censor, (x, y, by))
     reduced = [d for d in ranked.dims if d not in (OPTIMIZER, x, y, by)]
     keep = [OPTIMIZER, by, y, x] if by else [OPTIMIZER, y, x]
     table = _reduce(ranked, keep, reduce, found.censor)
+    table = table.copy(data=_unranked(found, table.values))
     # Facets: one per optimizer, or (by=) a row per value of ``by`` and a column per optimizer.
     rows = [None] if by is None else list(ranked[by].values)
     facets = [(name, value) for value in rows for name in names]
@@ -372,7 +421,7 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
     if metric == "diverged" and reduce in ("mean", "median"):
         label = "share of cells that diverged" if reduce == "mean" else "diverged (median)"
     _colorbar(fig, used, norm, cmap, label, extend)
-    subtitle = _describe(ds, reduced, reduce, selected)
+    subtitle = _describe(ds, reduced, reduce, selected, (replicates, seeds))
     fig.suptitle(title or _title(ds, found) + (f"\n{subtitle}" if subtitle else ""),
                  fontsize="medium")
     _figure_legend(fig, grids, found)
@@ -381,8 +430,8 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str = "f
 
 # --- pairs -------------------------------------------------------------------------
 
-def pairs(ds: xr.Dataset, metric: str = "final_loss", *, optimizer: str | None = None,
-          reduce: str = "best", select: dict | None = None, axes=None,
+def pairs(ds: xr.Dataset, metric: str | None = None, *, optimizer: str | None = None,
+          reduce: str = "best", select: dict | None = None, axes=None, seeds: str | None = None,
           floor: float | None = None, cmap=None, panel_size=2.4):
     """A corner matrix of heatmaps: ``metric`` over every pair of swept axes, for one optimizer.
 
@@ -392,11 +441,13 @@ def pairs(ds: xr.Dataset, metric: str = "final_loss", *, optimizer: str | None =
     Args:
         optimizer: which optimizer (required when ``ds`` has several).
         axes: the axes to pair (default: every hyperparameter axis with more than one value).
-        reduce, select, floor, cmap: as in :func:`heatmap`.
+        reduce, select, seeds, floor, cmap: as in :func:`heatmap`.
     """
     _pyplot()  # first: without matplotlib nothing else matters
     _check_reduce(reduce)
+    metric = metric or default_metric(ds)
     found = _metric(ds, metric, floor)
+    seeds = _seeds_default(found, seeds)
     names = _optimizers(ds, None)
     if optimizer is None:
         if len(names) > 1:
@@ -412,11 +463,13 @@ def pairs(ds: xr.Dataset, metric: str = "final_loss", *, optimizer: str | None =
     ranked = _ranked(found).sel({OPTIMIZER: [optimizer]})
     ranked = _select(ranked, select, (OPTIMIZER,))
     selected = {d: ranked[d].values.item() for d in (select or {})}
+    ranked, replicates = _over_replicates(ranked, seeds, found.censor, axes)
     panels = {}
     for i in range(1, len(axes)):
         for j in range(i):
             x, y = axes[j], axes[i]
-            panels[i - 1, j] = _reduce(ranked, [OPTIMIZER, y, x], reduce, found.censor).values[0]
+            panels[i - 1, j] = _unranked(found, _reduce(ranked, [OPTIMIZER, y, x], reduce,
+                                                        found.censor).values[0])
     grids = list(panels.values())
     norm, extend = _norm(found, grids)
     cmap = _colormap(found, cmap)
@@ -438,9 +491,10 @@ def pairs(ds: xr.Dataset, metric: str = "final_loss", *, optimizer: str | None =
             grid_axes[row, col].set_visible(False)
     _colorbar(fig, used, norm, cmap, _bar_label(found, extend), extend, shrink=0.6)
     others = [d for d in ranked.dims if d != OPTIMIZER and d not in axes]
-    subtitle = _describe(ds, others, reduce, selected)
-    word = {"best": "best", "min": "min", "median": "median", "mean": "mean", "max": "worst"}[reduce]
-    subtitle = f"each panel: {word} over the axes it does not show" + \
+    word = WORDS[reduce]
+    seeds_text = _seeds_text(ds, replicates, seeds)
+    subtitle = (f"{seeds_text}, then " if seeds_text else "") + \
+        f"each panel: {word} over the axes it does not show" + \
         (f" (and {', '.join(SYMBOLS.get(d, d) for d in others if ds.sizes[d] > 1)})"
          if any(ds.sizes[d] > 1 for d in others) else "") + \
         (f"; {'; '.join(f'{SYMBOLS.get(d, d)} = {_fmt(v)}' for d, v in selected.items())}"

@@ -6,7 +6,8 @@ import textwrap
 
 import numpy as np
 
-from ..names import OBJECTIVE, OPTIMIZER
+from ..names import OBJECTIVE, OPTIMIZER, REPLICATES
+from ..sensitivity import metric as get_metric
 from ..tuning import BUDGET, CELLS, expected_best
 from .common import PlotError, _figure, _optimizer_colors, _optimizers, _pyplot
 
@@ -17,7 +18,8 @@ def default_budgets(cells: int) -> list[int]:
     return budgets + ([int(cells)] if budgets[-1] != cells else [])
 
 
-def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None, maximize: bool = False,
+def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None,
+                  maximize: bool | None = None,
                   missing="worst", optimizers=None, yscale: str | None = None,
                   show_best: bool = True, title: str | None = None):
     """The expected best ``metric`` of k random cells against the budget k, one line per
@@ -25,13 +27,17 @@ def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None, maximize
 
     Args:
         ds: a sweep's dataset.
-        metric: a per-cell variable (``final_loss``, ``test_error``, …).
+        metric: a per-cell variable (``final_loss``, ``test_error``, …) with a value
+            somewhere (a model's all-missing ``distance`` is refused).
         budgets: the k's, positive ints; default 1, 2, 4, … up to the largest number of
             distinct cells among the optimizers drawn, and that number.
         ax: draw into these axes (their figure is returned); default a new figure.
         over, maximize, missing: as for :func:`~sweep.tuning.expected_best`. Dims left out
-            of ``over`` (``seed``, say) give one search each: the line is their mean and a
-            band spans their smallest to largest.
+            of ``over`` give one search each: the line is their mean and a band spans their
+            smallest to largest. Default ``over``: every grid dim but the replicates
+            (``seed``): a search is run per seed, never across seeds, whose best would be
+            luck. Default ``maximize``: the metric's direction (lower is better for every
+            variable a result holds).
         optimizers: the optimizers to draw (default all), in this order.
         yscale: ``"log"`` or ``"linear"``; default log when every value is > 0 and they
             span more than two decades.
@@ -44,6 +50,11 @@ def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None, maximize
     """
     _pyplot()
     names = _optimizers(ds, optimizers)
+    found = get_metric(ds, metric)  # refuses an unknown metric, or one with no value
+    if maximize is None:
+        maximize = found.higher_is_better
+    if over is None:
+        over = [d for d in ds[metric].dims if d != OPTIMIZER and d not in REPLICATES]
     if budgets is None:
         first = expected_best(ds, metric, [1], over=over, maximize=maximize, missing=missing)
         most = int(first[CELLS].sel({OPTIMIZER: names}).max())
@@ -95,7 +106,7 @@ def tuning_curves(ds, metric: str, budgets=None, *, ax=None, over=None, maximize
     ax.set_yscale(yscale)
     ax.set_xlabel("budget k: cells drawn uniformly at random (with replacement)")
     better = "higher" if maximize else "lower"
-    ax.set_ylabel(f"expected best {metric} ({better} is better)")
+    ax.set_ylabel(f"expected best {found.label}\n({better} is better)")
     ax.grid(alpha=0.3, which="major")
     ax.set_axisbelow(True)
     handles, labels = ax.get_legend_handles_labels()
