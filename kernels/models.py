@@ -1,4 +1,4 @@
-"""Models trained on data: the networks of ``UPDATE_RULES.md``, forward and backward, once.
+"""Models trained on data: the networks of ``docs/update_rules.md``, forward and backward, once.
 
 A model objective is a torch network (``nn.Linear`` layers, ``tanh`` or
 ``relu`` between them), so that any cell can be replayed in torch. θ is

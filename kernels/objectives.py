@@ -1,4 +1,4 @@
-"""The built-in objectives of ``UPDATE_RULES.md``: value and analytic gradient, written once.
+"""The built-in objectives of ``docs/update_rules.md``: value and analytic gradient, written once.
 
 Every objective has the signature ``value_and_grad(x, grad, t, key) -> float``:
 ``x`` and ``grad`` are 1-D float arrays of the problem's dimension, the

@@ -143,7 +143,7 @@ class AdamStep(NamedTuple):
 
 
 class RAdamStep(NamedTuple):
-    """RAdam's coefficients at step t (``docs/new_rules.md``)."""
+    """RAdam's coefficients at step t (``docs/update_rules.md``)."""
 
     a: float          # α_t·(r_t·(√(1 − β₂ᵗ)/(1 − β₁ᵗ))) rectified, else α_t·(1/(1 − β₁ᵗ))
     rectified: float  # 1.0 where ρ_t > 5, else 0.0
@@ -173,7 +173,7 @@ class AdaBeliefStep(NamedTuple):
 
 
 class AdanStep(NamedTuple):
-    """Adan's coefficients at step t (``docs/new_rules.md``)."""
+    """Adan's coefficients at step t (``docs/update_rules.md``)."""
 
     a1: float      # α_t·(1/(1 − β₁ᵗ))
     a2: float      # α_t·((1 − β₂)/(1 − β₂ᵗ))

@@ -220,8 +220,21 @@ def _declared(config, name: str):
                 if name in OPTIMIZERS[rule].names)
 
 
+# The axes over a parameter of the objective, the model or the schedule.
+SETTING_NAMES = {
+    "noise": ("gradient noise σ", "σ of the Gaussian noise added to every gradient component"),
+    "batch_size": ("batch size", "samples per minibatch (0: the whole training set)"),
+    "l2": ("L2 penalty λ", "(λ/2)·‖θ‖² added to the model's training objective"),
+    "warmup": ("warm-up steps", "linear warm-up of α over this many steps"),
+    "factor": ("step schedule factor", "the step schedule multiplies α by this every period"),
+}
+
+
 def axis_long_name(config, name: str) -> str:
-    """An axis's ``long_name``: the four of every grid's, else its rule's declaration."""
+    """An axis's ``long_name``: the four of every grid's, a setting's, else its rule's
+    declaration."""
+    if name in SETTING_NAMES:
+        return SETTING_NAMES[name][0]
     return AXIS_NAMES.get(name) or _declared(config, name).long_name or name
 
 
@@ -229,6 +242,8 @@ def axis_description(config, name: str) -> str:
     """What an axis is, and which of the swept rules read it (under which name)."""
     if name in AXIS_DESCRIPTIONS:
         return AXIS_DESCRIPTIONS[name]
+    if name in SETTING_NAMES:
+        return SETTING_NAMES[name][1] + "; every rule's cells differ along it"
     readers = [f"{rule} ({OPTIMIZERS[rule].hyperparameter(name).reference or name})"
                for rule in config.optimizers if name in OPTIMIZERS[rule].names]
     return f"{axis_long_name(config, name)}; read by " + ", ".join(readers)

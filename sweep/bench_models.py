@@ -42,7 +42,7 @@ DATA = "digits"
 # Steps each baseline runs before it is timed: torch's first steps allocate its caches
 # and pick its kernels; JAX's jit is compiled (and timed) apart.
 WARMUP_STEPS = 5
-# Float64 operations per parameter of an Adam step as UPDATE_RULES.md groups it:
+# Float64 operations per parameter of an Adam step as docs/update_rules.md groups it:
 # m ← β₁·m + (1−β₁)·g (3), v ← β₂·v + (1−β₂)·(g·g) (4), θ ← θ − a·(m/(√v·c + ε)) (6);
 # a division and a root count one each, though they take the divider far longer.
 ADAM_FLOPS_PER_PARAMETER = 13
@@ -212,7 +212,7 @@ class TorchCells:
     Per layer the cells' weights are one tensor W (cells, in, out) and b (cells, 1, out);
     a layer is ``torch.baddbmm(b, a, W)``, the first on the shared minibatch expanded (no
     copy) to (cells, batch, features). The loss is the sum over cells of each cell's mean
-    cross entropy, so autograd gives each cell its own gradient. Adam (UPDATE_RULES.md,
+    cross entropy, so autograd gives each cell its own gradient. Adam (docs/update_rules.md,
     torch.optim.Adam's semantics) is in-place tensor arithmetic with α as a (cells, 1, 1)
     tensor and the bias corrections as Python scalars.
     """

@@ -45,6 +45,12 @@ ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momen
            "b2": "beta2", "dimension": "dim", "ndim": "dim", "n": "dim", "formula": "expr",
            "bound_box": "bounds", "seed": "seeds"}
 DEFAULT_TOL = 1e-6
+# Parameters of the objective, the model or the schedule that [grid] may sweep (each
+# value a block of its own: the kernels take them as settings or data, so a new value
+# never recompiles), with where they are otherwise given.
+SETTING_AXES = {"noise": "objective", "batch_size": "objective", "l2": "objective",
+                "warmup": "schedule", "factor": "schedule"}
+MODEL_AXES = ("batch_size", "l2")
 # An axis left out of [grid] takes torch's default for Adam.
 DEFAULT_AXES = {"alpha": (1e-3,), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8,)}
 AXIS_RULES = {
@@ -108,6 +114,9 @@ class Axis:
     # False for one of the four axes of every grid that the file leaves out: it is then
     # not swept, and each rule runs at its own default (Adam's is the coordinate).
     given: bool = True
+    # A parameter of the objective, model or schedule (SETTING_AXES), not of a rule: one
+    # value per block, read by every rule.
+    setting: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +189,7 @@ class SweepConfig:
         """Every hyperparameter of ``optimizer`` that is not read from a grid axis: the
         value it runs at (``[options]``, else the rule's own default), by name."""
         rule = OPTIMIZERS[optimizer]
-        swept = {axis.name for axis in self.axes if axis.given}
+        swept = {axis.name for axis in self.axes if axis.given and not axis.setting}
         fixed = self.fixed(optimizer)
         return {h.name: fixed.get(h.name, float(h.default)) for h in rule.hyperparameters
                 if h.name in fixed or h.name not in swept}
@@ -189,6 +198,8 @@ class SweepConfig:
         """Whether ``optimizer``'s cells take their ``axis`` value from the grid axis (else
         the rule is computed once and broadcast over it): it has a hyperparameter of that
         name, the grid file gives the axis, and ``[options]`` does not fix it."""
+        if any(a.name == axis and a.setting for a in self.axes):
+            return True  # a setting: every rule's cells differ along it
         given = any(a.name == axis and a.given for a in self.axes)
         return given and axis in OPTIMIZERS[optimizer].names and axis not in self.fixed(optimizer)
 
@@ -286,8 +297,13 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
                           lambda v: v > 0, "must be > 0")
     grid = attempt(check.table, table.get("grid", {}), "grid") or {}
     declared = _swept_hyperparameters(optimizers or ())
-    check.known_keys(grid, AXES + tuple(declared), "grid")
-    axes = tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES) + tuple(
+    model = spec is not None and spec.kind == "model"
+    settings = tuple(name for name in SETTING_AXES if model or name not in MODEL_AXES)
+    check.known_keys(grid, AXES + tuple(declared) + settings, "grid")
+    # The settings first: a block holds one value of each (its chunks are 1 along them).
+    axes = tuple(attempt(_setting_axis, check, name, grid[name], table, spec)
+                 for name in settings if name in grid)
+    axes += tuple(attempt(_axis, check, axis, grid.get(axis)) for axis in AXES) + tuple(
         attempt(_axis, check, name, grid[name], declared[name]) for name in grid
         if name in declared)
     given_options = attempt(check.table, table.get("options", {}), "options") or {}
@@ -803,6 +819,38 @@ def _user_rules(check, table) -> tuple:
             check.fail(f"{key}.file", path, str(error))
         specs.append(spec)
     return tuple(specs)
+
+
+def _setting_axis(check, name, value, table, spec):
+    """A grid axis over a parameter of the objective, model or schedule (SETTING_AXES),
+    checked as the key it stands for would be; not given there too."""
+    section = SETTING_AXES[name]
+    if name in (table.get(section) or {}):
+        check.fail(f"grid.{name}", None, f"is given in [{section}] too: sweep it in [grid] "
+                   f"or fix it in [{section}], not both")
+    key = f"grid.{name}"
+    items = [(f"{key}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else \
+        [(key, value)]
+    if isinstance(value, dict):
+        check.fail(key, value, "takes a list of values (or one value), not a range")
+    if not items:
+        check.fail(key, value, "must list at least one value")
+    if name in ("warmup", "batch_size"):
+        values = tuple(float(check.integer(v, k, minimum=0, maximum=MAX_STEPS)) for k, v in items)
+    else:
+        rule, broken = {"noise": (lambda v: v >= 0, "must be >= 0"),
+                        "l2": (lambda v: v >= 0, "must be >= 0"),
+                        "factor": (lambda v: v > 0, "must be > 0")}[name]
+        values = tuple(check.number(v, k, rule, broken) for k, v in items)
+    if name == "batch_size" and spec is not None:
+        samples = resolve(spec).model.dataset.n_train
+        for k, v in items:
+            if v > samples:
+                check.fail(k, v, f"is larger than the training set ({samples} samples)")
+    if len(set(values)) != len(values):
+        repeated = next(v for v in values if values.count(v) > 1)
+        check.fail(key, value, f"lists {repeated!r} twice")
+    return Axis(name=name, values=values, scale=_infer_scale(values), setting=True)
 
 
 def _swept_hyperparameters(optimizers) -> dict:

@@ -6,7 +6,7 @@ standardized by the training rows' statistics. Pure numpy and scikit-learn:
 nothing here imports numba, so a grid file's data are checked before any
 kernel compiles.
 
-The conventions (UPDATE_RULES.md, "Models trained on data"):
+The conventions (docs/update_rules.md, "Models trained on data"):
 
 * bundled: scikit-learn's ``load_*`` sets, shipped with scikit-learn (nothing
   is downloaded); generated: ``moons``, ``circles``, ``blobs``, ``wilson2017``,

@@ -13,6 +13,7 @@ process writes. Results do not depend on that order.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import time
@@ -92,17 +93,33 @@ def kernel_for(optimizer, spec: ObjectiveSpec, engine: Engine = Engine()):
     return lockstep_kernel(rule, function, tunables.LANES, engine.dtype)
 
 
-def settings_for(plan: Plan, optimizer: str) -> Settings:
-    """The kernel settings of ``optimizer``'s blocks in ``plan``."""
+def settings_for(plan: Plan, block: Block) -> Settings:
+    """The kernel settings of ``block`` of ``plan`` (its values of the setting axes)."""
     config = plan.config
+    values = plan.setting_values(block)
     lower, upper = no_box(config.dim)
     if config.bounds is not None:
         lower[:], upper[:] = np.asarray(config.bounds, dtype=np.float64).T
     return Settings(steps=config.steps, record_every=config.record_every, tol=config.tol,
                     minimum=plan.problem.minimum, bound=plan.bound,
-                    noise=config.noise,
-                    warmup=float(config.warmup), step_every=float(config.step_every),
-                    step_factor=config.step_factor, lower=lower, upper=upper)
+                    noise=values.get("noise", config.noise),
+                    warmup=float(values.get("warmup", config.warmup)),
+                    step_every=float(config.step_every),
+                    step_factor=values.get("factor", config.step_factor), lower=lower,
+                    upper=upper)
+
+
+def spec_for(plan: Plan, block: Block) -> ObjectiveSpec:
+    """The objective of ``block``: the grid's, with the block's values of a model's setting
+    axes (``batch_size``, ``l2``): data of the training kernel, never compiled in."""
+    values = {name: value for name, value in plan.setting_values(block).items()
+              if name in ("batch_size", "l2")}
+    spec = plan.config.spec
+    if not values:
+        return spec
+    params = tuple((key, int(values[key]) if key == "batch_size" else values[key])
+                   if key in values else (key, value) for key, value in spec.params)
+    return dataclasses.replace(spec, params=params)
 
 
 def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,
@@ -185,8 +202,8 @@ def _call(plan: Plan, block: Block, engine: Engine) -> tuple:
     """The arguments of :func:`run_block` for one block (arrays, a spec, tuples)."""
     x0, hyper, ids = plan.hyperparameters(block)
     users = {spec.name: spec for spec in plan.config.rules}
-    return (users.get(block.optimizer, block.optimizer), plan.config.spec, x0, hyper, ids,
-            settings_for(plan, block.optimizer), len(plan.record_steps), engine)
+    return (users.get(block.optimizer, block.optimizer), spec_for(plan, block), x0, hyper, ids,
+            settings_for(plan, block), len(plan.record_steps), engine)
 
 
 def _numbered(number: int, arguments: tuple) -> tuple[int, Metrics | BaseException]:

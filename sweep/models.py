@@ -1,6 +1,6 @@
 """Model objectives: a torch network trained on a data set (``[objective] model = ...``).
 
-The registry :data:`MODELS` names the networks of ``UPDATE_RULES.md`` ("Models
+The registry :data:`MODELS` names the networks of ``docs/update_rules.md`` ("Models
 trained on data") and the keys a grid file may set, each a
 :class:`kernels.objectives.Param` (:data:`SCHEMA`, validated by
 :mod:`sweep.config` from here). :func:`build` makes a grid's parameters
@@ -115,7 +115,7 @@ class Training:
 
 
 def default_loss(model: Model, dataset: datasets.DataSet) -> str:
-    """The loss of ``UPDATE_RULES.md``'s table: linear's follows the targets."""
+    """The loss of ``docs/update_rules.md``'s table: linear's follows the targets."""
     if model.name == "linear":
         return "cross_entropy" if dataset.targets == "classes" else "squared"
     return model.losses[0]

@@ -120,13 +120,18 @@ class Plan:
             if name in fixed:
                 hyper[:, column] = fixed[name]
         for axis, index in zip(config.axes, axes):
-            if config.reads(block.optimizer, axis.name):
+            if not axis.setting and config.reads(block.optimizer, axis.name):
                 hyper[:, rule.names.index(axis.name)] = np.asarray(axis.values)[index]
         ids = np.empty((block.cells, len(ID_COLUMNS)), dtype=np.int64)
         ids[:, SEED] = np.asarray(config.seeds, dtype=np.int64)[seed]
         ids[:, START] = start
         ids[:, SCHEDULE] = np.asarray([SCHEDULES[name] for name in config.schedules])[schedule]
         return x0, hyper, ids
+
+    def setting_values(self, block: Block) -> dict[str, float]:
+        """The value of each setting axis (noise, batch_size, ...) in ``block``, by name."""
+        return {axis.name: axis.values[part.start]
+                for axis, part in zip(self.config.axes, block.region[3:]) if axis.setting}
 
     def dataset_regions(self, block: Block) -> list[tuple[slice, ...]]:
         """The chunks of the dataset (over :func:`plan_dims`) that ``block`` fills:
@@ -181,7 +186,9 @@ def make_plan(config: SweepConfig, n_jobs: int = 1, block_cells: int | None = No
         if block_cells is None:
             block_cells = default_block_cells(config, sum(map(math.prod, shapes.values())), n_jobs,
                                               step_weight(the_problem))
-        chunks = chunk_shape(grid, block_cells)
+        # A block holds one value of each setting axis: ones along them.
+        settings = 3 + sum(axis.setting for axis in config.axes)
+        chunks = (1,) * settings + chunk_shape(grid[settings:], block_cells)
     blocks = []
     for name, shape in shapes.items():
         # A rule's grid has length 1 on the axes it does not read: one block spans them.

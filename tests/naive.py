@@ -1,4 +1,4 @@
-"""A slow, obvious reference transcription of /work/shared/UPDATE_RULES.md.
+"""A slow, obvious reference transcription of docs/update_rules.md.
 
 Independent of the engine on purpose: plain Python floats, one loop per step,
 one loop per coordinate, each rule written as the document states it. Only
@@ -23,7 +23,7 @@ def naive_trajectory(optimizer, grad, x0, steps, alpha, beta1, beta2, eps, optio
     """Return an array (steps + 1, dim): row 0 is x0, row t is theta_t.
 
     grad(x, t) -> gradient of the objective at x for step t (t counts from 1).
-    Grid axes map to each rule as in UPDATE_RULES.md's table.
+    Grid axes map to each rule as in docs/update_rules.md's table.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}")

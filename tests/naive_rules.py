@@ -1,4 +1,4 @@
-"""A slow, obvious reference transcription of the new update rules (docs/new_rules.md).
+"""A slow, obvious reference transcription of the new update rules (docs/update_rules.md).
 
 radam and rprop follow ``torch.optim.RAdam`` / ``torch.optim.Rprop`` (single-tensor
 path, no weight decay); lion, adabelief, yogi, adan and signum follow optax's
@@ -8,7 +8,7 @@ point is the one ``optax.contrib.schedule_free_eval_params`` returns.
 
 Independent of the engine on purpose: plain Python floats, one loop per step, one
 loop per coordinate, ``math`` only (numpy holds the arrays and nothing else). Each
-rule is written in two parts, as docs/new_rules.md pins them:
+rule is written in two parts, as docs/update_rules.md pins them:
 
 * **step coefficients**: everything that depends only on the hyperparameters and
   t (bias corrections, RAdam's rectification, Schedule-Free's averaging weight),

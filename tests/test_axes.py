@@ -99,3 +99,58 @@ def test_options_refuse_alpha_and_unknown_names():
         sweep.run(grid(["adam"], {}, {"adam": {"weight_decay": 0.1}}))
     with pytest.raises(ConfigError, match=r"options\.adam\.alpha.*unknown key"):
         sweep.run(grid(["adam"], {}, {"adam": {"alpha": 0.1}}))
+
+
+def test_noise_warmup_and_factor_axes_give_the_fixed_value_bits():
+    table = grid(["adam", "sgd"], {"noise": [0.0, 0.3], "warmup": [0, 10], "factor": [0.5, 0.1]})
+    table["sweep"]["schedule"] = "step"
+    table["schedule"] = {"every": 20}
+    table["objective"]["seeds"] = 2
+    swept = sweep.run(table)
+    assert swept["final_loss"].dims[:6] == ("optimizer", "start", "seed", "noise", "warmup",
+                                            "factor")
+    for noise in (0.0, 0.3):
+        for warmup in (0, 10):
+            fixed_table = grid(["adam", "sgd"], {})
+            fixed_table["sweep"]["schedule"] = "step"
+            fixed_table["schedule"] = {"every": 20, "warmup": warmup, "factor": 0.1}
+            fixed_table["objective"] |= {"seeds": 2, "noise": noise}
+            assert_same(swept.sel(noise=noise, warmup=warmup, factor=0.1), sweep.run(fixed_table))
+    varied = swept["final_x"].sel(optimizer="sgd")
+    assert not np.array_equal(varied.sel(noise=0.0), varied.sel(noise=0.3))
+
+
+def test_batch_size_and_l2_axes_of_a_model():
+    def model_grid(**objective):
+        return {"sweep": {"optimizers": ["adam", "sgd"], "steps": 30},
+                "objective": {"model": "logistic", "data": "breast_cancer", **objective},
+                "grid": {"alpha": [1e-2, 1e-1]}}
+
+    table = model_grid()
+    table["grid"] |= {"batch_size": [16, 64], "l2": [0.0, 1e-2]}
+    swept = sweep.run(table)
+    for batch_size in (16, 64):
+        for l2 in (0.0, 1e-2):
+            fixed = sweep.run(model_grid(batch_size=batch_size, l2=l2))
+            assert_same(swept.sel(batch_size=batch_size, l2=l2), fixed)
+            for name in ("test_error", "test_loss", "train_error"):
+                np.testing.assert_array_equal(swept[name].sel(batch_size=batch_size, l2=l2).values,
+                                              fixed[name].values)
+    loss = swept["final_loss"].sel(optimizer="sgd")
+    assert not np.array_equal(loss.sel(batch_size=16), loss.sel(batch_size=64))
+
+
+@pytest.mark.parametrize("table_change, words", [
+    (lambda t: t["grid"].update(noise=[0.1]) or t["objective"].update(noise=0.2),
+     "grid.noise: is given in [objective] too"),
+    (lambda t: t["grid"].update(batch_size=[8]), "grid.batch_size: unknown key"),
+    (lambda t: t["grid"].update(warmup=[-1]), "grid.warmup[0] = -1: must be >= 0"),
+    (lambda t: t["grid"].update(factor={"min": 0.1, "max": 0.5, "num": 2}),
+     "takes a list of values"),
+])
+def test_a_bad_setting_axis_names_the_key(table_change, words):
+    table = grid(["adam"], {})
+    table_change(table)
+    with pytest.raises(ConfigError) as raised:
+        sweep.run(table)
+    assert words in str(raised.value), str(raised.value)

@@ -1,4 +1,4 @@
-"""The naive transcription of the new rules (docs/new_rules.md) against recorded runs.
+"""The naive transcription of the new rules (docs/update_rules.md) against recorded runs.
 
 tests/fixtures/reference_trajectories.json is written by
 tests/fixtures/make_reference_fixture.py from torch.optim (radam, rprop) and optax

@@ -1,4 +1,4 @@
-"""The naive transcription of UPDATE_RULES.md against recorded torch.optim runs.
+"""The naive transcription of docs/update_rules.md against recorded torch.optim runs.
 
 tests/fixtures/torch_trajectories.json is written by
 tests/fixtures/make_torch_fixture.py (run it with a Python that has torch).

@@ -1,6 +1,6 @@
-"""The new rules of docs/new_rules.md, compiled, against their plain-Python transcription.
+"""The new rules of docs/update_rules.md, compiled, against their plain-Python transcription.
 
-``tests/naive_rules.py`` transcribes each rule in the grouping docs/new_rules.md pins
+``tests/naive_rules.py`` transcribes each rule in the grouping docs/update_rules.md pins
 ("How a step is computed"); the compiled rules of :mod:`kernels.rules` evaluate the same
 operations in the same order, so both CPU kernels give its trajectories bit for bit.
 ``fixtures/reference_trajectories.json`` holds torch/optax runs of the same rules

@@ -80,7 +80,7 @@ def test_the_registry_holds_every_objective_of_update_rules():
 
 
 def test_formulas_against_the_table():
-    """Spot values written straight from UPDATE_RULES.md's table."""
+    """Spot values written straight from docs/update_rules.md's table."""
     def value(name, point, **params):
         return evaluate(problem(name, **params), np.array(point, dtype=float))[0]
 

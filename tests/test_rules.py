@@ -1,6 +1,6 @@
 """The compiled kernels against the plain-Python reference and against torch.optim.
 
-``tests/naive.py`` is an independent transcription of UPDATE_RULES.md (one
+``tests/naive.py`` is an independent transcription of docs/update_rules.md (one
 loop per step, one per coordinate); ``fixtures/torch_trajectories.json`` holds
 float64 trajectories recorded from torch.optim. Both go through the whole
 engine (``sweep.trajectory`` is a one-cell sweep with ``record_every = 1``).
@@ -78,7 +78,7 @@ def test_kernel_matches_the_naive_transcription(optimizer, options):
 @pytest.mark.parametrize("optimizer, options", OPTION_VARIANTS,
                          ids=[f"{n}{o or ''}" for n, o in OPTION_VARIANTS])
 def test_kernels_follow_the_pinned_grouping_bit_for_bit(optimizer, options, kernel):
-    """The groupings of UPDATE_RULES.md ("How a step is computed") fix the bits: both CPU
+    """The groupings of docs/update_rules.md ("How a step is computed") fix the bits: both CPU
     kernels give the naive transcription's trajectory exactly (1e-10 could not tell the
     earlier grouping, m/(1−β₁ᵗ), v/(1−β₂ᵗ), √, ÷, from the pinned one)."""
     rng = np.random.default_rng(zlib.crc32(f"bits-{optimizer}".encode()))

@@ -1,7 +1,7 @@
 """How fast can *any* float64 Adam kernel go on this machine? A ceiling, measured.
 
 Correctly rounded division and square root come only from the core's divider.
-The pinned Adam (``shared/UPDATE_RULES.md``, "How a step is computed") takes
+The pinned Adam (``docs/update_rules.md``, "How a step is computed") takes
 one division and one root per coordinate,
 
     a = α_t·(1/(1−β₁ᵗ));  c = 1/√(1−β₂ᵗ)           (once per step and (β₁, β₂))

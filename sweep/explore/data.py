@@ -329,11 +329,11 @@ def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None)
     """
     from joblib import Parallel, delayed
 
-    from kernels.rules import AXES, OPTIMIZERS
+    from kernels.rules import OPTIMIZERS
     from kernels.schedules import SCHEDULES
 
-    from ..execute import Engine, resolve_jobs, run_block, settings_for
-    from ..plan import make_plan
+    from ..execute import Engine, resolve_jobs, run_block, settings_for, spec_for
+    from ..plan import Block, make_plan
 
     steps_total = int(ds.attrs["steps"])
     config = rebuild_config(ds, record_every_for(steps_total))
@@ -359,29 +359,43 @@ def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None)
         rows = np.flatnonzero(index[OPTIMIZER] == o)
         if rows.size == 0:
             continue
-        used = OPTIMIZERS[name].axes
+        rule = OPTIMIZERS[name]
         start = index["start"][rows] if "start" in index else np.zeros(rows.size, dtype=int)
         x0 = starts[start]
-        hyper = np.empty((rows.size, len(AXES)))
-        for column, axis in enumerate(AXES):
-            if axis in index:
-                values = ds[axis].values[index[axis][rows]]
+        # The rule's columns, as the plan lays them out: the grid's value where the rule
+        # reads the axis, else the value it ran at (its [options] or its default).
+        fixed = config.values(name)
+        hyper = np.empty((rows.size, len(rule.names)))
+        for column, axis in enumerate(rule.names):
+            if axis in fixed or axis not in index:
+                hyper[:, column] = fixed.get(axis, dict((a.name, a.values[0])
+                                                        for a in config.axes).get(axis))
             else:
-                values = np.full(rows.size, dict((a.name, a.values[0]) for a in config.axes)[axis])
-            # As the plan does: NaN where the rule does not read the axis (same bits).
-            hyper[:, column] = values if axis in used else np.nan
+                hyper[:, column] = ds[axis].values[index[axis][rows]]
         ids = np.empty((rows.size, 3), dtype=np.int64)
         ids[:, 0] = ds["seed"].values[index["seed"][rows]] if "seed" in index else config.seeds[0]
         ids[:, 1] = start
         schedules = ds["schedule"].values[index["schedule"][rows]] if "schedule" in index \
             else np.full(rows.size, config.schedules[0])
         ids[:, 2] = [SCHEDULES[str(s)] for s in schedules]
-        settings = settings_for(plan, name)
-        parts = np.array_split(np.arange(rows.size), max(1, min(resolve_jobs(n_jobs),
-                                                                rows.size // 256 or 1)))
-        for part in parts:
-            jobs.append((rows[part], (name, config.spec, x0[part], hyper[part], ids[part],
-                                      settings, records, engine)))
+        # Rows that share their values of the setting axes (noise, batch_size, ...) run with
+        # the settings and objective of a block holding those values.
+        settings_axes = [i for i, axis in enumerate(config.axes) if axis.setting]
+        keys = np.stack([index[config.axes[i].name][rows] for i in settings_axes], axis=1) \
+            if settings_axes else np.zeros((rows.size, 0), dtype=int)
+        for key in np.unique(keys, axis=0) if keys.shape[1] else [np.zeros(0, dtype=int)]:
+            chosen = np.flatnonzero((keys == key).all(axis=1)) if keys.shape[1] else \
+                np.arange(rows.size)
+            region = [slice(0, 1)] * 3 + [slice(0, 1)] * len(config.axes)
+            for i, position in zip(settings_axes, key):
+                region[3 + i] = slice(int(position), int(position) + 1)
+            block = Block(optimizer=name, number=0, region=tuple(region))
+            settings, spec = settings_for(plan, block), spec_for(plan, block)
+            parts = np.array_split(chosen, max(1, min(resolve_jobs(n_jobs),
+                                                      chosen.size // 256 or 1)))
+            for part in parts:
+                jobs.append((rows[part], (name, spec, x0[part], hyper[part], ids[part],
+                                          settings, records, engine)))
     from ..execute import compile_kernels
 
     compile_kernels(plan, engine)
