@@ -83,13 +83,15 @@ INLINED_FUNCTIONS = _unique((
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle",
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
-    observe, constrain, same, spread_shared))
+    observe, constrain, same, spread_shared,
+    # Inlined: the lanes' rows are then one allocation in the kernel (LLVM sees it).
+    lanes.lane_arrays))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
 CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
-                            group_runs, scale_lanes, lanes.lane_arrays, lanes.float_rows,
+                            group_runs, scale_lanes, lanes.float_rows,
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
     register_jitable(inline="always")(_function)
@@ -105,7 +107,7 @@ def rule_functions(rule) -> tuple[tuple, tuple]:
     runs once per step and group of lanes: a call. A rule may call another (adamw calls
     adam): the functions a rule's globals name are registered too."""
     inlined = [rule.coefficients, rule.update, records.init_function(rule),
-               *records.glue(rule)]
+               records.report_function(rule), *records.glue(rule)]
     for function in list(inlined):
         for name in function.__code__.co_names:
             value = function.__globals__.get(name)
@@ -248,6 +250,8 @@ def _simple_kernel(rule, value_and_grad, dtype):
         cells, dim = x0.shape
         theta = np.empty(dim)
         grad = np.empty(dim)
+        point = np.empty(dim)
+        spare = np.empty(dim)
         states = np.zeros((state_rows * dim, 1))
         cell_hyper = np.empty((columns, 1))
         for cell in range(cells):
@@ -256,12 +260,12 @@ def _simple_kernel(rule, value_and_grad, dtype):
             for column in range(columns):
                 cell_hyper[column, 0] = hyper[cell, column]
             alive, value, best, reached = run_cell(
-                theta, grad, states, cell_hyper, ids[cell, SEED], ids[cell, START],
+                theta, grad, point, spare, states, cell_hyper, ids[cell, SEED], ids[cell, START],
                 ids[cell, SCHEDULE], settings, out.trajectory[cell], out.loss[cell])
             (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
              out.steps_to_tol[cell]) = results(alive, value, best, reached)
             for i in range(dim):
-                out.final_x[cell, i] = theta[i] if alive else math.nan
+                out.final_x[cell, i] = point[i] if alive else math.nan
 
     return _in_dtype(kernel, cache_name("simple", rule, value_and_grad, dtype), dtype)
 
@@ -392,7 +396,9 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
-    load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
+    load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes, inlined=True)
+    report_lanes = registered_reporter(rule)
+    reports = rule.report is not None
     size = sizes(rule)
     kinds = len(SCHEDULES)
     name = (f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
@@ -410,6 +416,8 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
         steps = settings.steps
         work = lane_arrays(size, dim, lanes, kinds)
         theta, grad, value = work.theta, work.grad, work.value
+        point, spare = work.point, work.spare
+        shown = point if reports else theta  # what the records and final_x hold
         alive, best, reached = work.alive, work.best, work.reached
         seed, start = work.seed, work.start
         # Cells taken in ``order``, by their shared values, so that the lanes of a block
@@ -438,6 +446,11 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     for lane in range(begin, end):
                         key = objective_key(seed[lane], start[lane], step) if keyed else 0
                         value[lane] = value_and_grad(theta[:, lane], grad[:, lane], t, key)
+                    if reports:  # the metrics at the reported point; the gradient stays θ's
+                        report_lanes(work, begin, end)
+                        for lane in range(begin, end):
+                            key = objective_key(seed[lane], start[lane], step) if keyed else 0
+                            value[lane] = value_and_grad(point[:, lane], spare[:, lane], t, key)
                     for lane in range(begin, end):
                         alive[lane], best[lane], reached[lane] = observe(
                             value[lane], step, alive[lane], best[lane], reached[lane],
@@ -447,7 +460,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                             cell = order[first + lane]
                             for i in range(dim):
                                 out.trajectory[cell, record, i] = \
-                                    theta[i, lane] if alive[lane] else math.nan
+                                    shown[i, lane] if alive[lane] else math.nan
                             out.loss[cell, record] = value[lane] if alive[lane] else math.nan
                     if last:
                         continue
@@ -459,13 +472,15 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     update_lanes(work, step_alpha, t, settings, begin, end)
                 if recorded:
                     record += 1
+            if reports:
+                report_lanes(work, 0, lanes)
             for lane in range(count):
                 cell = order[first + lane]
                 (out.diverged[cell], out.final_loss[cell], out.best_loss[cell],
                  out.steps_to_tol[cell]) = results(alive[lane], value[lane], best[lane],
                                                    reached[lane])
                 for i in range(dim):
-                    out.final_x[cell, i] = theta[i, lane] if alive[lane] else math.nan
+                    out.final_x[cell, i] = shown[i, lane] if alive[lane] else math.nan
 
     return _in_dtype(kernel, cache_name(name, rule, value_and_grad, dtype), dtype)
 
@@ -484,17 +499,35 @@ def registered_coordinate_step(rule):
 
 
 @functools.cache
-def registered_lane_step(rule, lanes: int):
+def registered_reporter(rule):
+    """:func:`kernels.lanes.reporter` of ``rule``, registered once per process."""
+    register_rule(rule)
+    function = lanes.reporter(rule)
+    if function not in REGISTERED:
+        register_jitable(function)
+    return function
+
+
+@functools.cache
+def registered_lane_step(rule, lanes: int, inlined: bool = False):
     """``(load_lanes, share_lanes, update_lanes)`` of ``rule`` and ``lanes``
     (:mod:`kernels.lanes`), registered once per process (every kernel of that rule and
     lane count calls the same functions), and named after both (see
     :func:`_simple_kernel`: closures share a qualified name, and separately compiled
-    ones would share a linker symbol)."""
+    ones would share a linker symbol).
+
+    ``inlined``: the step's functions inlined into the caller, as the lockstep kernel
+    needs them: there the lanes' arrays are rows of one allocation made in the kernel
+    itself, so that LLVM proves the lane loops' loads and stores do not overlap and
+    vectorizes them without run-time checks; behind a call it cannot (Adam ran at a
+    third of the rate). The training kernel calls them: its step is dominated by the
+    network's passes, and inlined, every array argument was increfed and decrefed at
+    each step.
+    """
     registered_coordinate_step(rule)  # what update_lanes calls
-    functions = (lane_loader(rule, lanes), *lane_step(rule, lanes))
+    functions = (lane_loader(rule, lanes), *lane_step(rule, lanes, inlined))
     for function in functions:
         if function not in REGISTERED:
-            # Called, not inlined: inlined, every array argument was increfed and decrefed
-            # at each step (numba binds an inlined function's arguments to new variables).
-            register_jitable(function)
+            inline = "always" if inlined and function is not functions[0] else "never"
+            register_jitable(inline=inline)(function)
     return functions

@@ -267,7 +267,8 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     * x0 (dim, n), hyper (H, n) (the rule's hyperparameters), ids (3, n) int64 (rows:
       :mod:`kernels.layout`'s columns);
     * integers, reals, box: :func:`kernels.layout.pack_settings` of the settings;
-    * work ((2 + S)·dim, n) scratch for θ, ∇f and the rule's S state values
+    * work ((4 + S)·dim, n) scratch for θ, ∇f, the reported point and the gradient there,
+      and the rule's S state values
       (unused when ``local`` is a length: then they are local arrays of it);
     * outputs final_x (dim, n), outcome (3, n) (final loss, best loss,
       steps to tol), diverged (n,) bool, trajectory (r, dim, n), loss (r, n).
@@ -301,23 +302,27 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
             if registers:
                 theta = cuda.local.array(length, real)
                 grad = cuda.local.array(length, real)
+                point = cuda.local.array(length, real)
+                spare = cuda.local.array(length, real)
                 states = cuda.local.array(state_shape, real)
             else:
                 theta = work[0:dim, cell]
                 grad = work[dim:2 * dim, cell]
-                states = work[2 * dim:, cell:cell + 1]
+                point = work[2 * dim:3 * dim, cell]
+                spare = work[3 * dim:4 * dim, cell]
+                states = work[4 * dim:, cell:cell + 1]
             for i in range(dim):
                 theta[i] = x0[i, cell]
             cell_hyper = cuda.local.array(hyper_shape, real)
             for column in range(hyper_shape[0]):
                 cell_hyper[column, 0] = hyper[column, cell]
             alive, value, best, reached = run_cell(
-                theta, grad, states, cell_hyper, ids[SEED, cell], ids[START, cell],
+                theta, grad, point, spare, states, cell_hyper, ids[SEED, cell], ids[START, cell],
                 ids[SCHEDULE, cell], settings, trajectory[:, :, cell], loss[:, cell])
             (diverged[cell], outcome[FINAL_LOSS, cell], outcome[BEST_LOSS, cell],
              outcome[STEPS_TO_TOL, cell]) = results(alive, value, best, reached)
             for i in range(dim):
-                final_x[i, cell] = theta[i] if alive else math.nan
+                final_x[i, cell] = point[i] if alive else math.nan
 
     if precision.check_dtype(dtype) == "float64":
         _register_once(run_cell)
@@ -382,7 +387,7 @@ def device_bytes_per_cell(dim: int, records: int, columns: int = 4, states: int 
     """Device memory one cell takes: inputs, work arrays and outputs (bytes), for a rule
     of ``columns`` hyperparameters and ``states`` state values."""
     floats = (dim + columns + 3    # x0, hyper, ids (int64, same size)
-              + (2 + states) * dim  # work
+              + (4 + states) * dim  # work
               + dim + 3            # final_x, results
               + records * (dim + 1))  # trajectory, loss
     return 8 * floats + 1          # + diverged
@@ -479,7 +484,7 @@ def kernel_seconds(rule, value_and_grad, x0, hyper, ids, settings: Settings,
            warm)  # compiles
     stream = cuda.stream()
     inputs, outputs = _to_device(x0, hyper, ids, settings, empty_metrics(cells, dim, records, dtype),
-                                 0, cells, stream, 2 + state_rows_of(rule))
+                                 0, cells, stream, 4 + state_rows_of(rule))
     blocks, threads = _launch_shape(cells)
     began, ended = cuda.event(), cuda.event()
     began.record(stream)
@@ -537,7 +542,7 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
             with cuda.gpus[devices[index]]:
                 pending.append((index, start, stop, _launch(
                     device_kernel, x0, hyper, ids, settings, out, start, stop, streams[index],
-                    2 + states)))
+                    4 + states)))
         for index, start, stop, outputs in pending:
             with cuda.gpus[devices[index]]:
                 _collect(outputs, out, start, stop, streams[index])

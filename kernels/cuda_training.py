@@ -27,7 +27,7 @@ import numpy as np
 from . import cuda as backend
 from .cuda import cuda  # a module global: numba-cuda's simulator swaps it in kernels' globals
 from .layout import Metrics, Settings, pack_settings, unpack_settings
-from .compile import registered_lane_step
+from .compile import registered_lane_step, registered_reporter
 from .lanes import Lanes, coordinate_step, group_runs, sizes, spread_shared
 from .models import TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order, penalty
 from .numba_support import cuda_compiling_for, forget_inlined_ir
@@ -58,7 +58,7 @@ def bytes_per_cell(network: Network, data: ModelData, records: int, columns: int
     ``columns`` hyperparameters."""
     dim = network.dim
     words = (dim + columns + 3        # x0, hyper, ids
-             + (2 + states) * dim     # work
+             + (4 + states) * dim     # work
              + 2 * network.units * TILE  # activations and output errors
              + data.x_train.shape[0]  # the epoch's permutation (int64)
              + 1                      # its place in the order
@@ -102,6 +102,7 @@ def _register(rule, network: Network) -> None:
     backend.register_rule(rule)
     _, _, network_functions = registered_network(network, 1)
     for function in (*network_functions, coordinate_step(rule), *registered_lane_step(rule, 1),
+                     registered_reporter(rule),
                      group_runs, spread_shared,
                      batches_per_epoch, batch_of_step, epoch_order, penalty,
                      registered_block_trainer(rule, network, 1)):
@@ -116,7 +117,8 @@ def _kernel_function(rule, network: Network):
     the settings as :func:`kernels.layout.pack_settings`'s arrays; the data's arrays,
     ``data_reals`` (λ,) and ``data_integers`` (batch size, eval_every, signs, test rows:
     the test arrays have at least one, as device arrays must); scratch
-    ``work`` ((2 + S)·dim, n) (θ, ∇f, the rule's S state values), ``activations`` (2, units, TILE, n), ``permutations``
+    ``work`` ((4 + S)·dim, n) (θ, ∇f, the reported point, the gradient there, the rule's
+    S state values), ``activations`` (2, units, TILE, n), ``permutations``
     (n_train, n) int64, ``rows`` the identity (max(n_train, n_test),), ``cells`` the
     identity (n,); then the :class:`kernels.layout.Metrics` fields, cells first.
     """
@@ -154,7 +156,9 @@ def _kernel_function(rule, network: Network):
                 lane_shared[j, 0] = 0.0
             lanes = Lanes(
                 theta=work[0:dim, cell:cell + 1], grad=work[dim:2 * dim, cell:cell + 1],
-                states=work[2 * dim:, cell:cell + 1],
+                point=work[2 * dim:3 * dim, cell:cell + 1],
+                spare=work[3 * dim:4 * dim, cell:cell + 1],
+                states=work[4 * dim:, cell:cell + 1],
                 hyper=cuda.local.array((hyper_rows, 1), types.float64),
                 alpha_t=cuda.local.array(1, types.float64),
                 value=cuda.local.array(1, types.float64),
@@ -292,7 +296,7 @@ class CudaTrainingKernel:
                    curve(out.loss), cuda.device_array(n, stream=stream),
                    cuda.device_array(n, stream=stream), cuda.device_array(n, stream=stream),
                    curve(out.test_loss_curve), curve(out.test_error_curve))
-        scratch = (cuda.device_array(((2 + sizes(self.rule).states) * dim, n), stream=stream),
+        scratch = (cuda.device_array(((4 + sizes(self.rule).states) * dim, n), stream=stream),
                    cuda.device_array((2, self.network.units, TILE, n), stream=stream),
                    cuda.device_array((self.data.x_train.shape[0], n), dtype=np.int64,
                                      stream=stream),

@@ -43,6 +43,8 @@ class Lanes(NamedTuple):
 
     Attributes:
         theta, grad: (dim, lanes) θ and ∇f.
+        point, spare: (dim, lanes) the reported point and the gradient there (unused) of a
+            rule that reports another point than θ (:func:`reporter`).
         states: (S·dim, lanes): state value j of coordinate i in row i + j·dim.
         hyper: (H, lanes) the cells' hyperparameters, in the rule's order.
         alpha_t: (lanes,) α·s(t).
@@ -61,6 +63,8 @@ class Lanes(NamedTuple):
 
     theta: np.ndarray
     grad: np.ndarray
+    point: np.ndarray
+    spare: np.ndarray
     states: np.ndarray
     hyper: np.ndarray
     alpha_t: np.ndarray
@@ -102,7 +106,7 @@ def sizes(rule) -> Sizes:
 
 def float_rows(size: Sizes, dim: int) -> int:
     """Rows of one lane's floats in :func:`lane_arrays`' single allocation."""
-    return (2 + size.states) * dim + size.hyper + 4 + size.shared
+    return (4 + size.states) * dim + size.hyper + 4 + size.shared
 
 
 def lane_arrays(size: Sizes, dim: int, lanes: int, kinds: int) -> Lanes:
@@ -110,10 +114,11 @@ def lane_arrays(size: Sizes, dim: int, lanes: int, kinds: int) -> Lanes:
     one allocation, at offsets LLVM can compute: it then proves that the lane loops' loads
     and stores do not overlap and vectorizes them without run-time checks."""
     work = np.zeros((float_rows(size, dim), lanes))
-    state_end = (2 + size.states) * dim
+    state_end = (4 + size.states) * dim
     row = state_end + size.hyper
     return Lanes(
-        theta=work[0:dim], grad=work[dim:2 * dim], states=work[2 * dim:state_end],
+        theta=work[0:dim], grad=work[dim:2 * dim], point=work[2 * dim:3 * dim],
+        spare=work[3 * dim:4 * dim], states=work[4 * dim:state_end],
         hyper=work[state_end:row], alpha_t=work[row], value=work[row + 1],
         best=work[row + 2], reached=work[row + 3], lane_shared=work[row + 4:row + 4 + size.shared],
         alive=np.empty(lanes, dtype=np.bool_), schedule=np.empty(lanes, dtype=np.int64),
@@ -206,10 +211,10 @@ def lane_loader(rule, lanes: int):
             lanes_record.best[lane] = math.inf
             lanes_record.reached[lane] = -1.0
             lanes_record.alive[lane] = True
-            initial = init(record_of(lanes_record.hyper, 0, lane, lanes_record.hyper[0, lane]))
+            initial = record_of(lanes_record.hyper, 0, lane, lanes_record.hyper[0, lane])
             for i in range(dim):
                 lanes_record.theta[i, lane] = x0[cell, i]
-                store_state(lanes_record.states, i, dim, lane, initial)
+                store_state(lanes_record.states, i, dim, lane, init(initial, x0[cell, i]))
             if shares:
                 key = key_of(lanes_record.hyper, 0, lane)
                 found = -1
@@ -242,6 +247,24 @@ def lane_loader(rule, lanes: int):
 
 
 @functools.cache
+def reporter(rule):
+    """``report_lanes(lanes_record, begin, end)``: the point lanes ``begin … end − 1`` report,
+    into ``lanes_record.point`` (``rule.report`` of each coordinate; θ for a rule without)."""
+    report = records.report_function(rule)
+    load_state = records.load(len(rule.state))
+
+    def report_lanes(lanes_record, begin, end):
+        theta, states, point = lanes_record.theta, lanes_record.states, lanes_record.point
+        dim = theta.shape[0]
+        for i in range(dim):
+            for lane in range(begin, end):
+                point[i, lane] = report(theta[i, lane], load_state(states, i, dim, lane))
+
+    report_lanes.__qualname__ = f"lanes.{rule.name}.report_lanes"
+    return report_lanes
+
+
+@functools.cache
 def coordinate_step(rule):
     """``advance(theta, grad, state, k, lower, upper, bound, alive) -> (theta, state,
     alive)``: coordinate i of one lane after the step.
@@ -265,9 +288,11 @@ def coordinate_step(rule):
 
 
 @functools.cache
-def lane_step(rule, lanes: int):
+def lane_step(rule, lanes: int, inlined: bool = False):
     """``(share_lanes, update_lanes)`` of one rule for ``lanes`` lanes (see the module doc;
     the lane count is a compile-time constant: LLVM then knows the vector loops' trip count).
+    ``inlined`` makes another pair of the same functions, for a kernel that inlines them
+    (see :func:`kernels.compile.registered_lane_step`).
 
     ``share_lanes(lanes_record, groups, runs, t)``: step t's shared coefficients of each
     group, then each lane's copy of its group's. Nothing for rules without.
@@ -313,6 +338,7 @@ def lane_step(rule, lanes: int):
                     lower, upper, settings.bound, alive[lane])
                 store_state(states, i, dim, lane, state)
 
-    share_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.share_lanes"
-    update_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.update_lanes"
+    where = ".inlined" if inlined else ""
+    share_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.share_lanes{where}"
+    update_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.update_lanes{where}"
     return share_lanes, update_lanes

@@ -68,9 +68,9 @@ def select(count: int):
 
 @functools.cache
 def zeros(count: int):
-    """``zeros_N(h) -> (0.0, …)``: a rule's state at t = 0 unless it says otherwise."""
+    """``zeros_N(h, theta) -> (0.0, …)``: a rule's state at t = 0 unless it says otherwise."""
     name = f"zeros_{count}"
-    return _define(name, f"def {name}(h):\n    return {_items('0.0', count)}\n")
+    return _define(name, f"def {name}(h, theta):\n    return {_items('0.0', count)}\n")
 
 
 def _record_class(rule, kind: str, names):
@@ -130,11 +130,21 @@ def init_function(rule):
     return rule.init if rule.init is not None else zeros(len(rule.state))
 
 
+def theta_itself(theta, state):
+    """The reported point of a rule that declares none: θ."""
+    return theta
+
+
+def report_function(rule):
+    """The rule's ``report`` (the point it reports), θ itself if it declares none."""
+    return rule.report if rule.report is not None else theta_itself
+
+
 def glue(rule) -> tuple:
     """Every generated function a kernel of ``rule`` may call (to register them)."""
     sizes = {len(rule.state), len(rule.carry), shared_size(rule), len(rule.shared_by)}
     made = [hyperparameters(rule), group(rule), group(rule, True), shared_key(rule),
-            zeros(len(rule.state))]
+            zeros(len(rule.state)), theta_itself]
     for size in sizes:
         made += [load(size), store(size), select(size)]
     return tuple(dict.fromkeys(made))

@@ -17,7 +17,12 @@ functions (the rounding of each is fixed in ``docs/update_rules.md``):
   the schedule (α_t). ``k`` is any record the update reads.
 * ``update(theta, grad, state, k) -> (theta, state)``: one coordinate; ``theta``
   is θ_{t−1}, ``grad`` g_t = ∇f(θ_{t−1}), ``state`` the tuple of the rule's state
-  values (``state`` names them), starting at ``init(h)`` (zeros by default).
+  values (``state`` names them), starting at ``init(h, theta0)`` for the coordinate's
+  start θ₀ (zeros by default).
+* ``report(theta, state) -> x`` (optional): the point the rule reports for one
+  coordinate, where it is not θ (Schedule-Free's average x; the gradient is taken
+  at θ). The metrics are then f at that point, which costs a second evaluation of
+  the objective per step.
 
 Every function is plain Python on floats and small tuples, so the same source
 compiles for the CPU (``numba.njit``) and the GPU (``numba.cuda.jit``) in
@@ -297,17 +302,17 @@ def adan_coefficients(h, t, shared):
 
 # --- initial state ---------------------------------------------------------------
 
-def adagrad_init(h):
+def adagrad_init(h, theta):
     """Adagrad's accumulator starts at ``initial_accumulator`` (torch's default 0)."""
     return (h.initial_accumulator,)
 
 
-def rprop_init(h):
+def rprop_init(h, theta):
     """Rprop's previous gradient starts at 0, its step size at α (before the schedule)."""
     return (0.0, h.alpha)
 
 
-def yogi_init(h):
+def yogi_init(h, theta):
     """Yogi's m and v both start at ``initial_accumulator`` (as optax's)."""
     return (h.initial_accumulator, h.initial_accumulator)
 
@@ -521,6 +526,84 @@ def signum(theta, grad, state, k):
     return theta - k.alpha * sign(m), (m,)
 
 
+# --- Schedule-Free (Defazio et al. 2024, as optax.contrib) ------------------------------
+
+class ScheduleFreeStep(NamedTuple):
+    """Schedule-Free AdamW's coefficients: its hyperparameters and c = 1/√(1 − β₂ᵗ)."""
+
+    alpha: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    weight_lr_power: float
+    c: float
+
+
+def second_bias_correction(g, t, carry):
+    """1/√(1 − β₂ᵗ) alone; ``carry`` = (β₂ᵗ⁻¹,)."""
+    second = carry[0] * g.beta2
+    return (1.0 / sqrt(1.0 - second),), (second,)
+
+
+def schedule_free_adamw_coefficients(h, t, shared):
+    return ScheduleFreeStep(alpha=h.alpha, beta1=h.beta1, beta2=h.beta2, eps=h.eps,
+                            weight_decay=h.weight_decay, weight_lr_power=h.weight_lr_power,
+                            c=shared[0])
+
+
+def schedule_free_init(h, theta):
+    """z and x start at θ₀ (so y₀ = θ₀ exactly); the running maximum of α_t and the weight
+    sum at 0."""
+    return (theta, theta, 0.0, 0.0)
+
+
+def schedule_free_adamw_init(h, theta):
+    """As :func:`schedule_free_init`, with v = 0 after z and x."""
+    return (theta, theta, 0.0, 0.0, 0.0)
+
+
+def schedule_free_weight(alpha_max, alpha_t, weight_sum, power):
+    """The averaging weight of a step: ``(α̂, W, κ)`` with α̂ = max(α̂, α_t), W ← W + α̂^P and
+    κ = α̂^P/W (0 while W = 0, optax's guard). Per cell (it holds α_t), kept in every
+    coordinate's state: each coordinate computes the same values."""
+    alpha_max = max(alpha_max, alpha_t)
+    weight = alpha_max ** power
+    total = weight_sum + weight
+    kappa = weight / total if total > 0.0 else 0.0
+    return alpha_max, total, kappa
+
+
+def schedule_free_sgd(theta, grad, state, k):
+    r"""Schedule-Free SGD: θ is y, where the gradient is taken; the state is (z, x, α̂, W).
+
+    :math:`z ← z − α_t (g + λ y)`, :math:`x ← (1 − κ) x + κ z`, :math:`y ← β_1 x + (1 − β_1) z`.
+    """
+    alpha_max, total, kappa = schedule_free_weight(state[2], k.alpha, state[3],
+                                                   k.weight_lr_power)
+    keep = 1.0 - kappa
+    z = state[0] - k.alpha * (grad + k.weight_decay * theta)
+    x = keep * state[1] + kappa * z
+    return k.beta1 * x + (1.0 - k.beta1) * z, (z, x, alpha_max, total)
+
+
+def schedule_free_adamw(theta, grad, state, k):
+    r"""Schedule-Free AdamW: as :func:`schedule_free_sgd` with z's step scaled by Adam's
+    bias-corrected RMS, :math:`z ← z − α_t (g/(\sqrt{v}\,c + ε) + λ y)`; state (z, x, v, α̂, W)."""
+    alpha_max, total, kappa = schedule_free_weight(state[3], k.alpha, state[4],
+                                                   k.weight_lr_power)
+    keep = 1.0 - kappa
+    v = k.beta2 * state[2] + (1.0 - k.beta2) * (grad * grad)
+    z = state[0] - k.alpha * (grad / (sqrt(v) * k.c + k.eps) + k.weight_decay * theta)
+    x = keep * state[1] + kappa * z
+    return k.beta1 * x + (1.0 - k.beta1) * z, (z, x, v, alpha_max, total)
+
+
+def schedule_free_report(theta, state):
+    """The reported point of Schedule-Free: the average x (``schedule_free_eval_params``)."""
+    return state[1]
+
+
 # --- the declaration ---------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -537,7 +620,9 @@ class Optimizer:
         shared: ``(g, t, carry) -> (shared, carry)``; ``shared_by`` names what ``g`` holds.
         shared_by: the hyperparameters ``shared`` reads (cells that agree on them share it).
         carry: the initial running products of ``shared``.
-        init: ``h -> state`` at t = 0 (None: every state value starts at 0).
+        init: ``(h, theta0) -> state`` at t = 0 for a coordinate starting at θ₀ (None:
+            every state value starts at 0).
+        report: ``(theta, state) -> x``, the reported point of a coordinate, or None (θ).
         reference: the equivalent call of the reference library.
         paper: where the rule comes from.
         source: for a user's rule, the file it was read from (None for built-ins).
@@ -552,6 +637,7 @@ class Optimizer:
     shared_by: tuple[str, ...] = ()
     carry: tuple[float, ...] = ()
     init: Callable | None = None
+    report: Callable | None = None
     reference: str = ""
     paper: str = ""
     source: str | None = field(default=None, compare=False)
@@ -596,8 +682,8 @@ class Optimizer:
     @property
     def functions(self) -> tuple[Callable, ...]:
         """The plain functions a kernel calls for this rule."""
-        return tuple(f for f in (self.shared, self.coefficients, self.update, self.init)
-                     if f is not None)
+        return tuple(f for f in (self.shared, self.coefficients, self.update, self.init,
+                                 self.report) if f is not None)
 
     @property
     def torch(self) -> str:  # the listing's column of the reference call
@@ -615,6 +701,19 @@ def _beta(base: Hyperparameter, default: float, reference: str, *,
 
     return replace(base, default=default, reference=reference,
                    open_maximum=base.open_maximum and not closed)
+
+
+WEIGHT_LR_POWER = Hyperparameter(name="weight_lr_power", default=2.0, minimum=0.0,
+                                 reference="weight_lr_power",
+                                 long_name="power P of the averaging weight α̂^P")
+
+
+def _schedule_free_beta1() -> Hyperparameter:
+    """Schedule-Free's interpolation β₁ ∈ (0, 1] (optax divides by it)."""
+    from dataclasses import replace
+
+    return replace(BETA1, default=0.9, minimum=0.0, open_minimum=True, maximum=1.0,
+                   open_maximum=False, reference="b1")
 
 
 ALPHA_OPTAX = ALPHA.with_default(1e-3, "learning_rate")  # optax has no default: torch's Adam's
@@ -756,6 +855,28 @@ OPTIMIZERS: dict[str, Optimizer] = {
                   state=("m",), update=signum,
                   reference="optax.signum(learning_rate, beta)",
                   paper="Bernstein et al. (2018)"),
+        Optimizer(name="schedule_free_sgd",
+                  hyperparameters=_hyper(ALPHA.with_default(1.0, "learning_rate"),
+                                         _schedule_free_beta1(), WEIGHT_DECAY.with_default(
+                                             0.0, "weight_decay (None = 0)"), WEIGHT_LR_POWER),
+                  state=("z", "x", "alpha_max", "weight_sum"), update=schedule_free_sgd,
+                  init=schedule_free_init, report=schedule_free_report,
+                  reference="optax.contrib.schedule_free_sgd(learning_rate, b1, weight_decay, "
+                            "weight_lr_power); reported: schedule_free_eval_params",
+                  paper="Defazio et al. (2024)"),
+        Optimizer(name="schedule_free_adamw",
+                  hyperparameters=_hyper(ALPHA.with_default(0.0025, "learning_rate"),
+                                         _schedule_free_beta1(), _beta(BETA2, 0.999, "b2"), EPS,
+                                         WEIGHT_DECAY.with_default(0.0, "weight_decay"),
+                                         WEIGHT_LR_POWER),
+                  state=("z", "x", "v", "alpha_max", "weight_sum"), update=schedule_free_adamw,
+                  coefficients=schedule_free_adamw_coefficients, shared=second_bias_correction,
+                  shared_by=("beta2",), carry=(1.0,), init=schedule_free_adamw_init,
+                  report=schedule_free_report,
+                  reference="optax.contrib.schedule_free_adamw(learning_rate, b1, b2, eps, "
+                            "weight_decay, weight_lr_power); reported: "
+                            "schedule_free_eval_params",
+                  paper="Defazio et al. (2024)"),
     )
 }
 

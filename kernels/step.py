@@ -87,13 +87,16 @@ def cell_runner(rule, value_and_grad, keyed: bool):
     The simple CPU kernel and the CUDA kernel call it once per cell; the
     lockstep kernel arranges the same functions across lanes instead.
 
-    ``run_cell(theta, grad, states, hyper, seed, start, schedule, settings, trajectory,
-    loss) -> (alive, value, best, reached)``: ``theta`` (dim,) holds the start point and
-    ends as the final θ; ``grad`` (dim,) and ``states`` (S, dim), the rule's S state
-    values per coordinate, are scratch; ``hyper`` (H, 1) holds the cell's
-    hyperparameters in the rule's order (:attr:`kernels.rules.Optimizer.names`);
-    ``trajectory`` (records, dim) and ``loss`` (records,) receive the recorded steps
-    (left as they are after a divergence). The result goes through :func:`results`.
+    ``run_cell(theta, grad, point, spare, states, hyper, seed, start, schedule, settings,
+    trajectory, loss) -> (alive, value, best, reached)``: ``theta`` (dim,) holds the start
+    point; ``grad`` (dim,) and ``states`` (S·dim, 1), the rule's S state values per
+    coordinate (value j of coordinate i in row i + j·dim), are scratch; ``hyper`` (H, 1)
+    holds the cell's hyperparameters in the rule's order
+    (:attr:`kernels.rules.Optimizer.names`). ``point`` (dim,) ends as the point the rule
+    reports (θ, or its ``report``: then the metrics and records are f there, an objective
+    evaluation more per step, with ``spare`` (dim,) for its unused gradient);
+    ``trajectory`` (records, dim) and ``loss`` (records,) receive the recorded steps (left
+    as they are after a divergence). The result goes through :func:`results`.
 
     Args:
         rule: a :class:`kernels.rules.Optimizer`.
@@ -102,20 +105,22 @@ def cell_runner(rule, value_and_grad, keyed: bool):
             call the CPU's vectorizer could not remove).
     """
     shared, coefficients, update = rule.shared, rule.coefficients, rule.update
-    init = records.init_function(rule)
+    init, report = records.init_function(rule), records.report_function(rule)
+    reports = rule.report is not None
     count = len(rule.state)
     load, store = records.load(count), records.store(count)
     record_of = records.hyperparameters(rule)
     group_of = records.group(rule, True)
     carry0 = tuple(rule.carry)
 
-    def run_cell(theta, grad, states, hyper, seed, start, schedule, settings, trajectory, loss):
+    def run_cell(theta, grad, point, spare, states, hyper, seed, start, schedule, settings,
+                 trajectory, loss):
         dim = theta.shape[0]
         steps = settings.steps
         alpha = hyper[0, 0]
-        initial = init(record_of(hyper, 0, 0, alpha))
+        initial = record_of(hyper, 0, 0, alpha)
         for i in range(dim):
-            store(states, i, dim, 0, initial)
+            store(states, i, dim, 0, init(initial, theta[i]))
         carry = carry0
         group = group_of(hyper, 0, 0)
         alive = True
@@ -127,13 +132,17 @@ def cell_runner(rule, value_and_grad, keyed: bool):
             t = float(step + 1)
             key = objective_key(seed, start, step) if keyed else 0
             value = value_and_grad(theta, grad, t, key)
+            if reports:  # the metrics at the reported point; the gradient stays θ's
+                for i in range(dim):
+                    point[i] = report(theta[i], load(states, i, dim, 0))
+                value = value_and_grad(point, spare, t, key)
             alive, best, reached = observe(value, step, alive, best, reached, settings.minimum,
                                            settings.tol)
             if not alive:
                 break
             if is_recorded(step, steps, settings.record_every):
                 for i in range(dim):
-                    trajectory[record, i] = theta[i]
+                    trajectory[record, i] = point[i] if reports else theta[i]
                 loss[record] = value
                 record += 1
             if step == steps:
@@ -153,6 +162,8 @@ def cell_runner(rule, value_and_grad, keyed: bool):
                 store(states, i, dim, 0, state)
             if not alive:
                 break
+        for i in range(dim):
+            point[i] = report(theta[i], load(states, i, dim, 0))
         return alive, value, best, reached
 
     return run_cell

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .compile import SOURCE_FINGERPRINT, registered_lane_step
+from .compile import SOURCE_FINGERPRINT, registered_lane_step, registered_reporter
 from .layout import SEED, START
 from .lanes import Lanes, lane_arrays, scale_lanes, sizes
 from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
@@ -179,6 +179,8 @@ def block_trainer(rule, network: Network, lanes: int):
     """
     gradient, evaluate, _ = registered_network(network, lanes)
     load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
+    report_lanes = registered_reporter(rule)
+    reports = rule.report is not None  # evaluated at the reported point (see kernels.step)
 
     def train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch):
         work = scratch.lanes
@@ -199,12 +201,15 @@ def block_trainer(rule, network: Network, lanes: int):
             t = float(step + 1)
             recorded = is_recorded(step, steps, settings.record_every)
             if recorded or step == steps or step % data.eval_every == 0:
-                evaluate(theta, scratch.acts, data.x_train, data.y_train, scratch.rows,
+                if reports:
+                    report_lanes(work, 0, lanes)
+                shown = work.point if reports else theta
+                evaluate(shown, scratch.acts, data.x_train, data.y_train, scratch.rows,
                          data.signs, train_loss, train_error)
-                evaluate(theta, scratch.acts, data.x_test, data.y_test, scratch.rows,
+                evaluate(shown, scratch.acts, data.x_test, data.y_test, scratch.rows,
                          data.signs, test_loss, test_error)
                 for lane in range(lanes):
-                    value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(theta, lane)
+                    value[lane] = train_loss[lane] + 0.5 * data.l2 * penalty(shown, lane)
                     alive[lane], best[lane], reached[lane] = observe(
                         value[lane], step, alive[lane], best[lane], reached[lane],
                         settings.minimum, settings.tol)
@@ -235,6 +240,9 @@ def block_trainer(rule, network: Network, lanes: int):
             share_lanes(work, groups, runs, t)
             update_lanes(work, work.hyper[0] if constant else work.alpha_t, t, settings, 0,
                          lanes)
+        if reports:
+            report_lanes(work, 0, lanes)
+        final = work.point if reports else theta
         for lane in range(count):
             cell = order[first + lane]
             kept = alive[lane]
@@ -244,7 +252,7 @@ def block_trainer(rule, network: Network, lanes: int):
             out.test_error[cell] = test_error[lane] if kept else math.nan
             out.train_error[cell] = train_error[lane] if kept else math.nan
             for i in range(dim):
-                out.final_x[cell, i] = theta[i, lane] if kept else math.nan
+                out.final_x[cell, i] = final[i, lane] if kept else math.nan
 
     # One name per (rule, network, lanes): closures share a qualified name, and separately
     # compiled ones would share a linker symbol (see kernels.compile._simple_kernel).

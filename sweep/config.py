@@ -53,10 +53,12 @@ SETTING_AXES = {"noise": "objective", "batch_size": "objective", "l2": "objectiv
 MODEL_AXES = ("batch_size", "l2")
 # An axis left out of [grid] takes torch's default for Adam.
 DEFAULT_AXES = {"alpha": (1e-3,), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8,)}
+# The widest range of each; a value must also be valid for every swept rule that reads the
+# axis (Lion and Schedule-Free take β₁ = 1, the Adam family does not): see _check_readers.
 AXIS_RULES = {
     "alpha": (lambda v: v > 0, "must be > 0"),
-    "beta1": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "beta1": (lambda v: 0 <= v <= 1, "must be in [0, 1) (1 only for rules that allow it)"),
+    "beta2": (lambda v: 0 <= v <= 1, "must be in [0, 1) (1 only for rules that allow it)"),
     "eps": (lambda v: v >= 0, "must be >= 0"),
 }
 # The parameters of every built-in objective, from their registry entries.
@@ -308,6 +310,10 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
         if name in declared)
     given_options = attempt(check.table, table.get("options", {}), "options") or {}
     options = attempt(_options, check, given_options)
+    # The rules named correctly, even where another name of the list is a mistake.
+    named = [name for name in (sweep.get("optimizers") or []) if isinstance(name, str)
+             and name in OPTIMIZERS] if isinstance(sweep.get("optimizers"), list) else []
+    attempt(_check_readers, check, axes, optimizers or tuple(named), options or ())
     if spec is not None and spec.kind == "model":
         # The training kernels compute in float64 (float32 is left open).
         if dtype == "float32":
@@ -821,6 +827,26 @@ def _user_rules(check, table) -> tuple:
     return tuple(specs)
 
 
+def _check_readers(check, axes, optimizers, options) -> None:
+    """Each value of a hyperparameter axis must be valid for every swept rule that reads it
+    (one that fixes it in [options] does not): the message names the rule."""
+    fixed = {rule: dict(values) for rule, values in options}
+    for axis in axes:
+        if axis is None or axis.setting or not axis.given:
+            continue
+        readers = [OPTIMIZERS[name] for name in optimizers if name in OPTIMIZERS
+                   and axis.name in OPTIMIZERS[name].names
+                   and axis.name not in fixed.get(name, {})]
+        refused = ((i, value, rule) for i, value in enumerate(axis.values) for rule in readers
+                   if not rule.hyperparameter(axis.name).valid(value))
+        for i, value, rule in refused:  # the first only: one message per axis
+            check.note(f"grid.{axis.name}[{i}]" if len(axis.values) > 1 else
+                       f"grid.{axis.name}", value,
+                       f"{rule.hyperparameter(axis.name).rule_text} for {rule.name} "
+                       "(which reads it)")
+            break
+
+
 def _setting_axis(check, name, value, table, spec):
     """A grid axis over a parameter of the objective, model or schedule (SETTING_AXES),
     checked as the key it stands for would be; not given there too."""
@@ -1172,11 +1198,11 @@ class _Checker:
 
     def known_name(self, name, registry, key, what, show=True):
         if name not in registry:
-            # Rules of other libraries that this project does not have: "radam" is not a
+            # Rules of other libraries that this project does not have: "lamb" is not a
             # typo of "adam", so list what there is rather than suggest a near name.
-            elsewhere = {"radam", "lion", "adabelief", "lamb", "lars", "adafactor", "yogi",
-                         "novograd", "adamp", "sgdw", "adan", "sophia", "shampoo", "ranger",
-                         "rprop", "asgd", "lbfgs", "sparseadam", "sparse_adam", "adagradw"}
+            elsewhere = {"lamb", "lars", "adafactor", "novograd", "adamp", "sgdw", "sophia",
+                         "shampoo", "ranger", "asgd", "lbfgs", "sparseadam", "sparse_adam",
+                         "adagradw", "muon", "prodigy", "dadaptation"}
             known = isinstance(name, str) and name.lower() in elsewhere
             close = None if known else _closest(name, registry)
             hint = f"Perhaps you meant {_show(close)}?" if close else \

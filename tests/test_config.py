@@ -975,7 +975,8 @@ def test_every_mistake_of_a_file_is_reported_at_once(tmp_path, monkeypatch, caps
     assert captured.err == (f'error: {GRID}: sweep.optimizers[1] = "adamW": unknown optimizer\n'
                             f'  Perhaps you meant "adamw"?\n'
                             f"error: {GRID}: sweep.steps = 0: must be >= 1\n"
-                            f"error: {GRID}: grid.beta1[1] = 1.0: must be in [0, 1)\n")
+                            f"error: {GRID}: grid.beta1[1] = 1.0: must be in [0, 1) for adam "
+                            "(which reads it)\n")
     assert_nothing_left(tmp_path, GRID)
     with pytest.raises(ConfigError) as refused:
         load(GRID)

@@ -437,7 +437,8 @@ def base_grids():
 KEY_PATHS = sorted(
     [(section, key) for section, keys in SECTIONS.items() if section != "options" for key in keys]
     + [("grid", axis, part) for axis in AXES for part in ("min", "max", "num", "scale")]
-    + [("options", name, rule.option or "x") for name, rule in OPTIMIZERS.items()]
+    + [("options", name, next((n for n in rule.names if n != "alpha"), "x"))
+       for name, rule in OPTIMIZERS.items()]
     + [("options", name) for name in OPTIMIZERS] + [(section,) for section in SECTIONS])
 
 

@@ -28,11 +28,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "reference_trajectories.json"
 CASES = json.loads(FIXTURE.read_text())["cases"]
 RTOL, ATOL = 1e-10, 1e-12
 
-# The schedule-free rules are transcribed in naive_rules but not implemented yet: their
-# reported point (the average x, not the gradient point y) needs a kernel hook.
-NOT_IMPLEMENTED = set(naive_rules.SCHEDULE_FREE)
-NEW = [name for name in naive_rules.OPTIMIZERS
-       if name not in NOT_IMPLEMENTED and name in OPTIMIZERS]
+NEW = [name for name in naive_rules.OPTIMIZERS if name in OPTIMIZERS]
 # The hyperparameters that are keyword arguments of sweep.trajectory (the others are options).
 KEYWORDS = ("alpha", "beta1", "beta2", "eps")
 
@@ -57,6 +53,13 @@ SAMPLERS = {
     "yogi": lambda r: dict(alpha=_log(r, -3, -1), beta1=r.uniform(0, 0.99),
                            beta2=r.uniform(0.5, 0.9999), eps=_log(r, -8, -2),
                            initial_accumulator=r.uniform(0, 1)),
+    "schedule_free_sgd": lambda r: dict(alpha=_log(r, -3, -1), beta1=r.uniform(0.1, 1.0),
+                                        weight_decay=_log(r, -4, -1),
+                                        weight_lr_power=r.uniform(0, 3)),
+    "schedule_free_adamw": lambda r: dict(alpha=_log(r, -3, -1), beta1=r.uniform(0.1, 1.0),
+                                          beta2=r.uniform(0.5, 0.9999), eps=_log(r, -10, -2),
+                                          weight_decay=_log(r, -4, -1),
+                                          weight_lr_power=r.uniform(0, 3)),
     "adan": lambda r: dict(alpha=_log(r, -3, -1), beta1=r.uniform(0.5, 0.999),
                            beta2=r.uniform(0.5, 0.999), beta3=r.uniform(0.5, 0.999),
                            eps=_log(r, -10, -4), eps_root=_log(r, -10, -4),
@@ -113,8 +116,9 @@ def test_kernels_follow_the_transcription_bit_for_bit(optimizer, kernel):
     for objective, grad, objective_options, start in PROBLEMS:
         for _ in range(3):
             hyperparameters = SAMPLERS[optimizer](rng)
-            expected = naive_rules.naive_trajectory(optimizer, grad, np.array(start), 120,
-                                                    **hyperparameters)
+            # The reported point (Schedule-Free's average x; θ itself for the others).
+            expected = naive_rules.naive_eval_trajectory(optimizer, grad, np.array(start), 120,
+                                                         **hyperparameters)
             assert np.isfinite(expected).all(), (optimizer, objective, hyperparameters)
             got = engine_trajectory(optimizer, objective, start, 120, hyperparameters, kernel,
                                     objective_options)
@@ -142,7 +146,9 @@ def test_kernel_matches_the_reference_libraries(case):
         assert objective_options == {"dim": 3, "kappa": 100.0}
     got = engine_trajectory(case["optimizer"], case["objective"], case["start"], case["steps"],
                             case["hyperparameters"], "simple", objective_options)
-    np.testing.assert_allclose(got, np.array(case["trajectory"]), rtol=RTOL, atol=ATOL)
+    # The point the rule reports: schedule_free_eval_params's for Schedule-Free.
+    expected = case.get("eval_trajectory", case["trajectory"])
+    np.testing.assert_allclose(got, np.array(expected), rtol=RTOL, atol=ATOL)
 
 
 def test_reference_cases_cover_the_new_rules():

@@ -209,7 +209,7 @@ def test_the_summary_line_gives_the_rate_in_the_unit_that_fits():
 def test_a_rule_of_another_library_lists_the_known_rules():
     from sweep.config import ConfigError
 
-    table = {"sweep": {"optimizers": ["radam"], "steps": 3}, "objective": {"name": "booth"}}
+    table = {"sweep": {"optimizers": ["lamb"], "steps": 3}, "objective": {"name": "booth"}}
     with pytest.raises(ConfigError) as raised:
         sweep.config.validate(table)
     assert "Perhaps" not in str(raised.value) and "Known optimizers: sgd," in str(raised.value)
