@@ -28,8 +28,7 @@ from numba.extending import overload
 
 from . import elementary, lanes, logistic, objectives, precision, random, records, rules
 from .layout import SCHEDULE, SEED, START, Settings
-from .numba_support import (REGISTERED, cached_as, inlined_before_typing, register_jitable,
-                            vector_bits)
+from .numba_support import REGISTERED, cached_as, register_jitable
 from .lanes import (coordinate_step, group_runs, lane_arrays, lane_loader, lane_step, same,
                     scale_lanes, sizes, spread_shared)
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
@@ -270,7 +269,8 @@ def _simple_kernel(rule, value_and_grad, dtype):
     return _in_dtype(kernel, cache_name("simple", rule, value_and_grad, dtype), dtype)
 
 
-def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
+def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64", *,
+                    chunk: int | None = None, fixed_dim: int = 8):
     """The fast CPU kernel: ``lanes`` cells advance in lockstep, the lane loop innermost.
 
     Same arguments and the same results, bit for bit, as :func:`cpu_kernel`:
@@ -281,14 +281,14 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     results are not kept). State is laid out (dim, lanes) so a lane's
     neighbours are contiguous.
 
-    For the rules of :data:`sweep.tunables.LANE_CHUNK` (for the vector width LLVM uses
-    here, :func:`kernels.numba_support.vector_bits`), a step runs a chunk of lanes
+    With ``chunk`` (lanes, a divisor of ``lanes``; :data:`sweep.tunables.LANE_CHUNK`
+    chooses it per rule and vector width), a step runs a chunk of lanes
     at a time: the objective, the metrics and the update of one chunk, then the next.
     The update's divisions and roots, which only the core's divider does, then overlap
     the next chunk's other arithmetic; in phases over all lanes the divider waited
-    while the objective and the metrics ran. Problems of up to
-    :data:`sweep.tunables.LOCKSTEP_FIXED_DIM` coordinates get a kernel of their own
-    dimension, a compile-time constant (see :class:`LockstepKernel`).
+    while the objective and the metrics ran. Problems of up to ``fixed_dim``
+    coordinates get a kernel of their own dimension, a compile-time constant (see
+    :class:`LockstepKernel`).
 
     The step coefficients that depend on (β₁, β₂, t) alone (bias corrections,
     NAdam's μ and Π: the divisions and roots of ``rule.decay``) are computed
@@ -296,12 +296,10 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64"):
     lane: the same operations on the same inputs, so the same bits. Cells
     are taken in the order of their (β₁, β₂), so that the lanes share them.
     """
-    from sweep import tunables
-
-    chunk = min(tunables.LANE_CHUNK.get(vector_bits(), {}).get(rule.name, lanes), lanes)
+    chunk = min(chunk or lanes, lanes)
     if lanes % chunk:
         raise ValueError(f"a chunk of {chunk} lanes does not divide {lanes} lanes")
-    return _lockstep_kernel(rule, value_and_grad, lanes, chunk, tunables.LOCKSTEP_FIXED_DIM,
+    return _lockstep_kernel(rule, value_and_grad, lanes, chunk, fixed_dim,
                             precision.check_dtype(dtype))
 
 

@@ -33,7 +33,6 @@ number of hyperparameters and state values is added here alone.
 """
 from __future__ import annotations
 
-import collections
 import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from kernels.compile import cpu_kernel, lockstep_kernel
 from kernels.layout import Metrics, Settings, empty_metrics, no_box
-from kernels.numba_support import call_kernel
+from kernels.numba_support import call_kernel, vector_bits
 from kernels.rules import OPTIMIZERS
 
 from . import tunables
@@ -90,7 +90,14 @@ def kernel_for(optimizer, spec: ObjectiveSpec, engine: Engine = Engine()):
         return cuda_kernel(rule, function, engine.dtype)
     if (engine.kernel or tunables.KERNEL) == "simple":
         return cpu_kernel(rule, function, engine.dtype)
-    return lockstep_kernel(rule, function, tunables.LANES, engine.dtype)
+    return lockstep_kernel(rule, function, tunables.LANES, engine.dtype,
+                           chunk=lane_chunk(rule.name), fixed_dim=tunables.LOCKSTEP_FIXED_DIM)
+
+
+def lane_chunk(optimizer: str) -> int | None:
+    """The lanes a lockstep step advances at a time for ``optimizer`` on this machine
+    (:data:`tunables.LANE_CHUNK` for the vector width LLVM uses here), None for all."""
+    return tunables.LANE_CHUNK.get(vector_bits(), {}).get(optimizer)
 
 
 def settings_for(plan: Plan, block: Block) -> Settings:

@@ -114,10 +114,13 @@ def test_vector_bits_is_what_llvm_vectorizes_with_for_the_target(cpu, features, 
 
 @pytest.mark.parametrize("bits, chunk", [(256, 4), (512, 8)])
 def test_lanes_step_in_the_chunks_set_for_this_machines_vector_width(monkeypatch, bits, chunk):
-    monkeypatch.setattr(kernels_compile, "vector_bits", lambda: bits)
+    from sweep import execute
+
+    monkeypatch.setattr(execute, "vector_bits", lambda: bits)
     monkeypatch.setattr(tunables, "LANE_CHUNK", {256: {"adam": 4}})
     objective = OBJECTIVES["rosenbrock"].build(2).value_and_grad
-    kernel = kernels_compile.lockstep_kernel(OPTIMIZERS["adam"], objective, 8)
+    kernel = kernels_compile.lockstep_kernel(OPTIMIZERS["adam"], objective, 8,
+                                             chunk=execute.lane_chunk("adam"))
     # Not compiled: the dispatcher's name says its lanes and chunk (lockstep{lanes}x{chunk}).
     dispatcher = kernel.dispatcher_for(2, noisy=False, scheduled=False)
     assert dispatcher.py_func.__qualname__.startswith(f"lockstep8x{chunk}d2_kernel.")
