@@ -182,10 +182,10 @@ def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
                      **objective_keys) -> dict:
     from kernels.rules import OPTIMIZERS
 
-    used = OPTIMIZERS[optimizer].axes
-    counts = dict(zip(used, balanced_counts(cells, len(used))))
     ranges = {"alpha": (1e-4, 1e-1, "log"), "beta1": (0.0, 0.99, "linear"),
               "beta2": (0.9, 0.9999, "linear"), "eps": (1e-8, 1e-4, "log")}
+    used = [axis for axis in OPTIMIZERS[optimizer].names if axis in ranges]
+    counts = dict(zip(used, balanced_counts(cells, len(used))))
     grid = {axis: {"min": ranges[axis][0], "max": ranges[axis][1], "num": count,
                    "scale": ranges[axis][2]} for axis, count in counts.items()}
     objective_table = {"name": objective, **objective_keys}
@@ -300,14 +300,15 @@ def engine_ratios(rows: dict) -> dict:
 
 def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
               optimizers=MIX_OPTIMIZERS, objectives=MIX_OBJECTIVES, model_cells: int = 64,
-              model_steps: int = 500) -> dict:
+              model_steps: int = 500, rules=()) -> dict:
     """Every figure of ``python -m sweep bench`` as a JSON-able dict: ``backends`` (Adam on
     Rosenbrock, ``cells`` × ``steps``: the engine's rows, the baselines', CUDA's when a GPU is
     usable), ``ratios`` (:func:`engine_ratios`), ``jax`` and ``cuda`` (a line each: what ran,
     or why those rows are absent), ``optimizers_objectives``, ``cells_scaling`` (100 …
-    ``max_cells``, ×10), ``threads_scaling`` and ``models`` (an MLP on digits against torch
-    and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0). Rates
-    in trajectory-steps/s."""
+    ``max_cells``, ×10), ``threads_scaling``, ``models`` (an MLP on digits against torch
+    and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0) and
+    ``rules`` (each of ``rules`` on Rosenbrock, ``cells`` × ``steps``, lockstep, end to
+    end). Rates in trajectory-steps/s."""
     from kernels.numba_support import vector_bits
 
     cores = os.cpu_count() or 1
@@ -342,6 +343,10 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
             mix[f"{optimizer} on {objective}"] = time_sweep(small, max(1, repeats - 1),
                                                             n_jobs=cores, backend="cpu")
     results["optimizers_objectives"] = mix
+    # Every rule on the main grid's size: a rule reads fewer axes than Adam's four, so its
+    # grid spreads the same cells over the axes it reads (balanced_counts).
+    results["rules"] = {rule: time_sweep(sweep_table(cells, steps, rule), repeats,
+                                         n_jobs=cores, backend="cpu") for rule in rules}
 
     scaling = {}
     size = 100
@@ -387,6 +392,10 @@ def print_report(results: dict, out=None) -> None:
     print("optimizers × objectives (lockstep, all cores; cells × steps):", file=out)
     for name, row in results["optimizers_objectives"].items():
         line(f"{name}, {row['cells']:,} × {row['steps']}", row)
+    if results.get("rules"):
+        print("rules (Rosenbrock, lockstep, all cores, end to end; cells × steps):", file=out)
+        for name, row in results["rules"].items():
+            line(f"{name}, {row['cells']:,} × {row['steps']}", row)
     print("scaling with cells (all cores):", file=out)
     for size, row in results["cells_scaling"].items():
         line(f"{int(size):>9,} cells × {row['steps']} steps", row)
@@ -467,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--model-cells", type=int, default=64,
                          help="cells of the models rows (an MLP 64-32-10 on digits); 0: none")
     command.add_argument("--model-steps", type=int, default=500, help="steps of the models rows")
+    command.add_argument("--rules", default="all",
+                         help="rules of the rules table, each on the main grid's size "
+                              "(comma-separated; 'all': every rule; 'none')")
     command.add_argument("--out", default="bench", help="folder for bench.json and bench.png")
     args = command.parse_args(argv)
     for name in ("cells", "steps", "repeats", "max_cells", "model_steps"):
@@ -478,15 +490,17 @@ def main(argv: list[str] | None = None) -> int:
 
     optimizers = tuple(n for n in args.optimizers.split(",") if n)
     objectives = tuple(n for n in args.objectives.split(",") if n)
+    rules = {"all": tuple(OPTIMIZERS), "none": ()}.get(
+        args.rules, tuple(n for n in args.rules.split(",") if n))
     objective_names = (*OBJECTIVES, "logistic")  # logistic: the logistic model on blobs
-    for name, known in [*((n, OPTIMIZERS) for n in optimizers),
+    for name, known in [*((n, OPTIMIZERS) for n in (*optimizers, *rules)),
                         *((n, objective_names) for n in objectives)]:
         if name not in known:
             print(f"error: unknown name {name!r} (known: {', '.join(known)})", file=sys.stderr)
             return 2
     try:
         results = run_bench(args.cells, args.steps, args.repeats, args.max_cells, optimizers,
-                            objectives, max(0, args.model_cells), args.model_steps)
+                            objectives, max(0, args.model_cells), args.model_steps, rules)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -22,9 +22,11 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
     code = cli.main(["bench", "--cells", "64", "--steps", "20", "--repeats", "2",
                      "--max-cells", "1000", "--optimizers", "sgd,adam",
                      "--objectives", "booth", "--model-cells", "4", "--model-steps", "3",
+                     "--rules", "lion,adan",
                      "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
+    assert "rules (Rosenbrock, lockstep" in out and "lion, 64 × 20" in out
     assert "numpy broadcasting" in out and "× numpy" in out and "CUDA" in out
     results = json.loads((tmp_path / "bench.json").read_text())
     assert f"{results['machine']['vector_bits']}-bit vectors" in out
@@ -121,7 +123,7 @@ def test_without_jax_the_rows_are_absent_and_the_extra_is_named(tmp_path, capsys
     monkeypatch.setitem(sys.modules, "optax", None)
     code = cli.main(["bench", "--cells", "16", "--steps", "5", "--repeats", "1",
                      "--max-cells", "100", "--optimizers", "sgd", "--objectives", "booth",
-                     "--model-cells", "0", "--out", str(tmp_path)])
+                     "--model-cells", "0", "--rules", "none", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     line = "no JAX rows: jax and optax are not installed (pip install 'sweep[bench]')"

@@ -129,7 +129,7 @@ def bench_part(out: Path, timeout_s: float, cells: int, steps: int, repeats: int
     command = [sys.executable, "-m", "sweep", "bench", "--cells", str(cells), "--steps",
                str(steps), "--repeats", str(repeats), "--max-cells", "1000",
                "--optimizers", "adam", "--objectives", "rosenbrock", "--model-cells", "0",
-               "--out", str(folder)]
+               "--rules", "none", "--out", str(folder)]
     part = run_command(command, timeout_s, out / "bench.log")
     if part["returncode"] == 0 and (folder / "bench.json").is_file():
         results = json.loads((folder / "bench.json").read_text())
