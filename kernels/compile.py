@@ -83,7 +83,7 @@ INLINED_FUNCTIONS = _unique((
         "monkey_saddle", "rastrigin", "ackley", "styblinski_tang",
         "six_hump_camel", "goldstein_price")),
     observe, constrain, same, spread_shared,
-    # Inlined: the lanes' rows are then one allocation in the kernel (LLVM sees it).
+    # Inlined: the lanes' rows are then one allocation in the kernel, which LLVM sees.
     lanes.lane_arrays))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
@@ -394,7 +394,17 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
     _register_objective(value_and_grad)
     fingerprint = SOURCE_FINGERPRINT
     keyed = uses_key(value_and_grad)
-    load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes, inlined=True)
+    load_lanes, _, _ = registered_lane_step(rule, lanes)
+    advance = registered_coordinate_step(rule)
+    shared, shares = rule.shared, rule.shares
+    group_of = records.group(rule)
+    load_carry, store_carry = records.load(len(rule.carry)), records.store(len(rule.carry))
+    store_shared = records.store(records.shared_size(rule))
+    coefficients = rule.coefficients
+    record_of = records.hyperparameters(rule)
+    load_state = records.load(len(rule.state))
+    store_state = records.store(len(rule.state))
+    load_shared = records.load(records.shared_size(rule))
     report_lanes = registered_reporter(rule)
     reports = rule.report is not None
     size = sizes(rule)
@@ -415,6 +425,9 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
         work = lane_arrays(size, dim, lanes, kinds)
         theta, grad, value = work.theta, work.grad, work.value
         point, spare = work.point, work.spare
+        states, lane_hyper, lane_shared = work.states, work.hyper, work.lane_shared
+        group_rows, group_carry, group_shared = work.group_rows, work.group_carry, \
+            work.group_shared
         shown = point if reports else theta  # what the records and final_x hold
         alive, best, reached = work.alive, work.best, work.reached
         seed, start = work.seed, work.start
@@ -438,7 +451,17 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     if with_schedules and not constant:
                         scale_lanes(work.hyper[0], work.alpha_t, work.schedule, work.scheduled,
                                     work.scales, t, settings)
-                    share_lanes(work, groups, runs, t)
+                    # kernels.lanes.lane_step's share_lanes, here in the kernel, as the update
+                    # below: a call a step, with the lanes' record, cost the cheap rules
+                    # nearly half their time (every array it holds increfed and decrefed).
+                    if shares:
+                        for known in range(groups):
+                            values, carry = shared(group_of(group_rows, 0, known), t,
+                                                   load_carry(group_carry, 0, 1, known))
+                            store_carry(group_carry, 0, 1, known, carry)
+                            store_shared(group_shared, 0, 1, known, values)
+                        spread_shared(runs, work.run_start, work.run_end, work.run_group,
+                                      group_shared, lane_shared)
                 for begin in range(0, lanes, chunk):  # the step, a chunk of lanes at a time
                     end = begin + chunk
                     for lane in range(begin, end):
@@ -467,7 +490,20 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                             noise = noise_key(seed[lane], start[lane], step)
                             for i in range(dim):
                                 grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
-                    update_lanes(work, step_alpha, t, settings, begin, end)
+                    # kernels.lanes.lane_step's update_lanes, here in the kernel: behind a
+                    # call (or inlined by numba, which then stopped writing θ back) LLVM
+                    # could not see that the rows are one allocation, and Adam ran at a
+                    # third of the rate.
+                    for i in range(dim):
+                        lower = settings.lower[i]
+                        upper = settings.upper[i]
+                        for lane in range(begin, end):
+                            k = coefficients(record_of(lane_hyper, 0, lane, step_alpha[lane]), t,
+                                             load_shared(lane_shared, 0, 1, lane))
+                            theta[i, lane], state, alive[lane] = advance(
+                                theta[i, lane], grad[i, lane], load_state(states, i, dim, lane),
+                                k, lower, upper, settings.bound, alive[lane])
+                            store_state(states, i, dim, lane, state)
                 if recorded:
                     record += 1
             if reports:
@@ -507,25 +543,16 @@ def registered_reporter(rule):
 
 
 @functools.cache
-def registered_lane_step(rule, lanes: int, inlined: bool = False):
+def registered_lane_step(rule, lanes: int):
     """``(load_lanes, share_lanes, update_lanes)`` of ``rule`` and ``lanes``
     (:mod:`kernels.lanes`), registered once per process (every kernel of that rule and
     lane count calls the same functions), and named after both (see
     :func:`_simple_kernel`: closures share a qualified name, and separately compiled
-    ones would share a linker symbol).
-
-    ``inlined``: the step's functions inlined into the caller, as the lockstep kernel
-    needs them: there the lanes' arrays are rows of one allocation made in the kernel
-    itself, so that LLVM proves the lane loops' loads and stores do not overlap and
-    vectorizes them without run-time checks; behind a call it cannot (Adam ran at a
-    third of the rate). The training kernel calls them: its step is dominated by the
-    network's passes, and inlined, every array argument was increfed and decrefed at
-    each step.
-    """
+    ones would share a linker symbol). Called, not inlined: inlined, every array argument
+    was increfed and decrefed at each step."""
     registered_coordinate_step(rule)  # what update_lanes calls
-    functions = (lane_loader(rule, lanes), *lane_step(rule, lanes, inlined))
+    functions = (lane_loader(rule, lanes), *lane_step(rule, lanes))
     for function in functions:
         if function not in REGISTERED:
-            inline = "always" if inlined and function is not functions[0] else "never"
-            register_jitable(inline=inline)(function)
+            register_jitable(function)
     return functions

@@ -288,11 +288,10 @@ def coordinate_step(rule):
 
 
 @functools.cache
-def lane_step(rule, lanes: int, inlined: bool = False):
+def lane_step(rule, lanes: int):
     """``(share_lanes, update_lanes)`` of one rule for ``lanes`` lanes (see the module doc;
     the lane count is a compile-time constant: LLVM then knows the vector loops' trip count).
-    ``inlined`` makes another pair of the same functions, for a kernel that inlines them
-    (see :func:`kernels.compile.registered_lane_step`).
+
 
     ``share_lanes(lanes_record, groups, runs, t)``: step t's shared coefficients of each
     group, then each lane's copy of its group's. Nothing for rules without.
@@ -338,7 +337,6 @@ def lane_step(rule, lanes: int, inlined: bool = False):
                     lower, upper, settings.bound, alive[lane])
                 store_state(states, i, dim, lane, state)
 
-    where = ".inlined" if inlined else ""
-    share_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.share_lanes{where}"
-    update_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.update_lanes{where}"
+    share_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.share_lanes"
+    update_lanes.__qualname__ = f"lanes{lanes}.{rule.name}.update_lanes"
     return share_lanes, update_lanes

@@ -174,3 +174,27 @@ def test_lockstep_is_simple_with_noise_and_a_schedule(dtype):
     assert simple["final_x"].dtype == dtype
     assert np.isfinite(simple["final_loss"].values).any()
     assert simple["diverged"].values.any()
+
+
+@pytest.mark.parametrize("optimizer", ["schedule_free_sgd", "schedule_free_adamw"])
+def test_schedule_free_reports_the_average_and_its_loss(optimizer):
+    """final_x, the records and the loss metrics are those of the reported point x (where
+    optax's schedule_free_eval_params evaluates), not of y, where the gradient is taken."""
+    from kernels.objectives import problem
+
+    table = {"sweep": {"optimizers": [optimizer], "steps": 40, "record_every": 10},
+             "objective": {"name": "rosenbrock", "start": [[-1.2, 1.0]]},
+             "grid": {"alpha": [1e-3, 1e-2]}}
+    ds = sweep.run(table)
+    rosenbrock = problem("rosenbrock").value_and_grad
+    for cell in range(2):
+        x = ds["final_x"].isel(alpha=cell).values.reshape(-1)
+        assert ds["final_loss"].isel(alpha=cell).item() == rosenbrock(x.copy(), np.empty(2),
+                                                                      41.0, 0)
+        np.testing.assert_array_equal(ds["trajectory"].isel(alpha=cell, step=-1).values
+                                      .reshape(-1), x)
+    path = naive_rules.naive_run(optimizer, naive_objectives["rosenbrock"][1],
+                                 np.array([-1.2, 1.0]), 40, alpha=1e-3)
+    gradient_point, reported = path
+    np.testing.assert_array_equal(ds["final_x"].isel(alpha=0).values.reshape(-1), reported[-1])
+    assert not np.array_equal(reported[-1], gradient_point[-1])
