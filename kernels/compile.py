@@ -290,11 +290,12 @@ def lockstep_kernel(rule, value_and_grad, lanes: int, dtype: str = "float64", *,
     coordinates get a kernel of their own dimension, a compile-time constant (see
     :class:`LockstepKernel`).
 
-    The step coefficients that depend on (β₁, β₂, t) alone (bias corrections,
-    NAdam's μ and Π: the divisions and roots of ``rule.decay``) are computed
-    once per step for each distinct (β₁, β₂) among the lanes, not once per
-    lane: the same operations on the same inputs, so the same bits. Cells
-    are taken in the order of their (β₁, β₂), so that the lanes share them.
+    The step coefficients that depend on t and the ``shared_by`` hyperparameters alone
+    (bias corrections, NAdam's μ and Π: the divisions and roots of ``rule.shared``) are
+    computed once per step for each distinct set of those values among the lanes, not
+    once per lane: the same operations on the same inputs, so the same bits. Cells are
+    taken in the order of those values (:func:`shared_order`), so that the lanes share
+    them.
     """
     chunk = min(chunk or lanes, lanes)
     if lanes % chunk:

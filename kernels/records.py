@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 import linecache
 
-_SERIAL = iter(range(1 << 62))
-
-
 def _define(name: str, source: str, namespace: dict | None = None):
-    """The function ``name`` defined by ``source``, its source kept for :mod:`inspect`."""
-    filename = f"<kernels.records {name} {next(_SERIAL)}>"
+    """The function ``name`` defined by ``source``, its source kept for :mod:`inspect`.
+
+    Its file name is made of its name and a hash of its source: the same in every process
+    (numba's disk cache keys a kernel on what it closes over, file names included, and a
+    float32 twin is compiled from its original's file name)."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    filename = f"<kernels.records {name} {digest}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
     scope = dict(namespace or {})
@@ -74,7 +77,14 @@ def zeros(count: int):
 
 
 def _record_class(rule, kind: str, names):
-    return collections.namedtuple(f"{_identifier(rule.name)}_{kind}", names)
+    """A named tuple class for ``rule``, a global of this module: numba's disk cache keys a
+    kernel on a pickle of what it closes over, and a class pickles the same in every
+    process only by reference (by value, cloudpickle gives it a random id)."""
+    name = f"{_identifier(rule.name)}_{kind}"
+    record = collections.namedtuple(name, names)
+    record.__module__ = __name__
+    globals()[name] = record
+    return record
 
 
 def _identifier(name: str) -> str:

@@ -57,8 +57,8 @@ DEFAULT_AXES = {"alpha": (1e-3,), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e
 # axis (Lion and Schedule-Free take β₁ = 1, the Adam family does not): see _check_readers.
 AXIS_RULES = {
     "alpha": (lambda v: v > 0, "must be > 0"),
-    "beta1": (lambda v: 0 <= v <= 1, "must be in [0, 1) (1 only for rules that allow it)"),
-    "beta2": (lambda v: 0 <= v <= 1, "must be in [0, 1) (1 only for rules that allow it)"),
+    "beta1": (lambda v: 0 <= v <= 1, "must be in [0, 1)"),
+    "beta2": (lambda v: 0 <= v <= 1, "must be in [0, 1)"),
     "eps": (lambda v: v >= 0, "must be >= 0"),
 }
 # The parameters of every built-in objective, from their registry entries.

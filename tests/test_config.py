@@ -290,7 +290,9 @@ GRID_AXES = [
     case("beta1-false", {"grid.beta1": False}, "grid.beta1 = false", "must be a number"),
     case("beta1-above-one", {"grid.beta1": [0.9, 1.5]}, "grid.beta1[1] = 1.5",
          "must be in [0, 1)"),
-    case("beta2-one", {"grid.beta2": [0.999, 1]}, "grid.beta2[1] = 1", "must be in [0, 1)"),
+    # β = 1 is in the widest range (Lion, Schedule-Free); adam, which reads it, refuses it.
+    case("beta2-one", {"grid.beta2": [0.999, 1]}, "grid.beta2[1] = 1.0",
+         "must be in [0, 1) for adam (which reads it)"),
     case("beta2-tiny-negative", {"grid.beta2": -1e-9}, "grid.beta2 = -1e-09",
          "must be in [0, 1)"),
     case("beta2-nan", {"grid.beta2": [0.9, math.nan]}, "grid.beta2[1] = nan",
@@ -356,7 +358,7 @@ RANGES = [
     case("range-key-typo", {"grid.alpha": {"min": 1e-3, "max": 1e-1, "num": 3, "scael": "log"}},
          "grid.alpha.scael", "unknown key", 'Perhaps you meant "scale"?'),
     case("range-max-beta2-one", {"grid.beta2": {"min": 0.9, "max": 1.0, "num": 3}},
-         "grid.beta2.max = 1.0", "must be in [0, 1)"),
+         "grid.beta2[2] = 1.0", "must be in [0, 1) for adam (which reads it)"),
     case("range-min-beta1-negative", {"grid.beta1": {"min": -0.5, "max": 0.5, "num": 3}},
          "grid.beta1.min = -0.5", "must be in [0, 1)"),
     case("range-min-nan", {"grid.alpha": {"min": math.nan, "max": 0.1, "num": 3}},
@@ -806,7 +808,8 @@ def run_cli(*args, cwd, **kwargs):
 
 CLI_CASES = [
     pytest.param(to_toml(edited({"grid.beta1": [0.5, 1.0]})),
-                 f"{GRID}: grid.beta1[1] = 1.0: must be in [0, 1)", id="beta1-one"),
+                 f"{GRID}: grid.beta1[1] = 1.0: must be in [0, 1) for adam (which reads it)",
+                 id="beta1-one"),
     pytest.param(to_toml(edited({"grid.alpha": math.nan})),
                  f"{GRID}: grid.alpha = nan: must be a finite number", id="alpha-nan"),
     pytest.param(to_toml(edited({"sweep.optimizers": ["adam", "rmsporp"]})),

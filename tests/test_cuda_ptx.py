@@ -149,7 +149,9 @@ def test_chunk_size_follows_free_memory(monkeypatch):
     monkeypatch.setattr(backend, "MEMORY_FRACTION", 0.5)
     monkeypatch.setattr(backend, "MAX_CHUNK_CELLS", 10**9)
     per_cell = backend.device_bytes_per_cell(dim=2, records=3)
-    assert per_cell == 8 * (2 + 7 + 10 + 2 + 3 + 3 * 3) + 1
+    # x0, hyper (4 columns), ids; θ, ∇f, the reported point, its gradient, 3 state values
+    # per coordinate; final_x, the outcome; the records.
+    assert per_cell == 8 * (2 + 4 + 3 + (4 + 3) * 2 + 2 + 3 + 3 * 3) + 1
     assert backend.chunk_cells(2 * per_cell * 1000, 2, 3) == 1000
     assert backend.chunk_cells(0, 2, 3) == 1  # always some progress
     assert backend.chunk_cells(float("inf"), 2, 3) == 10**9

@@ -50,6 +50,9 @@ def grid(optimizers, objective, **objective_keys):
 def test_every_rule_with_noise_schedules_and_bounds(optimizer, monkeypatch):
     table = grid([optimizer], "rosenbrock", noise=0.3, seeds=2, start=[[-1.2, 1.0], [0.5, -0.3]],
                  bounds=[[-1.5, 1.2], [-0.5, 2.5]])
+    low = OPTIMIZERS[optimizer].hyperparameters[1] if len(OPTIMIZERS[optimizer].names) > 1 else None
+    if low is not None and low.name == "beta1" and not low.valid(0.0):
+        table["grid"]["beta1"] = [0.5, 0.9]  # Schedule-Free's β₁ > 0
     table["sweep"]["schedule"] = ["constant", "inverse_sqrt", "cosine", "step"]
     table["schedule"] = {"every": 20, "factor": 0.5, "warmup": 5}
     both_kernels(table, monkeypatch)
@@ -132,8 +135,11 @@ def test_a_grid_whose_blocks_differ_in_schedules_runs_both_kernels(monkeypatch):
     table = grid(["adam"], "rosenbrock", noise=0.3, seeds=2)
     table["sweep"]["schedule"] = ["constant", "cosine"]
     both_kernels(table, monkeypatch)
+    from sweep import execute
+
     kernel = kernels_compile.lockstep_kernel(
-        OPTIMIZERS["adam"], OBJECTIVES["rosenbrock"].build(2).value_and_grad, 8)
+        OPTIMIZERS["adam"], OBJECTIVES["rosenbrock"].build(2).value_and_grad, 8,
+        chunk=execute.lane_chunk("adam"))
     assert {(2, True, False), (2, True, True)} <= set(kernel._called)
 
 

@@ -144,12 +144,14 @@ def test_a_rule_keeps_exactly_the_state_it_declares(optimizer):
     rule = OPTIMIZERS[optimizer]
     rng = np.random.default_rng(zlib.crc32(optimizer.encode()))
     # Flags on (rmsprop's centered keeps its gradient average only then).
-    k = coefficients_at(rule, **{h.name: 1.0 for h in rule.hyperparameters if h.flag})
+    # (α large, so that Schedule-Free's running maximum of α_t moves too)
+    k = coefficients_at(rule, **{h.name: 1.0 for h in rule.hyperparameters if h.flag},
+                        alpha=2.0)
     used = [False] * len(rule.state)
     for _ in range(20):
         # (rmsprop's centered root needs v ≥ a², a its third value: a small one)
         state = tuple(float(v) for v in rng.uniform(0.1, 1.0, len(rule.state)) *
-                      np.r_[1.0, 1.0, 0.1, 1.0][:len(rule.state)])
+                      np.r_[1.0, 1.0, 0.1, 1.0, 1.0][:len(rule.state)])
         theta, new = rule.update(float(rng.normal()), float(rng.normal()), state, k)
         assert len(new) == len(rule.state), (optimizer, new)
         assert np.isfinite(theta)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.compile import cpu_kernel
-from kernels.layout import Settings, empty_metrics
+from kernels.layout import Settings, empty_metrics, hyper_for
 from kernels.objectives import problem
 from kernels.precision import DTYPES
 from kernels.rules import OPTIMIZERS
@@ -32,10 +32,10 @@ def run_both(optimizer: str, objective: str, starts, steps: int, alphas, beta1s,
     rule, target = OPTIMIZERS[optimizer], problem(objective)
     grid = [(start, alpha, beta1) for start in starts for alpha in alphas for beta1 in beta1s]
     x0 = np.array([start for start, _, _ in grid], dtype=np.float64)
-    hyper = np.array([(alpha, beta1, beta2, eps) for _, alpha, beta1 in grid])
+    hyper = hyper_for(rule, np.array([(alpha, beta1, beta2, eps) for _, alpha, beta1 in grid]))
     ids = np.zeros((len(grid), 3), dtype=np.int64)
     settings = Settings(steps=steps, record_every=0, tol=tol, minimum=target.minimum,
-                        bound=target.bound, option=float(rule.option_default), noise=0.0,
+                        bound=target.bound, noise=0.0,
                         warmup=0.0, step_every=1.0, step_factor=1.0,
                         lower=np.full(target.dim, -np.inf), upper=np.full(target.dim, np.inf))
     results = []
