@@ -184,8 +184,13 @@ def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
 
     ranges = {"alpha": (1e-4, 1e-1, "log"), "beta1": (0.0, 0.99, "linear"),
               "beta2": (0.9, 0.9999, "linear"), "eps": (1e-8, 1e-4, "log")}
-    used = [axis for axis in OPTIMIZERS[optimizer].names if axis in ranges]
+    rule = OPTIMIZERS[optimizer]
+    used = [axis for axis in rule.names if axis in ranges]
     counts = dict(zip(used, balanced_counts(cells, len(used))))
+    for axis in used:  # a rule's own range (Schedule-Free's β₁ > 0)
+        low, high, scale = ranges[axis]
+        if not rule.hyperparameter(axis).valid(low):
+            ranges[axis] = (0.5, high, scale)
     grid = {axis: {"min": ranges[axis][0], "max": ranges[axis][1], "num": count,
                    "scale": ranges[axis][2]} for axis, count in counts.items()}
     objective_table = {"name": objective, **objective_keys}

@@ -76,6 +76,9 @@ def noisy_scheduled(objective, start=None, **extra):
     table["objective"].update(extra)
     table["sweep"]["schedule"] = "cosine"
     table["schedule"] = {"warmup": 5}
+    # β₁ = 0 (no momentum) is outside Schedule-Free's range: fixed there.
+    table["options"] = {name: {"beta1": 0.9} for name, rule in OPTIMIZERS.items()
+                        if "beta1" in rule.names and not rule.hyperparameter("beta1").valid(0.0)}
     return table
 
 

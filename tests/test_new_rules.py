@@ -184,8 +184,9 @@ def test_schedule_free_reports_the_average_and_its_loss(optimizer):
 
     table = {"sweep": {"optimizers": [optimizer], "steps": 40, "record_every": 10},
              "objective": {"name": "rosenbrock", "start": [[-1.2, 1.0]]},
-             "grid": {"alpha": [1e-3, 1e-2]}}
+             "grid": {"alpha": [1e-4, 1e-3]}}  # stable for both (SGD diverges at 1e-2)
     ds = sweep.run(table)
+    assert not ds["diverged"].any()
     rosenbrock = problem("rosenbrock").value_and_grad
     for cell in range(2):
         x = ds["final_x"].isel(alpha=cell).values.reshape(-1)
@@ -196,5 +197,5 @@ def test_schedule_free_reports_the_average_and_its_loss(optimizer):
     path = naive_rules.naive_run(optimizer, naive_objectives["rosenbrock"][1],
                                  np.array([-1.2, 1.0]), 40, alpha=1e-3)
     gradient_point, reported = path
-    np.testing.assert_array_equal(ds["final_x"].isel(alpha=0).values.reshape(-1), reported[-1])
+    np.testing.assert_array_equal(ds["final_x"].isel(alpha=1).values.reshape(-1), reported[-1])
     assert not np.array_equal(reported[-1], gradient_point[-1])
