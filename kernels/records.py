@@ -131,10 +131,6 @@ def shared_key(rule):
     return _define(name, f"def {name}(rows, first, lane):\n    return {body}\n")
 
 
-def state_count(rule) -> int:
-    return len(rule.state)
-
-
 def init_function(rule):
     """The rule's ``init`` (its state at t = 0), zeros if it declares none."""
     return rule.init if rule.init is not None else zeros(len(rule.state))

@@ -684,10 +684,6 @@ class Optimizer:
         return tuple(f for f in (self.shared, self.coefficients, self.update, self.init,
                                  self.report) if f is not None)
 
-    @property
-    def torch(self) -> str:  # the listing's column of the reference call
-        return self.reference
-
 
 def _hyper(*items) -> tuple[Hyperparameter, ...]:
     return tuple(items)

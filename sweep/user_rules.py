@@ -44,6 +44,7 @@ def check(spec: RuleSpec) -> None:
     """Compile the rule's function alone, as the kernels call it, on its defaults; raise
     :class:`RuleError` if numba cannot compile it, if it takes other arguments, or if it
     returns anything but ``(float, tuple of len(state) floats)``."""
+    import numpy as np
     from numba import njit
 
     from kernels import records
@@ -51,8 +52,6 @@ def check(spec: RuleSpec) -> None:
     rule = load(spec)
     function = load_function(spec.file, spec.function, spec.digest, ARGUMENTS)
     hyper = records.hyperparameters(rule)
-    import numpy as np
-
     rows = np.array([[float(default)] for _, default in spec.hyperparameters])
     h = hyper(rows, 0, 0, rows[0, 0])
     state = tuple(0.5 for _ in spec.state)
