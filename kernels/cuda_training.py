@@ -21,25 +21,24 @@ step may move (see :mod:`kernels.cuda`); not measured on a GPU here.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
 from . import cuda as backend
 from .cuda import cuda  # a module global: numba-cuda's simulator swaps it in kernels' globals
-from .layout import Metrics, Settings, pack_settings, unpack_settings
+from .layout import INTEGER_FIELDS, REAL_FIELDS, Metrics, Settings
 from .compile import registered_lane_step, registered_reporter
-from .lanes import Lanes, coordinate_step, group_runs, sizes, spread_shared
+from .lanes import (clear_lanes, coordinate_step, group_runs, lane_float_rows, lane_rows,
+                    lanes_in, sizes, spread_shared)
 from .models import TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order, penalty
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .schedules import SCHEDULES
-from .training import Scratch, kernel_name, registered_block_trainer, registered_network
+from .training import (Storage, kernel_name, registered_block_trainer, registered_network,
+                       scratch_in, storage_bytes_per_lane, storage_columns, storage_rows)
 
 __all__ = ["cuda_training_kernel", "CudaTrainingKernel", "DeviceMemoryError", "data_bytes",
            "bytes_per_cell", "check_device_memory", "ptx"]
-
-ACTS, DELTAS = range(2)  # activations: (2, units, TILE, cells)
-L2 = 0  # data_reals
-BATCH_SIZE, EVAL_EVERY, SIGNS, TEST_ROWS = range(4)  # data_integers
 
 
 class DeviceMemoryError(ValueError):
@@ -51,20 +50,15 @@ def data_bytes(data: ModelData) -> int:
     return sum(array.nbytes for array in (data.x_train, data.y_train, data.x_test, data.y_test))
 
 
-def bytes_per_cell(network: Network, data: ModelData, records: int, columns: int = 4,
-                   states: int = 3) -> int:
-    """Device memory one cell takes: inputs, scratch (θ, ∇f, the rule's ``states`` state
-    values, activations, its epoch permutation) and outputs (bytes), for a rule of
-    ``columns`` hyperparameters."""
+def bytes_per_cell(rule, network: Network, data: ModelData, records: int) -> int:
+    """Device memory one cell of ``rule`` takes: its inputs, its :class:`kernels.training.
+    Storage` column (with a permutation of its own) and its outputs (bytes)."""
     dim = network.dim
-    words = (dim + columns + 3        # x0, hyper, ids
-             + (4 + states) * dim     # work
-             + 2 * network.units * TILE  # activations and output errors
-             + data.x_train.shape[0]  # the epoch's permutation (int64)
-             + 1                      # its place in the order
-             + dim + 3 + 3            # final_x, the losses and steps, the data metrics
-             + 3 * max(records, 1))   # loss and test curves
-    return 8 * words + 1              # + diverged
+    inputs = 8 * (dim + len(rule.names) + 3)  # x0, hyper, ids
+    outputs = 8 * (dim + 3 + 3 + 3 * max(records, 1)) + 1  # final_x, metrics, curves, diverged
+    order = 8  # the cell's place in the order
+    return (inputs + storage_bytes_per_lane(sizes(rule), network, data.x_train.shape[0],
+                                            len(SCHEDULES)) + order + outputs)
 
 
 def free_memory() -> float:
@@ -72,7 +66,7 @@ def free_memory() -> float:
     return cuda.current_context().get_memory_info()[0]
 
 
-def check_device_memory(network: Network, data: ModelData, records: int,
+def check_device_memory(rule, network: Network, data: ModelData, records: int,
                         free_bytes: float | None = None) -> None:
     """Raise :class:`DeviceMemoryError` unless the data and at least one cell fit
     :data:`kernels.cuda.MEMORY_FRACTION` of the device's free memory.
@@ -81,7 +75,7 @@ def check_device_memory(network: Network, data: ModelData, records: int,
     if free_bytes is None:
         free_bytes = free_memory()
     usable = backend.MEMORY_FRACTION * free_bytes
-    needed = data_bytes(data) + bytes_per_cell(network, data, records)
+    needed = data_bytes(data) + bytes_per_cell(rule, network, data, records)
     if needed > usable:
         raise DeviceMemoryError(
             f"the data set and one cell need {needed / 2**20:,.1f} MiB of device memory; "
@@ -89,9 +83,10 @@ def check_device_memory(network: Network, data: ModelData, records: int,
             f"{backend.MEMORY_FRACTION:.0%}: use the CPU backend, or fewer samples")
 
 
-def _chunk_cells(network: Network, data: ModelData, records: int, free_bytes: float) -> int:
+def _chunk_cells(rule, network: Network, data: ModelData, records: int,
+                 free_bytes: float) -> int:
     usable = backend.MEMORY_FRACTION * free_bytes - data_bytes(data)
-    fits = usable / bytes_per_cell(network, data, records)
+    fits = usable / bytes_per_cell(rule, network, data, records)
     return int(max(1, min(backend.MAX_CHUNK_CELLS, fits)))
 
 
@@ -103,106 +98,110 @@ def _register(rule, network: Network) -> None:
     _, _, network_functions = registered_network(network, 1)
     for function in (*network_functions, coordinate_step(rule), *registered_lane_step(rule, 1),
                      registered_reporter(rule),
-                     group_runs, spread_shared,
+                     group_runs, spread_shared, lane_float_rows, lane_rows, lanes_in,
+                     clear_lanes, storage_rows, storage_columns, scratch_in,
                      batches_per_epoch, batch_of_step, epoch_order, penalty,
-                     registered_block_trainer(rule, network, 1)):
+                     registered_block_trainer(rule, network, 1, "cuda")):
         backend._register_once(function)
+
+
+class Cells(NamedTuple):
+    """The cells of one launch (n of them), cell axis first: ``x0`` (n, dim) float64,
+    ``hyper`` (n, H) float64 in the rule's order, ``ids`` (n, 3) int64."""
+
+    x0: np.ndarray
+    hyper: np.ndarray
+    ids: np.ndarray
 
 
 @functools.cache
 def _kernel_function(rule, network: Network):
-    """The device kernel's plain Python function for one rule and one network shape.
+    """The device kernel's plain Python function for one rule and one network shape:
+    ``kernel(cells, settings, data, test_rows, storage, rows, order, out)``.
 
-    Arguments (n cells in this launch): x0 (n, dim), hyper (n, 4), ids (n, 3) int64;
-    the settings as :func:`kernels.layout.pack_settings`'s arrays; the data's arrays,
-    ``data_reals`` (λ,) and ``data_integers`` (batch size, eval_every, signs, test rows:
-    the test arrays have at least one, as device arrays must); scratch
-    ``work`` ((4 + S)·dim, n) (θ, ∇f, the reported point, the gradient there, the rule's
-    S state values), ``activations`` (2, units, TILE, n), ``permutations``
-    (n_train, n) int64, ``rows`` the identity (max(n_train, n_test),), ``cells`` the
-    identity (n,); then the :class:`kernels.layout.Metrics` fields, cells first.
+    ``cells`` a :class:`Cells` of the launch's n cells; ``settings`` the
+    :class:`kernels.layout.Settings` (its box on the device); ``data`` the
+    :class:`kernels.models.ModelData` on the device, its test arrays at least one row long
+    (device arrays cannot be empty) of which the first ``test_rows`` are the test set;
+    ``storage`` a :class:`kernels.training.Storage` of n columns, each cell its own
+    permutation; ``rows`` the identity (max(n_train, n_test),); ``order`` the identity
+    (n,); ``out`` the :class:`kernels.layout.Metrics` of the n cells.
     """
-    from numba.cuda import types
-
     _register(rule, network)
-    train_block = registered_block_trainer(rule, network, 1)
+    train_block = registered_block_trainer(rule, network, 1, "cuda")
     kinds = len(SCHEDULES)
     size = sizes(rule)
-    hyper_rows, group_rows, carry_rows, shared_rows = size.hyper, size.group, size.carry, size.shared
 
-    def kernel(x0, hyper, ids, integers, reals, box, x_train, y_train, x_test, y_test,
-               data_reals, data_integers, work, activations, permutations, rows, cells,
-               final_x, final_loss, best_loss, steps_to_tol, diverged, trajectory, loss,
-               test_loss, test_error, train_error, test_loss_curve, test_error_curve):
-        settings = unpack_settings(integers, reals, box)
-        test_rows = data_integers[TEST_ROWS]
-        data = ModelData(x_train=x_train, y_train=y_train, x_test=x_test[:test_rows],
-                         y_test=y_test[:test_rows],
-                         l2=data_reals[L2], batch_size=data_integers[BATCH_SIZE],
-                         eval_every=data_integers[EVAL_EVERY],
-                         signs=data_integers[SIGNS] != 0)
-        out = Metrics(final_x=final_x, final_loss=final_loss, best_loss=best_loss,
-                      steps_to_tol=steps_to_tol, diverged=diverged, trajectory=trajectory,
-                      loss=loss, test_loss=test_loss, test_error=test_error,
-                      train_error=train_error, test_loss_curve=test_loss_curve,
-                      test_error_curve=test_error_curve)
-        for cell in range(cuda.grid(1), x0.shape[0], cuda.gridsize(1)):
-            dim = x0.shape[1]
-            scales = cuda.local.array(kinds, types.float64)
-            for kind in range(kinds):
-                scales[kind] = 1.0
-            lane_shared = cuda.local.array((shared_rows, 1), types.float64)
-            for j in range(shared_rows):
-                lane_shared[j, 0] = 0.0
-            lanes = Lanes(
-                theta=work[0:dim, cell:cell + 1], grad=work[dim:2 * dim, cell:cell + 1],
-                point=work[2 * dim:3 * dim, cell:cell + 1],
-                spare=work[3 * dim:4 * dim, cell:cell + 1],
-                states=work[4 * dim:, cell:cell + 1],
-                hyper=cuda.local.array((hyper_rows, 1), types.float64),
-                alpha_t=cuda.local.array(1, types.float64),
-                value=cuda.local.array(1, types.float64),
-                best=cuda.local.array(1, types.float64),
-                reached=cuda.local.array(1, types.float64),
-                alive=cuda.local.array(1, types.boolean),
-                schedule=cuda.local.array(1, types.int64),
-                seed=cuda.local.array(1, types.int64),
-                start=cuda.local.array(1, types.int64),
-                group=cuda.local.array(1, types.int64),
-                group_rows=cuda.local.array((group_rows, 1), types.float64),
-                group_carry=cuda.local.array((carry_rows, 1), types.float64),
-                group_shared=cuda.local.array((shared_rows, 1), types.float64),
-                lane_shared=lane_shared,
-                run_start=cuda.local.array(1, types.uint64),
-                run_end=cuda.local.array(1, types.uint64),
-                run_group=cuda.local.array(1, types.int64),
-                scales=scales, scheduled=cuda.local.array(kinds, types.boolean))
-            scratch = Scratch(
-                lanes=lanes, acts=activations[ACTS, :, :, cell:cell + 1],
-                deltas=activations[DELTAS, :, :, cell:cell + 1],
-                permutation=permutations[:, cell], rows=rows,
-                train_loss=cuda.local.array(1, types.float64),
-                train_error=cuda.local.array(1, types.float64),
-                test_loss=cuda.local.array(1, types.float64),
-                test_error=cuda.local.array(1, types.float64))
-            train_block(x0, hyper, ids, settings, out, cells, cell, 1, data, scratch)
+    def kernel(cells, settings, data, test_rows, storage, rows, order, out):
+        data = ModelData(x_train=data.x_train, y_train=data.y_train,
+                         x_test=data.x_test[:test_rows], y_test=data.y_test[:test_rows],
+                         l2=data.l2, batch_size=data.batch_size, eval_every=data.eval_every,
+                         signs=data.signs)
+        dim = cells.x0.shape[1]
+        for cell in range(cuda.grid(1), cells.x0.shape[0], cuda.gridsize(1)):
+            scratch = scratch_in(storage_columns(storage, cell, 1), rows, size, dim, kinds)
+            train_block(cells.x0, cells.hyper, cells.ids, settings, out, order, cell, 1, data,
+                        scratch)
 
     kernel.__qualname__ = kernel_name(rule, network, 1).replace("training", "cuda_training", 1)
     return kernel
 
 
-def kernel_signature():
-    """The numba types of the device kernel's arguments (see :func:`_kernel_function`)."""
-    from numba.cuda import types
+def launch_storage(rule, network: Network, data: ModelData, cells: int, empty) -> Storage:
+    """The :class:`kernels.training.Storage` of a launch of ``cells`` cells, its arrays made
+    by ``empty(shape, dtype)`` (``cuda.device_array``'s arguments): what
+    :func:`bytes_per_cell` counts."""
+    rows = storage_rows(sizes(rule), network.dim, len(SCHEDULES))
+    return Storage(
+        floats=empty((rows.floats, cells), np.float64),
+        integers=empty((rows.integers, cells), np.int64),
+        unsigned=empty((rows.unsigned, cells), np.uint64),
+        flags=empty((rows.flags, cells), np.bool_),
+        activations=empty((2, network.units, TILE, cells), np.float64),
+        permutations=empty((data.x_train.shape[0], cells), np.int64))
 
-    vector, matrix = types.float64[::1], types.float64[:, ::1]
-    return (matrix, matrix, types.int64[:, ::1],  # x0, hyper, ids
-            types.int64[::1], vector, matrix,  # settings
-            matrix, matrix, matrix, matrix, vector, types.int64[::1],  # data
-            matrix, types.float64[:, :, :, ::1], types.int64[:, ::1],
-            types.int64[::1], types.int64[::1],  # scratch, rows, cells
-            matrix, vector, vector, vector, types.boolean[::1], types.float64[:, :, ::1],
-            matrix, vector, vector, vector, matrix, matrix)  # Metrics
+
+def _example_arguments(rule, network: Network) -> tuple:
+    """Host arguments of the device kernel's types (small arrays), for its signature."""
+    dim, columns = network.dim, len(rule.names)
+    matrix, vector = np.zeros((1, 1)), np.zeros(1)
+    rows = storage_rows(sizes(rule), dim, len(SCHEDULES))
+    return (Cells(x0=np.zeros((1, dim)), hyper=np.zeros((1, columns)),
+                  ids=np.zeros((1, 3), dtype=np.int64)),
+            device_settings(Settings(steps=1, record_every=0, tol=0.0, minimum=0.0, bound=1.0,
+                                     noise=0.0, warmup=0.0, step_every=1.0, step_factor=1.0,
+                                     lower=np.zeros(dim), upper=np.zeros(dim)), np.asarray),
+            ModelData(x_train=matrix, y_train=matrix, x_test=matrix, y_test=matrix, l2=0.0,
+                      batch_size=1, eval_every=1, signs=False),
+            1,
+            Storage(floats=np.zeros((rows.floats, 1)),
+                    integers=np.zeros((rows.integers, 1), dtype=np.int64),
+                    unsigned=np.zeros((rows.unsigned, 1), dtype=np.uint64),
+                    flags=np.zeros((rows.flags, 1), dtype=np.bool_),
+                    activations=np.zeros((2, 1, TILE, 1)),
+                    permutations=np.zeros((1, 1), dtype=np.int64)),
+            np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+            Metrics(final_x=matrix, final_loss=vector, best_loss=vector, steps_to_tol=vector,
+                    diverged=np.zeros(1, dtype=np.bool_), trajectory=np.zeros((1, 1, 1)),
+                    loss=matrix, test_loss=vector, test_error=vector, train_error=vector,
+                    test_loss_curve=matrix, test_error_curve=matrix))
+
+
+def kernel_signature(rule, network: Network) -> tuple:
+    """The numba types of the device kernel's arguments (see :func:`_kernel_function`)."""
+    from numba import typeof
+
+    return tuple(typeof(argument) for argument in _example_arguments(rule, network))
+
+
+def device_settings(settings: Settings, send) -> Settings:
+    """``settings`` with its box sent by ``send`` and its numbers as Python's (one type
+    whatever the host gave: a kernel's signature does not change with them)."""
+    return Settings(
+        **{name: int(getattr(settings, name)) for name in INTEGER_FIELDS},
+        **{name: float(getattr(settings, name)) for name in REAL_FIELDS},
+        lower=send(np.asarray(settings.lower, dtype=np.float64)),
+        upper=send(np.asarray(settings.upper, dtype=np.float64)))
 
 
 def ptx(rule, network: Network, cc: tuple[int, int] = (9, 0)) -> str:
@@ -210,8 +209,8 @@ def ptx(rule, network: Network, cc: tuple[int, int] = (9, 0)) -> str:
     backend._require_cuda()
     forget_inlined_ir()
     with cuda_compiling_for(tuple(cc)):
-        text, _ = cuda.compile_ptx(_kernel_function(rule, network), kernel_signature(),
-                                           cc=tuple(cc))
+        text, _ = cuda.compile_ptx(_kernel_function(rule, network),
+                                   kernel_signature(rule, network), cc=tuple(cc))
     return text
 
 
@@ -245,83 +244,76 @@ class CudaTrainingKernel:
             return
         records = out.loss.shape[1]
         free = free_memory()
-        check_device_memory(self.network, self.data, records, free)
-        chunk = _chunk_cells(self.network, self.data, records, free)
+        check_device_memory(self.rule, self.network, self.data, records, free)
+        chunk = _chunk_cells(self.rule, self.network, self.data, records, free)
         dispatcher = self.dispatcher
         if not getattr(dispatcher, "overloads", True):  # compiled at the first launch
             forget_inlined_ir()
         stream = cuda.stream()
-        shared = self._shared_arrays(settings, stream)
+        shared = self._shared_arguments(settings, stream)
         for start in range(0, cells, chunk):
             stop = min(cells, start + chunk)
             self._run_chunk(dispatcher, shared, x0, hyper, ids, out, start, stop, stream)
 
-    def _shared_arrays(self, settings: Settings, stream) -> tuple:
-        """The settings and the data on the device: every chunk's."""
+    def _shared_arguments(self, settings: Settings, stream) -> dict:
+        """The settings, the data, the test rows and the identity on the device: every
+        chunk's (named as the kernel's arguments)."""
         data = self.data
 
         def send(array, dtype=np.float64):
             return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
 
-        integers, reals, box = pack_settings(settings)
         test_rows = data.x_test.shape[0]
         # No zero-size device arrays: without a test set, one row of zeros the kernel never
         # reads (it slices the test arrays to test_rows).
         x_test = data.x_test if test_rows else np.zeros((1, data.x_test.shape[1]))
         y_test = data.y_test if test_rows else np.zeros((1, data.y_test.shape[1]))
-        rows = max(data.x_train.shape[0], test_rows)
-        return (send(integers, np.int64), send(reals), send(box), send(data.x_train),
-                send(data.y_train), send(x_test), send(y_test), send([data.l2]),
-                send([data.batch_size, data.eval_every, int(data.signs), test_rows], np.int64),
-                send(np.arange(rows), np.int64))
+        return dict(
+            settings=device_settings(settings, send),
+            data=ModelData(x_train=send(data.x_train), y_train=send(data.y_train),
+                           x_test=send(x_test), y_test=send(y_test), l2=float(data.l2),
+                           batch_size=int(data.batch_size), eval_every=int(data.eval_every),
+                           signs=bool(data.signs)),
+            test_rows=int(test_rows),
+            rows=send(np.arange(max(data.x_train.shape[0], test_rows)), np.int64))
 
-    def _run_chunk(self, dispatcher, shared, x0, hyper, ids, out: Metrics, start: int,
+    def _run_chunk(self, dispatcher, shared: dict, x0, hyper, ids, out: Metrics, start: int,
                    stop: int, stream) -> None:
-        (integers, reals, box, x_train, y_train, x_test, y_test, data_reals, data_integers,
-         rows) = shared
         n, dim = stop - start, x0.shape[1]
         records = out.loss.shape[1]
 
         def send(array, dtype=np.float64):
             return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
 
+        def empty(shape, dtype=np.float64):
+            return cuda.device_array(shape, dtype=dtype, stream=stream)
+
         def curve(array):  # recorded entries a cell never reaches keep their value
             return send(array[start:stop] if records else np.full((n, 1), np.nan))
 
-        outputs = (cuda.device_array((n, dim), stream=stream),
-                   cuda.device_array(n, stream=stream), cuda.device_array(n, stream=stream),
-                   cuda.device_array(n, stream=stream),
-                   cuda.device_array(n, dtype=np.bool_, stream=stream),
-                   cuda.device_array((1, 1, 1), stream=stream),  # models record no θ
-                   curve(out.loss), cuda.device_array(n, stream=stream),
-                   cuda.device_array(n, stream=stream), cuda.device_array(n, stream=stream),
-                   curve(out.test_loss_curve), curve(out.test_error_curve))
-        scratch = (cuda.device_array(((4 + sizes(self.rule).states) * dim, n), stream=stream),
-                   cuda.device_array((2, self.network.units, TILE, n), stream=stream),
-                   cuda.device_array((self.data.x_train.shape[0], n), dtype=np.int64,
-                                     stream=stream),
-                   rows, send(np.arange(n), np.int64))
+        device_out = Metrics(
+            final_x=empty((n, dim)), final_loss=empty(n), best_loss=empty(n),
+            steps_to_tol=empty(n), diverged=empty(n, np.bool_),
+            trajectory=empty((1, 1, 1)),  # models record no θ
+            loss=curve(out.loss), test_loss=empty(n), test_error=empty(n),
+            train_error=empty(n), test_loss_curve=curve(out.test_loss_curve),
+            test_error_curve=curve(out.test_error_curve))
+        storage = launch_storage(self.rule, self.network, self.data, n, empty)
         blocks, threads = backend._launch_shape(n)
         dispatcher[blocks, threads, stream](
-            send(x0[start:stop]), send(hyper[start:stop]), send(ids[start:stop], np.int64),
-            integers, reals, box, x_train, y_train, x_test, y_test, data_reals, data_integers,
-            *scratch, *outputs)
-        (final_x, final_loss, best_loss, steps_to_tol, diverged, _, loss, test_loss,
-         test_error, train_error, test_loss_curve, test_error_curve) = (
-            array.copy_to_host(stream=stream) for array in outputs)
+            Cells(x0=send(x0[start:stop]), hyper=send(hyper[start:stop]),
+                  ids=send(ids[start:stop], np.int64)),
+            shared["settings"], shared["data"], shared["test_rows"], storage, shared["rows"],
+            send(np.arange(n), np.int64), device_out)
+        host = {name: getattr(device_out, name).copy_to_host(stream=stream)
+                for name in Metrics._fields if name != "trajectory"}
         stream.synchronize()
-        out.final_x[start:stop] = final_x
-        out.final_loss[start:stop] = final_loss
-        out.best_loss[start:stop] = best_loss
-        out.steps_to_tol[start:stop] = steps_to_tol
-        out.diverged[start:stop] = diverged
-        out.test_loss[start:stop] = test_loss
-        out.test_error[start:stop] = test_error
-        out.train_error[start:stop] = train_error
+        for name in ("final_x", "final_loss", "best_loss", "steps_to_tol", "diverged",
+                     "test_loss", "test_error", "train_error"):
+            getattr(out, name)[start:stop] = host[name]
         if records:
-            out.loss[start:stop] = loss
-            out.test_loss_curve[start:stop] = test_loss_curve
-            out.test_error_curve[start:stop] = test_error_curve
+            for name in ("loss", "test_loss_curve", "test_error_curve"):
+                getattr(out, name)[start:stop] = host[name]
 
 
 @functools.cache

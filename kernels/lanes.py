@@ -104,30 +104,82 @@ def sizes(rule) -> Sizes:
                  shared=max(1, records.shared_size(rule)))
 
 
-def float_rows(size: Sizes, dim: int) -> int:
-    """Rows of one lane's floats in :func:`lane_arrays`' single allocation."""
+class LaneRows(NamedTuple):
+    """The rows of the four arrays a :class:`Lanes` is cut from (:func:`lanes_in`), each
+    (rows, lanes): float64, int64, uint64 and bool."""
+
+    floats: int
+    integers: int
+    unsigned: int
+    flags: int
+
+
+# The per-lane ids and runs (integers), the runs' bounds (unsigned).
+_SCHEDULE, _SEED, _START, _GROUP, _RUN_GROUP = range(5)
+_RUN_START, _RUN_END = range(2)
+
+
+def lane_float_rows(size: Sizes, dim: int) -> int:
+    """Rows of the per-lane floats: θ, ∇f, the reported point and its gradient, the
+    states, the hyperparameters, α_t, f, the best f, the step within tol, the shared
+    coefficients."""
     return (4 + size.states) * dim + size.hyper + 4 + size.shared
 
 
-def lane_arrays(size: Sizes, dim: int, lanes: int, kinds: int) -> Lanes:
-    """A :class:`Lanes` of new arrays (CPU, compiled code). The per-lane floats are rows of
-    one allocation, at offsets LLVM can compute: it then proves that the lane loops' loads
-    and stores do not overlap and vectorizes them without run-time checks."""
-    work = np.zeros((float_rows(size, dim), lanes))
+def lane_rows(size: Sizes, dim: int, kinds: int) -> LaneRows:
+    """The :class:`LaneRows` of a rule of :class:`Sizes` ``size`` on ``dim`` coordinates
+    with ``kinds`` schedules: what every kernel allocates, and what the CUDA kernels count
+    as a cell's memory."""
+    return LaneRows(
+        floats=lane_float_rows(size, dim) + size.group + size.carry + size.shared + kinds,
+        integers=5, unsigned=2, flags=1 + kinds)
+
+
+def lanes_in(floats, integers, unsigned, flags, size: Sizes, dim: int, kinds: int) -> Lanes:
+    """The :class:`Lanes` cut from four arrays of :func:`lane_rows`' rows, one column per
+    lane (the one place the layout is written). The per-block values (``scales``,
+    ``scheduled``) are in column 0. Each lane's floats are rows of one array, at offsets
+    LLVM can compute: it then proves that the lane loops' loads and stores do not
+    overlap, and vectorizes them without run-time checks."""
     state_end = (4 + size.states) * dim
     row = state_end + size.hyper
+    group = lane_float_rows(size, dim)
+    carry = group + size.group
+    shared = carry + size.carry
+    scales = shared + size.shared
     return Lanes(
-        theta=work[0:dim], grad=work[dim:2 * dim], point=work[2 * dim:3 * dim],
-        spare=work[3 * dim:4 * dim], states=work[4 * dim:state_end],
-        hyper=work[state_end:row], alpha_t=work[row], value=work[row + 1],
-        best=work[row + 2], reached=work[row + 3], lane_shared=work[row + 4:row + 4 + size.shared],
-        alive=np.empty(lanes, dtype=np.bool_), schedule=np.empty(lanes, dtype=np.int64),
-        seed=np.empty(lanes, dtype=np.int64), start=np.empty(lanes, dtype=np.int64),
-        group=np.empty(lanes, dtype=np.int64), group_rows=np.empty((size.group, lanes)),
-        group_carry=np.empty((size.carry, lanes)), group_shared=np.empty((size.shared, lanes)),
-        run_start=np.empty(lanes, dtype=np.uint64), run_end=np.empty(lanes, dtype=np.uint64),
-        run_group=np.empty(lanes, dtype=np.int64), scales=np.ones(kinds),
-        scheduled=np.zeros(kinds, dtype=np.bool_))
+        theta=floats[0:dim], grad=floats[dim:2 * dim], point=floats[2 * dim:3 * dim],
+        spare=floats[3 * dim:4 * dim], states=floats[4 * dim:state_end],
+        hyper=floats[state_end:row], alpha_t=floats[row], value=floats[row + 1],
+        best=floats[row + 2], reached=floats[row + 3],
+        lane_shared=floats[row + 4:row + 4 + size.shared],
+        alive=flags[0], schedule=integers[_SCHEDULE], seed=integers[_SEED],
+        start=integers[_START], group=integers[_GROUP], group_rows=floats[group:carry],
+        group_carry=floats[carry:shared], group_shared=floats[shared:scales],
+        run_start=unsigned[_RUN_START], run_end=unsigned[_RUN_END],
+        run_group=integers[_RUN_GROUP], scales=floats[scales:scales + kinds, 0],
+        scheduled=flags[1:1 + kinds, 0])
+
+
+def clear_lanes(lanes_record) -> None:
+    """Every schedule's scale 1 and unused, every lane's shared coefficients 0: what a
+    kernel starts from (the rest is loaded with the cells)."""
+    for kind in range(lanes_record.scales.shape[0]):
+        lanes_record.scales[kind] = 1.0
+        lanes_record.scheduled[kind] = False
+    for row in range(lanes_record.lane_shared.shape[0]):
+        for lane in range(lanes_record.lane_shared.shape[1]):
+            lanes_record.lane_shared[row, lane] = 0.0
+
+
+def lane_arrays(size: Sizes, dim: int, lanes: int, kinds: int) -> Lanes:
+    """A :class:`Lanes` of new arrays for ``lanes`` lanes (CPU, compiled code)."""
+    rows = lane_rows(size, dim, kinds)
+    work = lanes_in(np.zeros((rows.floats, lanes)), np.zeros((rows.integers, lanes), np.int64),
+                    np.zeros((rows.unsigned, lanes), np.uint64),
+                    np.zeros((rows.flags, lanes), np.bool_), size, dim, kinds)
+    clear_lanes(work)
+    return work
 
 
 def same(a, b):

@@ -170,6 +170,21 @@ def inlined_before_typing(function, name: str):
     return dispatcher
 
 
+def compiled_once(function, name: str, **options):
+    """``function`` as a disk-cached njit dispatcher named ``name``, for kernels to call
+    (from their closure): compiled once per signature and loaded from numba's cache by
+    every kernel that calls it, in every process, instead of compiled into each.
+
+    ``name`` becomes the qualified name numba's cache files are named after
+    (:func:`cached_as`) and stands for the dispatcher's pickling UUID, which would
+    otherwise miss the calling kernels' cache in new processes (see
+    :func:`inlined_before_typing`): unique in the process, the same in every process.
+    """
+    dispatcher = njit(cache=True, **options)(cached_as(name)(function))
+    dispatcher._set_uuid(f"sweep.{name}")
+    return dispatcher
+
+
 def forget_inlined_ir() -> None:
     """Drop the IR that CPU kernels cached for the functions they inline.
 

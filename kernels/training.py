@@ -33,14 +33,15 @@ from numba import njit
 
 from .compile import SOURCE_FINGERPRINT, registered_lane_step, registered_reporter
 from .layout import SEED, START
-from .lanes import Lanes, lane_arrays, scale_lanes, sizes
+from .lanes import LaneRows, Lanes, clear_lanes, lane_rows, lanes_in, scale_lanes, sizes
 from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
                      network_functions, penalty)
-from .numba_support import cached_as, register_jitable
+from .numba_support import cached_as, compiled_once, register_jitable
 from .schedules import SCHEDULES
 from .step import is_recorded, noise_key, observe, perturb, results
 
-__all__ = ["training_kernel", "TrainingKernel", "lane_blocks", "block_trainer", "Scratch"]
+__all__ = ["training_kernel", "TrainingKernel", "lane_blocks", "block_trainer", "Scratch",
+           "Storage", "storage_rows", "storage_bytes_per_lane", "storage_columns", "scratch_in"]
 
 for _function in (batches_per_epoch, batch_of_step, epoch_order):
     register_jitable(_function)
@@ -131,9 +132,20 @@ def registered_network(network: Network, lanes: int):
     return gradient, evaluate, (*parts, gradient, evaluate)
 
 
+@functools.cache
+def compiled_network(network: Network, lanes: int):
+    """``(gradient, evaluate)`` of ``network`` on ``lanes`` lanes for CPU kernels, each
+    compiled on its own and kept in numba's disk cache: they do not depend on the rule,
+    so every rule's training kernel on that network loads them instead of compiling
+    them again (the passes are most of a training kernel's compile time)."""
+    gradient, evaluate, _ = registered_network(network, lanes)
+    return tuple(compiled_once(function, function.__qualname__, error_model="numpy")
+                 for function in (gradient, evaluate))
+
+
 class Scratch(NamedTuple):
-    """The arrays one lane block trains in (see :func:`block_trainer`): made once per kernel
-    call on the CPU (:func:`cpu_scratch`), per thread on a GPU (:mod:`kernels.cuda_training`).
+    """The arrays one lane block trains in (see :func:`block_trainer`), cut from a
+    :class:`Storage` by :func:`scratch_in`.
 
     ``lanes``: the :class:`kernels.lanes.Lanes` of the rule's step; the network's
     activations and output errors (units, TILE, lanes); the epoch's permutation
@@ -153,31 +165,102 @@ class Scratch(NamedTuple):
     test_error: np.ndarray
 
 
+class Storage(NamedTuple):
+    """The arrays lane blocks train in, one column per lane (rows: :func:`storage_rows`):
+    made once per call of the CPU kernel for one block of lanes (:func:`cpu_scratch`), on
+    a GPU for every cell of a launch (:mod:`kernels.cuda_training`).
+
+    Attributes:
+        floats, integers, unsigned, flags: (rows, lanes) float64, int64, uint64, bool: the
+            :class:`kernels.lanes.Lanes` (:func:`kernels.lanes.lanes_in`), then the four
+            per-lane metrics (floats).
+        activations: (2, units, TILE, lanes) float64: activations and output errors.
+        permutations: (n_train, columns) int64: the epochs' order of the samples (the CPU's
+            lanes share theirs: one column; a GPU's cells one each).
+    """
+
+    floats: np.ndarray
+    integers: np.ndarray
+    unsigned: np.ndarray
+    flags: np.ndarray
+    activations: np.ndarray
+    permutations: np.ndarray
+
+
+METRICS_ROWS = 4  # train loss, train error, test loss, test error
+
+
+def storage_rows(size, dim: int, kinds: int) -> LaneRows:
+    """Rows of a :class:`Storage`'s floats, integers, unsigned and flags."""
+    rows = lane_rows(size, dim, kinds)
+    return LaneRows(floats=rows.floats + METRICS_ROWS, integers=rows.integers,
+                    unsigned=rows.unsigned, flags=rows.flags)
+
+
+def storage_bytes_per_lane(size, network: Network, samples: int, kinds: int) -> int:
+    """Bytes of :class:`Storage` one lane takes, with a permutation of ``samples`` of its own."""
+    rows = storage_rows(size, network.dim, kinds)
+    return (8 * (rows.floats + rows.integers + rows.unsigned) + rows.flags
+            + 8 * 2 * network.units * TILE + 8 * samples)
+
+
+def storage_columns(storage: Storage, first, count) -> Storage:
+    """Lanes ``first … first + count − 1`` of ``storage`` (each a cell's permutation)."""
+    end = first + count
+    return Storage(floats=storage.floats[:, first:end], integers=storage.integers[:, first:end],
+                   unsigned=storage.unsigned[:, first:end], flags=storage.flags[:, first:end],
+                   activations=storage.activations[:, :, :, first:end],
+                   permutations=storage.permutations[:, first:end])
+
+
+def scratch_in(storage: Storage, rows, size, dim: int, kinds: int) -> Scratch:
+    """The :class:`Scratch` of ``storage``'s lanes (its first permutation), with ``rows``
+    the identity; the lanes cleared (:func:`kernels.lanes.clear_lanes`)."""
+    lanes = lanes_in(storage.floats, storage.integers, storage.unsigned, storage.flags, size,
+                     dim, kinds)
+    clear_lanes(lanes)
+    metrics = lane_rows(size, dim, kinds).floats
+    return Scratch(lanes=lanes, acts=storage.activations[0], deltas=storage.activations[1],
+                   permutation=storage.permutations[:, 0], rows=rows,
+                   train_loss=storage.floats[metrics], train_error=storage.floats[metrics + 1],
+                   test_loss=storage.floats[metrics + 2], test_error=storage.floats[metrics + 3])
+
+
 def cpu_scratch(size, dim, lanes, units, samples, rows, kinds):
-    """A :class:`Scratch` of new arrays (compiled code: np.empty; CPU only)."""
+    """A :class:`Scratch` of new arrays for ``lanes`` lanes (compiled code: np.empty; CPU only)."""
     identity = np.empty(rows, dtype=np.int64)
     for row in range(rows):
         identity[row] = row
-    return Scratch(
-        lanes=lane_arrays(size, dim, lanes, kinds), acts=np.empty((units, TILE, lanes)),
-        deltas=np.empty((units, TILE, lanes)), permutation=np.empty(samples, dtype=np.int64),
-        rows=identity, train_loss=np.empty(lanes), train_error=np.empty(lanes),
-        test_loss=np.empty(lanes), test_error=np.empty(lanes))
+    counts = storage_rows(size, dim, kinds)
+    storage = Storage(
+        floats=np.zeros((counts.floats, lanes)),
+        integers=np.zeros((counts.integers, lanes), dtype=np.int64),
+        unsigned=np.zeros((counts.unsigned, lanes), dtype=np.uint64),
+        flags=np.zeros((counts.flags, lanes), dtype=np.bool_),
+        activations=np.empty((2, units, TILE, lanes)),
+        permutations=np.empty((samples, 1), dtype=np.int64))
+    return scratch_in(storage, identity, size, dim, kinds)
 
 
-register_jitable(cpu_scratch)
+for _function in (storage_rows, scratch_in, cpu_scratch):
+    register_jitable(_function)
 
 
-def block_trainer(rule, network: Network, lanes: int):
+def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
     """``train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch)``:
     the whole run of cells ``order[first:first + count]`` (at most ``lanes``, sharing a seed
     and a start) on ``data``, their results into ``out``: the steps of the module doc.
 
     Plain Python, the one place a training step is arranged: the CPU kernel calls it for
     each lane block, a CUDA thread for its cell (one lane). ``scratch`` is a
-    :class:`Scratch` for ``lanes`` lanes.
+    :class:`Scratch` for ``lanes`` lanes. ``target``: ``"cpu"`` calls the network's
+    passes compiled once (:func:`compiled_network`), ``"cuda"`` the plain functions
+    (registered for CUDA by :mod:`kernels.cuda_training`).
     """
-    gradient, evaluate, _ = registered_network(network, lanes)
+    if target == "cpu":
+        gradient, evaluate = compiled_network(network, lanes)
+    else:
+        gradient, evaluate, _ = registered_network(network, lanes)
     load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
     report_lanes = registered_reporter(rule)
     reports = rule.report is not None  # evaluated at the reported point (see kernels.step)
@@ -254,17 +337,19 @@ def block_trainer(rule, network: Network, lanes: int):
             for i in range(dim):
                 out.final_x[cell, i] = final[i, lane] if kept else math.nan
 
-    # One name per (rule, network, lanes): closures share a qualified name, and separately
-    # compiled ones would share a linker symbol (see kernels.compile._simple_kernel).
-    train_block.__qualname__ = f"{kernel_name(rule, network, lanes)}.train_block"
+    # One name per (rule, network, lanes, target): closures share a qualified name, and
+    # separately compiled ones would share a linker symbol (see kernels.compile._simple_kernel).
+    train_block.__qualname__ = f"{kernel_name(rule, network, lanes)}.{target}.train_block"
     return train_block
 
 
 @functools.cache
-def registered_block_trainer(rule, network: Network, lanes: int):
-    """:func:`block_trainer`, registered for CPU kernels once per process."""
-    train_block = block_trainer(rule, network, lanes)
-    register_jitable(train_block)
+def registered_block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
+    """:func:`block_trainer` for ``target``; for the CPU, registered once per process
+    (:mod:`kernels.cuda_training` registers the CUDA one)."""
+    train_block = block_trainer(rule, network, lanes, target)
+    if target == "cpu":
+        register_jitable(train_block)
     return train_block
 
 

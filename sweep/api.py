@@ -228,8 +228,12 @@ def _check_device_memory(plan, engine) -> None:
         return
     from kernels.cuda_training import DeviceMemoryError, check_device_memory
 
+    from .execute import rule_of
+
     try:
-        check_device_memory(training.network, training.data, len(plan.record_steps))
+        for optimizer in plan.config.optimizers:
+            check_device_memory(rule_of(optimizer), training.network, training.data,
+                                len(plan.record_steps))
     except DeviceMemoryError as error:
         raise ConfigError(f"{plan.config.source}: objective.data = "
                           f"{training.dataset.name!r}: {error}") from None

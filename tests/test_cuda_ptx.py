@@ -220,7 +220,7 @@ def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(
 @pytest.mark.parametrize("optimizer, network", [
     ("adam", dict(sizes=(4, 3, 3), activation="tanh", loss="cross_entropy", bias=True)),
     ("momentum", dict(sizes=(5, 1), activation="tanh", loss="logistic", bias=True)),
-    ("adadelta", dict(sizes=(3, 2, 2), activation="relu", loss="squared", bias=False)),
+    ("schedule_free_adamw", dict(sizes=(3, 2, 2), activation="relu", loss="squared", bias=False)),
 ], ids=lambda value: value if isinstance(value, str) else value["loss"])
 def test_the_training_kernel_compiles(optimizer, network):
     """Every training thread runs the CPU training kernel's block with one lane: the
@@ -241,9 +241,37 @@ def test_a_device_too_small_for_the_data_is_refused_with_sizes():
     rows = np.zeros((1000, 64)), np.zeros((1000, 1))
     data = ModelData(x_train=rows[0], y_train=rows[1], x_test=rows[0][:10], y_test=rows[1][:10],
                      l2=0.0, batch_size=32, eval_every=10, signs=False)
-    needed = cuda_training.data_bytes(data) + cuda_training.bytes_per_cell(network, data, 0)
+    adam = OPTIMIZERS["adam"]
+    needed = cuda_training.data_bytes(data) + cuda_training.bytes_per_cell(adam, network, data, 0)
     assert cuda_training.data_bytes(data) == 8 * (1000 * 65 + 10 * 65)
-    cuda_training.check_device_memory(network, data, 0, free_bytes=2 * needed / 0.5 / 2 + 1)
+    cuda_training.check_device_memory(adam, network, data, 0,
+                                      free_bytes=2 * needed / 0.5 / 2 + 1)
     with pytest.raises(cuda_training.DeviceMemoryError, match=r"need 0\.\d MiB of device "
                        r"memory; the GPU has 1\.0 MiB free, of which the CUDA backend uses 50%"):
-        cuda_training.check_device_memory(network, data, 0, free_bytes=2.0 ** 20)
+        cuda_training.check_device_memory(adam, network, data, 0, free_bytes=2.0 ** 20)
+
+
+def test_a_cells_device_memory_counts_what_a_launch_allocates():
+    """The memory check counts, per cell, the storage a launch allocates (the rule's state
+    rows included), its inputs and its outputs."""
+    from kernels import cuda_training
+    from kernels.models import ModelData, Network
+
+    network = Network(sizes=(4, 3), activation="tanh", loss="cross_entropy", bias=True)
+    data = ModelData(x_train=np.zeros((50, 4)), y_train=np.zeros((50, 1)),
+                     x_test=np.zeros((5, 4)), y_test=np.zeros((5, 1)), l2=0.0, batch_size=8,
+                     eval_every=10, signs=False)
+    cells, records = 3, 2
+    per_cell = {}
+    for name in ("sgd", "adam", "adan"):
+        rule = OPTIMIZERS[name]
+        storage = cuda_training.launch_storage(rule, network, data, cells,
+                                               lambda shape, dtype: np.empty(shape, dtype))
+        inputs = (np.empty((cells, network.dim)), np.empty((cells, len(rule.names))),
+                  np.empty((cells, 3), np.int64), np.empty(cells, np.int64))  # + the order
+        outputs = (np.empty((cells, network.dim)), *(np.empty(cells) for _ in range(6)),
+                   np.empty(cells, np.bool_), *(np.empty((cells, records)) for _ in range(3)))
+        allocated = sum(array.nbytes for array in (*storage, *inputs, *outputs))
+        per_cell[name] = cuda_training.bytes_per_cell(rule, network, data, records)
+        assert per_cell[name] == allocated / cells, name
+    assert per_cell["sgd"] < per_cell["adam"] < per_cell["adan"]  # 1, 2 and 4 state rows
