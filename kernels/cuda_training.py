@@ -8,10 +8,14 @@ the minibatch order registered for the CUDA target as :mod:`kernels.cuda` does
 for the built-in objectives. The data are kernel arguments, so they live in the
 device's global memory (digits does not fit the 64 KiB of constant memory).
 
-A thread's θ, ∇f, state, activations and epoch permutation are its column of
-device arrays whose cell axis is last (warp neighbours' accesses coalesce); its
-per-lane scalars are local arrays of length one. The inputs and outputs keep the
-CPU kernel's layout, cell axis first: they are read and written once per cell.
+A thread's lanes (θ, ∇f, state, per-lane scalars), activations and epoch
+permutation are its column of a :class:`kernels.training.Storage` of device
+arrays, the layout the CPU kernel allocates for its lane blocks (cut by the same
+:func:`kernels.training.scratch_in`); the cell axis is last, so that warp
+neighbours' accesses coalesce. The inputs and outputs keep the CPU kernel's
+layout, cell axis first: they are read and written once per cell. The kernel's
+arguments are named records (:class:`Cells`, :class:`kernels.layout.Settings`,
+:class:`kernels.models.ModelData`, the storage, :class:`kernels.layout.Metrics`).
 
 Bits: in numba-cuda's simulator the thread's Python runs with CPython's libm and
 gives the CPU kernel's bits (``tests/test_cuda.py``). On a GPU NVVM contracts
