@@ -112,7 +112,7 @@ def _floor_cpu(x):
 # inlined more than once into one function: on Python 3.11, not 3.12 (numba/numba#9489,
 # open). The inliner leaves the phi variable out of the caller's scope; the code built
 # is what it should be (the suite checks every kernel that inlines them, bit for bit,
-# against tests/naive.py). The training kernels inline exp and log1p several times, so
+# against tests/naive_rules.py). The training kernels inline exp and log1p several times, so
 # every new one printed dozens. Silenced only for :mod:`kernels.elementary`'s functions.
 _ELEMENTARY = "|".join(sorted(
     name for name, value in vars(elementary).items()

@@ -1,14 +1,17 @@
-"""A slow, obvious reference transcription of the new update rules (docs/update_rules.md).
+"""A slow, obvious reference transcription of every update rule (docs/update_rules.md).
 
-radam and rprop follow ``torch.optim.RAdam`` / ``torch.optim.Rprop`` (single-tensor
-path, no weight decay); lion, adabelief, yogi, adan and signum follow optax's
-functions of those names; schedule_free_adamw and schedule_free_sgd follow
-``optax.contrib.schedule_free_adamw`` / ``schedule_free_sgd``, and their reported
-point is the one ``optax.contrib.schedule_free_eval_params`` returns.
+The eleven original rules (sgd … adamax) follow ``torch.optim`` as the table of
+docs/update_rules.md maps them; radam and rprop follow ``torch.optim.RAdam`` /
+``torch.optim.Rprop`` (single-tensor path, no weight decay); lion, adabelief, yogi,
+adan and signum follow optax's functions of those names; schedule_free_adamw and
+schedule_free_sgd follow ``optax.contrib.schedule_free_adamw`` / ``schedule_free_sgd``,
+and their reported point is the one ``optax.contrib.schedule_free_eval_params`` returns.
 
 Independent of the engine on purpose: plain Python floats, one loop per step, one
-loop per coordinate, ``math`` only (numpy holds the arrays and nothing else). Each
-rule is written in two parts, as docs/update_rules.md pins them:
+loop per coordinate, ``math`` only (numpy holds the arrays and nothing else). Every
+conversion to a number goes through this module's ``float`` (tests/test_float32.py
+replaces it with numpy.float32 to run every step in float32). Each rule is written in
+two parts, as docs/update_rules.md pins them:
 
 * **step coefficients**: everything that depends only on the hyperparameters and
   t (bias corrections, RAdam's rectification, Schedule-Free's averaging weight),
@@ -19,7 +22,9 @@ rule is written in two parts, as docs/update_rules.md pins them:
 
 α is taken constant here (the engine's schedule s(t) = 1); every place where the
 engine's α_t = α·s(t) enters is marked ``# alpha_t``. Running powers p ← p·β start
-at 1 and are advanced once per step, as in the existing rules.
+at 1 and are advanced once per step.
+
+The objectives the tests run these rules on are in tests/naive.py.
 """
 import math
 
@@ -29,13 +34,158 @@ INF = math.inf
 
 # --- The specification: plain data --------------------------------------------------
 #
-# Per rule: the reference call, the paper, and each hyperparameter as
-#   name: (default, valid range as an interval, the reference's argument name).
-# A default of None means the reference has none (optax's learning_rate is required).
-# Intervals are "[lo, hi)"-style strings; "inf" is infinity. `weight_decay` is always
+# Per rule: the reference library and call, the paper, and each hyperparameter as
+#   name: (default, valid range as an interval, the reference's argument name),
+# in the order of the engine's columns (alpha first). Intervals are "[lo, hi)"-style
+# strings ("inf" is infinity); a flag's is the set "{0, 1}". `weight_decay` is always
 # decoupled: a step of α_t·λ·θ applied where the reference applies it.
+#
+# Defaults: the eleven rules marked "original" keep the engine's historical defaults
+# (α 1e-3, β₁ 0.9, β₂ 0.999, ε 1e-8), which differ from torch's for a few (Adagrad's
+# and RMSprop's lr, Adadelta's lr and rho, RMSprop's momentum and alpha); the others
+# take their reference's default, None where it has none (optax's learning_rate is
+# required). The original rules are recorded in tests/fixtures/torch_trajectories.json,
+# the others in tests/fixtures/reference_trajectories.json.
+
+FLAG = "{0, 1}"
 
 RULES = {
+    "sgd": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.SGD(params, lr)",
+        "paper": "Robbins & Monro 1951, A Stochastic Approximation Method",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+        },
+    },
+    "momentum": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.SGD(params, lr, momentum=beta1)",
+        "paper": "Polyak 1964, Some Methods of Speeding up the Convergence of Iteration "
+                 "Methods",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "momentum"),
+        },
+    },
+    "nesterov": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.SGD(params, lr, momentum=beta1, nesterov=True)",
+        "paper": "Sutskever, Martens, Dahl & Hinton 2013, On the Importance of "
+                 "Initialization and Momentum in Deep Learning",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "momentum"),
+        },
+    },
+    "adagrad": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.Adagrad(params, lr, eps=eps, "
+                     "initial_accumulator_value=initial_accumulator)",
+        "paper": "Duchi, Hazan & Singer 2011, Adaptive Subgradient Methods for Online "
+                 "Learning and Stochastic Optimization",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+            "initial_accumulator": (0.0, "[0, inf)", "initial_accumulator_value"),
+        },
+    },
+    "adadelta": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.Adadelta(params, lr, rho=beta2, eps=eps)",
+        "paper": "Zeiler 2012, ADADELTA: An Adaptive Learning Rate Method",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta2": (0.999, "[0, 1)", "rho"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+        },
+    },
+    "rmsprop": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.RMSprop(params, lr, alpha=beta2, eps=eps, momentum=beta1, "
+                     "centered=centered)",
+        "paper": "Tieleman & Hinton 2012, Lecture 6.5, rmsprop: Divide the Gradient by a "
+                 "Running Average of its Recent Magnitude",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "momentum"),
+            "beta2": (0.999, "[0, 1)", "alpha"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+            "centered": (False, FLAG, "centered"),
+        },
+    },
+    "adam": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.Adam(params, lr, betas=(beta1, beta2), eps=eps)",
+        "paper": "Kingma & Ba 2015, Adam: A Method for Stochastic Optimization",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "betas[0]"),
+            "beta2": (0.999, "[0, 1)", "betas[1]"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+        },
+    },
+    "amsgrad": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.Adam(params, lr, betas=(beta1, beta2), eps=eps, "
+                     "amsgrad=True)",
+        "paper": "Reddi, Kale & Kumar 2018, On the Convergence of Adam and Beyond",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "betas[0]"),
+            "beta2": (0.999, "[0, 1)", "betas[1]"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+        },
+    },
+    "adamw": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.AdamW(params, lr, betas=(beta1, beta2), eps=eps, "
+                     "weight_decay=weight_decay)",
+        "paper": "Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "betas[0]"),
+            "beta2": (0.999, "[0, 1)", "betas[1]"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+            "weight_decay": (1e-2, "[0, inf)", "weight_decay"),
+        },
+    },
+    "nadam": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.NAdam(params, lr, betas=(beta1, beta2), eps=eps, "
+                     "momentum_decay=momentum_decay)",
+        "paper": "Dozat 2016, Incorporating Nesterov Momentum into Adam",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "betas[0]"),
+            "beta2": (0.999, "[0, 1)", "betas[1]"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+            "momentum_decay": (4e-3, "[0, inf)", "momentum_decay"),
+        },
+    },
+    "adamax": {
+        "library": "torch",
+        "original": True,
+        "reference": "torch.optim.Adamax(params, lr, betas=(beta1, beta2), eps=eps)",
+        "paper": "Kingma & Ba 2015, Adam: A Method for Stochastic Optimization "
+                 "(section 7, AdaMax)",
+        "hyperparameters": {
+            "alpha": (1e-3, "(0, inf)", "lr"),
+            "beta1": (0.9, "[0, 1)", "betas[0]"),
+            "beta2": (0.999, "[0, 1)", "betas[1]"),
+            "eps": (1e-8, "[0, inf)", "eps"),
+        },
+    },
     "radam": {
         "library": "torch",
         "reference": "torch.optim.RAdam(params, lr, betas=(beta1, beta2), eps)",
@@ -154,16 +304,27 @@ RULES = {
 }
 
 OPTIMIZERS = tuple(RULES)
+# The eleven the engine started with (torch_trajectories.json), and the rules added since
+# (reference_trajectories.json).
+ORIGINAL_RULES = tuple(name for name, rule in RULES.items() if rule.get("original", False))
+ADDED_RULES = tuple(name for name in RULES if name not in ORIGINAL_RULES)
 SCHEDULE_FREE = ("schedule_free_adamw", "schedule_free_sgd")
+# The axes every engine grid has (sweep.trajectory takes all four); a rule reads those
+# its hyperparameters name and ignores the others.
+GRID_AXES = ("alpha", "beta1", "beta2", "eps")
 
 
 def defaults(optimizer):
-    """The rule's defaults, {name: default} (None where the reference has none)."""
+    """The rule's defaults, {name: default} (None where the reference has none; the
+    original rules' are the engine's historical ones)."""
     return {name: spec[0] for name, spec in RULES[optimizer]["hyperparameters"].items()}
 
 
 def in_range(value, interval):
-    """Whether value lies in an interval written "[lo, hi)", "(0, inf)", ..."""
+    """Whether value lies in an interval written "[lo, hi)", "(0, inf)", ... or is one of
+    a set written "{0, 1}" (a flag)."""
+    if interval.startswith("{"):
+        return any(value == float(item) for item in interval[1:-1].split(","))
     lo_text, hi_text = interval[1:-1].split(",")
     lo, hi = float(lo_text), float(hi_text)
     above = value >= lo if interval[0] == "[" else value > lo
@@ -193,6 +354,19 @@ def hyperparameters(optimizer, **given):
     return out
 
 
+def hyperparameters_at(optimizer, axes, options=None):
+    """What a rule reads at a point of an engine grid, by the names of ``RULES``.
+
+    ``axes`` maps the grid's axes (``GRID_AXES``) to values; other keys are ignored, so
+    a recorded case will do. Of the axes, only those the rule names are kept (sgd reads
+    α alone). ``options`` are the rule's other hyperparameters, passed on as they are
+    (a name the rule does not have is an error in :func:`hyperparameters`).
+    """
+    names = RULES[optimizer]["hyperparameters"]
+    read = {name: axes[name] for name in GRID_AXES if name in names and name in axes}
+    return {**read, **(options or {})}
+
+
 def sign(x):
     """-1, 0 or 1 as torch.sign / jnp.sign (0 stays 0; NaN stays NaN)."""
     if x > 0.0:
@@ -214,7 +388,7 @@ def naive_run(optimizer, grad, x0, steps, **given):
     interpolation y_t where the gradient is taken.
 
     grad(x, t) -> the gradient at x for step t (t counts from 1). Hyperparameters go
-    by the names of ``RULES``; missing ones take the reference's default.
+    by the names of ``RULES``; missing ones take its default.
     """
     hp = hyperparameters(optimizer, **given)
     theta = [float(v) for v in np.asarray(x0, dtype=np.float64).ravel()]
@@ -233,18 +407,18 @@ def naive_run(optimizer, grad, x0, steps, **given):
     return out, out_eval
 
 
-def naive_trajectory(optimizer, grad, x0, steps, **given):
+def naive_trajectory(optimizer, grad, x0, steps, **hyperparameters):
     """θ_t for t = 0 … steps, an array (steps + 1, dim): where each gradient is taken.
 
     See :func:`naive_run`; for every rule but the schedule-free ones this is also the
     reported point.
     """
-    return naive_run(optimizer, grad, x0, steps, **given)[0]
+    return naive_run(optimizer, grad, x0, steps, **hyperparameters)[0]
 
 
-def naive_eval_trajectory(optimizer, grad, x0, steps, **given):
+def naive_eval_trajectory(optimizer, grad, x0, steps, **hyperparameters):
     """The reported point for t = 0 … steps (schedule-free: the average x_t)."""
-    return naive_run(optimizer, grad, x0, steps, **given)[1]
+    return naive_run(optimizer, grad, x0, steps, **hyperparameters)[1]
 
 
 # --- The rules --------------------------------------------------------------------------
@@ -252,6 +426,288 @@ def naive_eval_trajectory(optimizer, grad, x0, steps, **given):
 # Each factory takes θ (a list it updates in place) and the full hyperparameter dict,
 # sets up the per-coordinate state, and returns step(t, g), called once per step:
 # step coefficients first, then one loop over the coordinates.
+
+# The eleven original rules (torch.optim, the engine's first table).
+
+def _sgd(theta, hp):
+    """SGD as torch.optim.SGD (Robbins & Monro 1951).
+
+    No state, no step coefficients. Coordinate (0 ÷, 0 √): θ ← θ − α_t·g.
+    """
+    alpha = hp["alpha"]
+    n = len(theta)
+
+    def step(t, g):
+        for i in range(n):
+            theta[i] = theta[i] - alpha * g[i]                  # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _momentum(theta, hp):
+    """Heavy ball as torch.optim.SGD(momentum=μ) (Polyak 1964); μ is beta1.
+
+    State per coordinate: the buffer b = 0. No step coefficients.
+    Coordinate (0 ÷, 0 √): b ← μ·b + g; θ ← θ − α_t·b.
+    """
+    alpha, mu = hp["alpha"], hp["beta1"]
+    n = len(theta)
+    buffer = [0.0] * n
+
+    def step(t, g):
+        for i in range(n):
+            buffer[i] = mu * buffer[i] + g[i]
+            theta[i] = theta[i] - alpha * buffer[i]             # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _nesterov(theta, hp):
+    """Nesterov momentum as torch.optim.SGD(momentum=μ, nesterov=True) (Sutskever et al.
+    2013); μ is beta1.
+
+    State per coordinate: the buffer b = 0. No step coefficients.
+    Coordinate (0 ÷, 0 √): b ← μ·b + g; θ ← θ − α_t·(g + μ·b) (the new b).
+    """
+    alpha, mu = hp["alpha"], hp["beta1"]
+    n = len(theta)
+    buffer = [0.0] * n
+
+    def step(t, g):
+        for i in range(n):
+            buffer[i] = mu * buffer[i] + g[i]
+            theta[i] = theta[i] - alpha * (g[i] + mu * buffer[i])   # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _adagrad(theta, hp):
+    """Adagrad as torch.optim.Adagrad (Duchi, Hazan & Singer 2011).
+
+    State per coordinate: the sum s = initial_accumulator. No step coefficients.
+    Coordinate (1 ÷, 1 √): s ← s + g·g; θ ← θ − (α_t·g)/(√s + ε).
+    """
+    alpha, eps = hp["alpha"], hp["eps"]
+    n = len(theta)
+    total = [hp["initial_accumulator"]] * n
+
+    def step(t, g):
+        for i in range(n):
+            total[i] = total[i] + g[i] * g[i]
+            theta[i] = theta[i] - (alpha * g[i]) / (math.sqrt(total[i]) + eps)   # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _adadelta(theta, hp):
+    """Adadelta as torch.optim.Adadelta (Zeiler 2012); ρ is beta2.
+
+    State per coordinate: v = 0 (the square average), u = 0 (the delta average). No
+    step coefficients. Coordinate (1 ÷, 1 √): v ← ρ·v + (1−ρ)·(g·g);
+    Δ = √((u + ε)/(v + ε))·g; u ← ρ·u + (1−ρ)·(Δ·Δ); θ ← θ − α_t·Δ.
+    """
+    alpha, rho, eps = hp["alpha"], hp["beta2"], hp["eps"]
+    n = len(theta)
+    square_avg = [0.0] * n
+    delta_avg = [0.0] * n
+
+    def step(t, g):
+        for i in range(n):
+            square_avg[i] = rho * square_avg[i] + (1.0 - rho) * (g[i] * g[i])
+            delta = math.sqrt((delta_avg[i] + eps) / (square_avg[i] + eps)) * g[i]
+            delta_avg[i] = rho * delta_avg[i] + (1.0 - rho) * (delta * delta)
+            theta[i] = theta[i] - alpha * delta                 # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _rmsprop(theta, hp):
+    """RMSprop as torch.optim.RMSprop (Tieleman & Hinton 2012): decay beta2 (torch's
+    alpha), momentum μ = beta1.
+
+    State per coordinate: v = 0, the buffer b = 0, the gradient average a = 0 (used
+    when centered). No step coefficients. Coordinate (1 ÷, 1 √):
+    v ← β₂·v + (1−β₂)·(g·g); d = √v + ε (centered: a ← β₂·a + (1−β₂)·g,
+    d = √(v − a·a) + ε); μ > 0: b ← μ·b + g/d, θ ← θ − α_t·b;
+    μ = 0: θ ← θ − (α_t·g)/d (torch keeps no buffer then).
+    """
+    alpha, mu, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    centered = hp["centered"]
+    n = len(theta)
+    square_avg = [0.0] * n
+    buffer = [0.0] * n
+    grad_avg = [0.0] * n
+
+    def step(t, g):
+        for i in range(n):
+            square_avg[i] = beta2 * square_avg[i] + (1.0 - beta2) * (g[i] * g[i])
+            if centered:
+                grad_avg[i] = beta2 * grad_avg[i] + (1.0 - beta2) * g[i]
+                denom = math.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+            else:
+                denom = math.sqrt(square_avg[i]) + eps
+            if mu > 0:
+                buffer[i] = mu * buffer[i] + g[i] / denom
+                theta[i] = theta[i] - alpha * buffer[i]         # alpha_t
+            else:
+                theta[i] = theta[i] - (alpha * g[i]) / denom    # alpha_t
+        return list(theta)
+
+    return step
+
+
+def _adam(theta, hp):
+    """Adam as torch.optim.Adam (Kingma & Ba 2015, Algorithm 1), in the pinned grouping.
+
+    State per coordinate: m = 0, v = 0. Step coefficients: a = α_t·(1/(1 − p₁)) (α),
+    c = 1/√(1 − p₂) (β₂, t only). Coordinate (1 ÷, 1 √): m ← β₁·m + (1−β₁)·g;
+    v ← β₂·v + (1−β₂)·(g·g); θ ← θ − a·(m/(√v·c + ε)) (√v̂ = √v·c and α·m̂ = a·m).
+    """
+    alpha, beta1, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    n = len(theta)
+    m = [0.0] * n
+    v = [0.0] * n
+    powers = [1.0, 1.0]
+
+    def step(t, g):
+        powers[0] = powers[0] * beta1
+        powers[1] = powers[1] * beta2
+        a = alpha * (1.0 / (1.0 - powers[0]))                   # alpha_t
+        c = 1.0 / math.sqrt(1.0 - powers[1])
+        for i in range(n):
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
+            theta[i] = theta[i] - a * (m[i] / (math.sqrt(v[i]) * c + eps))
+        return list(theta)
+
+    return step
+
+
+def _amsgrad(theta, hp):
+    """AMSGrad as torch.optim.Adam(amsgrad=True) (Reddi, Kale & Kumar 2018): the running
+    maximum of the raw v (torch's), not of the bias-corrected one.
+
+    State per coordinate: m = 0, v = 0, v̄ = 0. Step coefficients as adam's.
+    Coordinate (1 ÷, 1 √): m, v as adam; v̄ ← max(v̄, v); θ ← θ − a·(m/(√v̄·c + ε)).
+    """
+    alpha, beta1, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    n = len(theta)
+    m = [0.0] * n
+    v = [0.0] * n
+    v_max = [0.0] * n
+    powers = [1.0, 1.0]
+
+    def step(t, g):
+        powers[0] = powers[0] * beta1
+        powers[1] = powers[1] * beta2
+        a = alpha * (1.0 / (1.0 - powers[0]))                   # alpha_t
+        c = 1.0 / math.sqrt(1.0 - powers[1])
+        for i in range(n):
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
+            v_max[i] = max(v_max[i], v[i])
+            theta[i] = theta[i] - a * (m[i] / (math.sqrt(v_max[i]) * c + eps))
+        return list(theta)
+
+    return step
+
+
+def _adamw(theta, hp):
+    """AdamW as torch.optim.AdamW (Loshchilov & Hutter 2019).
+
+    State per coordinate: m = 0, v = 0. Step coefficients as adam's, and
+    w = 1 − α_t·λ (α). Coordinate (1 ÷, 1 √): θ ← θ·w, then adam's update from that θ
+    (the decay uses θ before the step, as torch).
+    """
+    alpha, beta1, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    weight_decay = hp["weight_decay"]
+    n = len(theta)
+    m = [0.0] * n
+    v = [0.0] * n
+    powers = [1.0, 1.0]
+
+    def step(t, g):
+        powers[0] = powers[0] * beta1
+        powers[1] = powers[1] * beta2
+        a = alpha * (1.0 / (1.0 - powers[0]))                   # alpha_t
+        c = 1.0 / math.sqrt(1.0 - powers[1])
+        w = 1.0 - alpha * weight_decay                          # alpha_t
+        for i in range(n):
+            theta[i] = theta[i] * w
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
+            theta[i] = theta[i] - a * (m[i] / (math.sqrt(v[i]) * c + eps))
+        return list(theta)
+
+    return step
+
+
+def _nadam(theta, hp):
+    """NAdam as torch.optim.NAdam (Dozat 2016), its two divisions by one denominator
+    merged; ψ is momentum_decay.
+
+    State per coordinate: m = 0, v = 0. Step coefficients (β₁, β₂, ψ, t; α by one
+    multiplication): μ_t = β₁·(1 − ½·0.96^{t·ψ}), μ_{t+1} likewise, Π_t = Π_{t−1}·μ_t
+    (Π₀ = 1: a step coefficient, not per-coordinate state), a = α_t·((1 − μ_t)/(1 − Π_t)),
+    b = α_t·(μ_{t+1}/(1 − Π_t·μ_{t+1})), c = 1/√(1 − p₂).
+    Coordinate (1 ÷, 1 √): m, v as adam; θ ← θ − (a·g + b·m)/(√v·c + ε).
+    """
+    alpha, beta1, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    psi = hp["momentum_decay"]
+    n = len(theta)
+    m = [0.0] * n
+    v = [0.0] * n
+    scalars = {"p2": 1.0, "mu_product": 1.0}
+
+    def step(t, g):
+        scalars["p2"] = scalars["p2"] * beta2
+        mu_t = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        scalars["mu_product"] = scalars["mu_product"] * mu_t
+        mu_product = scalars["mu_product"]
+        a = alpha * ((1.0 - mu_t) / (1.0 - mu_product))                 # alpha_t
+        b = alpha * (mu_next / (1.0 - mu_product * mu_next))            # alpha_t
+        c = 1.0 / math.sqrt(1.0 - scalars["p2"])
+        for i in range(n):
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1.0 - beta2) * (g[i] * g[i])
+            theta[i] = theta[i] - (a * g[i] + b * m[i]) / (math.sqrt(v[i]) * c + eps)
+        return list(theta)
+
+    return step
+
+
+def _adamax(theta, hp):
+    """AdaMax as torch.optim.Adamax (Kingma & Ba 2015, section 7).
+
+    State per coordinate: m = 0, the infinity norm u = 0. Step coefficient:
+    a = α_t·(1/(1 − p₁)) (α; u needs no bias correction).
+    Coordinate (1 ÷, 0 √): m as adam; u ← max(β₂·u, |g| + ε); θ ← θ − a·(m/u).
+    """
+    alpha, beta1, beta2, eps = hp["alpha"], hp["beta1"], hp["beta2"], hp["eps"]
+    n = len(theta)
+    m = [0.0] * n
+    norm = [0.0] * n
+    powers = [1.0]
+
+    def step(t, g):
+        powers[0] = powers[0] * beta1
+        a = alpha * (1.0 / (1.0 - powers[0]))                   # alpha_t
+        for i in range(n):
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
+            norm[i] = max(beta2 * norm[i], abs(g[i]) + eps)
+            theta[i] = theta[i] - a * (m[i] / norm[i])
+        return list(theta)
+
+    return step
+
+
+# The rules added from torch.optim and optax.
 
 def _radam(theta, hp):
     """RAdam as torch.optim.RAdam (Liu et al. 2020).
@@ -541,6 +997,17 @@ def _schedule_free(theta, hp, adam):
 
 
 _RUNNERS = {
+    "sgd": _sgd,
+    "momentum": _momentum,
+    "nesterov": _nesterov,
+    "adagrad": _adagrad,
+    "adadelta": _adadelta,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+    "amsgrad": _amsgrad,
+    "adamw": _adamw,
+    "nadam": _nadam,
+    "adamax": _adamax,
     "radam": _radam,
     "rprop": _rprop,
     "lion": _lion,

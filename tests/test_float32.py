@@ -1,9 +1,9 @@
 """float32 kernels: the float32 twins of the same rules, objectives and kernels (kernels.precision).
 
 (a) the float32 lockstep kernel gives the float32 simple kernel's bits; (b) a
-plain-Python float32 reference (tests/naive.py run on numpy.float32 scalars)
-agrees with the float32 kernel; (c) the float32 kernel does float32
-arithmetic only (typed IR and LLVM); (d) the measured error of float32
+plain-Python float32 reference (tests/naive_rules.py and tests/naive.py run on
+numpy.float32 scalars) agrees with the float32 kernel; (c) the float32 kernel does
+float32 arithmetic only (typed IR and LLVM); (d) the measured error of float32
 against float64 (printed; figures in docs/float32.md). Kernels compiled here:
 every rule on Rosenbrock (simple and lockstep), adam and sgd on three more
 objectives, and one uncached lockstep kernel to inspect.
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import naive
+import naive_rules
 from kernels import precision
 from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
 from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for
@@ -139,7 +140,9 @@ EXACT = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop")
     *((name, "rosenbrock") for name in (*EXACT, "adam", "amsgrad", "adamax")),
     ("sgd", "quadratic"), ("rmsprop", "quadratic"), ("adam", "quadratic")])
 def test_the_naive_reference_on_float32_scalars(optimizer, objective, monkeypatch):
-    """tests/naive.py with ``float`` meaning numpy.float32: every step in float32 scalars."""
+    """tests/naive_rules.py (the rule) and naive.py (the objective) with ``float`` meaning
+    numpy.float32: every step in float32 scalars."""
+    monkeypatch.setattr(naive_rules, "float", np.float32, raising=False)
     monkeypatch.setattr(naive, "float", np.float32, raising=False)
     steps = 60
     if objective == "rosenbrock":
@@ -148,7 +151,8 @@ def test_the_naive_reference_on_float32_scalars(optimizer, objective, monkeypatc
         gradient, keys = naive.make_quadratic(2, 10.0)[1], {"dim": 2, "kappa": 10.0}
         start, alpha = (1.0, 1.0), 0.05
     hyper = dict(alpha=alpha, beta1=0.9, beta2=0.99, eps=1e-8)
-    expected = naive.naive_trajectory(optimizer, gradient, np.array(start), steps, **hyper)
+    expected = naive_rules.naive_trajectory(optimizer, gradient, np.array(start), steps,
+                                            **naive_rules.hyperparameters_at(optimizer, hyper))
     rule, target = OPTIMIZERS[optimizer], problem(objective, **keys)
     config = settings(2, noise=0.0, steps=steps, record_every=1)._replace(
         lower=np.full(2, -np.inf), upper=np.full(2, np.inf), warmup=0.0)

@@ -1,8 +1,8 @@
 """The compiled kernels against the plain-Python reference and against torch.optim.
 
-``tests/naive.py`` is an independent transcription of docs/update_rules.md (one
-loop per step, one per coordinate); ``fixtures/torch_trajectories.json`` holds
-float64 trajectories recorded from torch.optim. Both go through the whole
+``tests/naive_rules.py`` is an independent transcription of docs/update_rules.md (one
+loop per step, one per coordinate); ``fixtures/torch_trajectories.json`` holds float64
+trajectories of its eleven original rules recorded from torch.optim. Both go through the whole
 engine (``sweep.trajectory`` is a one-cell sweep with ``record_every = 1``).
 """
 import json
@@ -14,7 +14,8 @@ import pytest
 
 import sweep
 from kernels.rules import OPTIMIZERS
-from naive import OPTIMIZERS as TRANSCRIBED, make_quadratic, naive_objectives, naive_trajectory
+from naive import make_quadratic, naive_objectives
+from naive_rules import ORIGINAL_RULES, hyperparameters_at, naive_trajectory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_trajectories.json"
 CASES = json.loads(FIXTURE.read_text())["cases"]
@@ -38,9 +39,9 @@ def test_kernel_matches_torch_optim(case):
 
 
 def test_fixture_covers_every_rule():
-    """The eleven rules tests/naive.py transcribes (the newer ones of naive_rules.py are
-    held to their references in tests/test_new_rules.py)."""
-    assert {c["optimizer"] for c in CASES} == set(TRANSCRIBED)
+    """The eleven original rules of tests/naive_rules.py (the rules added since are held to
+    their references in tests/test_new_rules.py)."""
+    assert {c["optimizer"] for c in CASES} == set(ORIGINAL_RULES)
 
 
 def random_hyperparameters(rng):
@@ -48,7 +49,7 @@ def random_hyperparameters(rng):
                 beta2=rng.uniform(0.5, 0.9999), eps=10 ** rng.uniform(-10, -2))
 
 
-OPTION_VARIANTS = [(name, {}) for name in TRANSCRIBED] + [
+OPTION_VARIANTS = [(name, {}) for name in ORIGINAL_RULES] + [
     ("rmsprop", {"centered": True}), ("adamw", {"weight_decay": 0.3}),
     ("nadam", {"momentum_decay": 0.05}), ("adagrad", {"initial_accumulator": 0.5})]
 
@@ -65,8 +66,8 @@ def test_kernel_matches_the_naive_transcription(optimizer, options):
     for name, grad, objective_options, start in problems:
         for _ in range(4):
             hyper = random_hyperparameters(rng)
-            expected = naive_trajectory(optimizer, grad, np.array(start), 150, options=options,
-                                        **hyper)
+            expected = naive_trajectory(optimizer, grad, np.array(start), 150,
+                                        **hyperparameters_at(optimizer, hyper, options))
             got = sweep.trajectory(optimizer, name, start, 150, options=options,
                                    objective_options=objective_options, **hyper)
             assert np.isfinite(expected).all()
@@ -85,7 +86,7 @@ def test_kernels_follow_the_pinned_grouping_bit_for_bit(optimizer, options, kern
     for _ in range(3):
         hyper = random_hyperparameters(rng)
         expected = naive_trajectory(optimizer, naive_objectives["booth"][1], np.zeros(2), 120,
-                                    options=options, **hyper)
+                                    **hyperparameters_at(optimizer, hyper, options))
         got = sweep.trajectory(optimizer, "booth", (0.0, 0.0), 120, options=options,
                                kernel=kernel, **hyper)
         np.testing.assert_array_equal(got, expected, err_msg=f"{optimizer} {options} {hyper}")
