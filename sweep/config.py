@@ -301,7 +301,9 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     declared = _swept_hyperparameters(optimizers or ())
     model = spec is not None and spec.kind == "model"
     settings = tuple(name for name in SETTING_AXES if model or name not in MODEL_AXES)
-    check.known_keys(grid, AXES + tuple(declared) + settings, "grid")
+    not_axes = _not_axes(check, grid, spec, model)
+    check.known_keys({key: value for key, value in grid.items() if key not in not_axes},
+                     AXES + tuple(declared) + settings, "grid")
     # The settings first: a block holds one value of each (its chunks are 1 along them).
     axes = tuple(attempt(_setting_axis, check, name, grid[name], table, spec)
                  for name in settings if name in grid)
@@ -845,6 +847,25 @@ def _check_readers(check, axes, optimizers, options) -> None:
                        f"{rule.hyperparameter(axis.name).rule_text} for {rule.name} "
                        "(which reads it)")
             break
+
+
+def _not_axes(check: "_Checker", grid: dict, spec, model: bool) -> set:
+    """Keys of ``grid`` that name a parameter that cannot be an axis, each noted with why:
+    a parameter of the objective compiled into its kernel (a quadratic's ``kappa`` and
+    ``dim``: each value would be a kernel of its own), or a model's setting on a landscape."""
+    found = set()
+    compiled_in = dict(spec.params) if spec is not None and not model else {}
+    for name in grid:
+        if name in compiled_in and name not in SETTING_AXES:
+            check.note(f"grid.{name}", None, "is a parameter of the objective compiled into its "
+                       "kernel, not an axis (each value would compile a kernel of its own)",
+                       f"Set objective.{name} to one value per grid file.")
+            found.add(name)
+        elif name in MODEL_AXES and not model:
+            check.note(f"grid.{name}", None, "is an axis of models on data (objective.model), "
+                       "not of a landscape objective")
+            found.add(name)
+    return found
 
 
 def _setting_axis(check, name, value, table, spec):

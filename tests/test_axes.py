@@ -143,7 +143,10 @@ def test_batch_size_and_l2_axes_of_a_model():
 @pytest.mark.parametrize("table_change, words", [
     (lambda t: t["grid"].update(noise=[0.1]) or t["objective"].update(noise=0.2),
      "grid.noise: is given in [objective] too"),
-    (lambda t: t["grid"].update(batch_size=[8]), "grid.batch_size: unknown key"),
+    (lambda t: t["grid"].update(batch_size=[8]),
+     "grid.batch_size: is an axis of models on data (objective.model)"),
+    (lambda t: t["objective"].update(name="quadratic", dim=2) or t["grid"].update(kappa=[10, 100]),
+     "grid.kappa: is a parameter of the objective compiled into its kernel, not an axis"),
     (lambda t: t["grid"].update(warmup=[-1]), "grid.warmup[0] = -1: must be >= 0"),
     (lambda t: t["grid"].update(factor={"min": 0.1, "max": 0.5, "num": 2}),
      "takes a list of values"),
