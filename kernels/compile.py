@@ -84,14 +84,14 @@ INLINED_FUNCTIONS = _unique((
         "six_hump_camel", "goldstein_price")),
     observe, constrain, same, spread_shared,
     # Inlined: the lanes' rows are then one allocation in the kernel, which LLVM sees.
-    lanes.lane_arrays, lanes.lanes_in))
+    lanes.lane_arrays))
 # The generator, the schedules, the decay (once per step and group of lanes) and the
 # step functions outside the lane loops are plain calls: they run outside the
 # vectorized loops (or where vectorizing is out of reach anyway), and each inlined
 # call costs compile time.
 CALLED_FUNCTIONS = _unique((schedule_scale, objective_key, noise_key, perturb, is_recorded, results,
                             group_runs, scale_lanes, lanes.lane_float_rows,
-                            lanes.lane_rows, lanes.clear_lanes,
+                            lanes.lane_rows, lanes.lanes_in, lanes.clear_lanes,
                             *_functions_of(random)))
 for _function in INLINED_FUNCTIONS:
     register_jitable(inline="always")(_function)
