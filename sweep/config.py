@@ -839,14 +839,25 @@ def _check_readers(check, axes, optimizers, options) -> None:
         readers = [OPTIMIZERS[name] for name in optimizers if name in OPTIMIZERS
                    and axis.name in OPTIMIZERS[name].names
                    and axis.name not in fixed.get(name, {})]
-        refused = ((i, value, rule) for i, value in enumerate(axis.values) for rule in readers
-                   if not rule.hyperparameter(axis.name).valid(value))
-        for i, value, rule in refused:  # the first only: one message per axis
-            check.note(f"grid.{axis.name}[{i}]" if len(axis.values) > 1 else
-                       f"grid.{axis.name}", value,
-                       f"{rule.hyperparameter(axis.name).rule_text} for {rule.name} "
-                       "(which reads it)")
-            break
+        for rule in readers:
+            refused = _first_invalid(rule.hyperparameter(axis.name), axis.values)
+            if refused is not None:  # the first only: one message per axis
+                check.note(f"grid.{axis.name}[{refused}]" if len(axis.values) > 1 else
+                           f"grid.{axis.name}", axis.values[refused],
+                           f"{rule.hyperparameter(axis.name).rule_text} for {rule.name} "
+                           "(which reads it)")
+                break
+
+
+def _first_invalid(hyperparameter, values) -> int | None:
+    """The index of the first of ``values`` ``hyperparameter`` refuses, or None. A range is
+    an interval: where its ends are valid so is every value between (a grid of a million
+    values is checked in two calls), unless whole numbers or flags are asked for."""
+    ends = (min(values), max(values)) if values else ()
+    if not (hyperparameter.flag or hyperparameter.integer) and all(map(hyperparameter.valid,
+                                                                       ends)):
+        return None
+    return next((i for i, value in enumerate(values) if not hyperparameter.valid(value)), None)
 
 
 def _not_axes(check: "_Checker", grid: dict, spec, model: bool) -> set:
