@@ -283,7 +283,7 @@ def test_kill_9_then_resume_gives_the_same_bits(killing_ground, moment):
         assert_same_data(ds, expected)
 
 
-def _interrupt_after_three_blocks(folder: Path, store: Path, attempts: int = 3):
+def _interrupt_after_three_blocks(folder: Path, store: Path, attempts: int = 10):
     """Start the sweep into ``store``, send it SIGINT once three blocks are saved, and
     return the process and its stderr. The last 61 of the 64 blocks take well under a second; in
     the suite, with the other worker busy, a run once finished (exit 0, every block
@@ -295,7 +295,7 @@ def _interrupt_after_three_blocks(folder: Path, store: Path, attempts: int = 3):
                                    cwd=folder, env=_env(), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         while process.poll() is None and _flags_set(store) < 3:
-            time.sleep(0.01)
+            time.sleep(0.002)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
         if process.returncode != 0:
