@@ -1,7 +1,7 @@
 """Which objective a sweep runs: a built-in, a user's Python function, or a formula.
 
 An :class:`ObjectiveSpec` is small and picklable, so that a worker process
-(loky, dask) can rebuild the same :class:`~kernels.objectives.Problem` from it.
+(loky, dask) can rebuild the same :class:`~sweep.kernels.objectives.Problem` from it.
 Loading a user's file runs the user's code, but never imports numba: the
 function is compiled later, with the kernels.
 """
@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernels.objectives import Problem, problem
+from sweep.kernels.objectives import Problem, problem
 
 # Box and divergence bound of an objective the user wrote, unless given.
 DEFAULT_BOX = ((-5.0, 5.0), (-5.0, 5.0))
@@ -73,7 +73,7 @@ def resolve(spec: ObjectiveSpec) -> Problem:
     if spec.kind == "python":
         function = load_function(spec.file, spec.function, spec.digest)
     elif spec.kind == "expr":
-        from kernels.formula import formula_objective
+        from sweep.kernels.formula import formula_objective
 
         function, _, _ = formula_objective(spec.name, spec.dim)
     else:

@@ -171,7 +171,7 @@ def load_gpu_check():
 
 
 def no_gpu_sentence() -> str:
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if usable:
@@ -303,7 +303,7 @@ def test_gpu_check_compares_every_metric_to_1e_12():
 
 
 def test_gpu_check_agreement_grid_is_valid_and_has_every_rule():
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.rules import OPTIMIZERS
 
     config = load_config(load_gpu_check().agreement_table())
     assert list(config.optimizers) == list(OPTIMIZERS)

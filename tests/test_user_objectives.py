@@ -8,8 +8,8 @@ import pytest
 
 import sweep
 from conftest import ROOT, assert_same_bits
-from kernels import objectives
-from kernels.random import counter_key, uniform
+from sweep.kernels import objectives
+from sweep.kernels.random import counter_key, uniform
 from sweep import cli
 from sweep.config import load
 
@@ -62,7 +62,7 @@ def test_a_formula_matches_the_built_in(tmp_path):
 
 def test_user_function_with_its_own_draws_is_reproducible(tmp_path):
     source = textwrap.dedent("""
-        from kernels import normal, uniform
+        from sweep.kernels import normal, uniform
 
         def noisy_bowl(x, grad, t, key):
             value = 0.0
