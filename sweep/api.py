@@ -293,10 +293,11 @@ def _run_into_store(destination: str, stored: dict | None, compile_time: float, 
     from sweep.kernels.compile import SOURCE_FINGERPRINT
 
     from .assemble import Timing, block_pieces, template, timing_attrs
+    from .distribution import version as installed_version
     from .execute import BlockFailed, execute
     from .store import ChunkStore, fingerprint
 
-    version = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
+    version = f"sweep {installed_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
     expected = fingerprint(plan.config, plan.chunks, version, engine.backend, engine.dtype)
     if stored is not None:
         store = ChunkStore.resume(destination, stored, expected, plan.config.source)
@@ -357,15 +358,6 @@ def _resume_command(plan, destination: str) -> str:
     source = plan.config.source
     grid = shlex.quote(source) if source != "<config>" else "GRID.toml"
     return f"python -m sweep {grid} -o {shlex.quote(destination)} --resume"
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("sweep")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,

@@ -57,7 +57,7 @@ def numpy_adam(alpha, beta1, beta2, eps, steps, start=START):
         return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
 
-JAX_HINT = "pip install 'sweep[bench]'"
+JAX_HINT = "pip install 'optimizer-sweep[bench]'"
 VMAP_ROW = "jax vmap + optax"
 FUSED_ROW = "jax fori_loop, fused Adam"
 NUMPY_ROW = "numpy broadcasting"

@@ -32,7 +32,7 @@ def device_sentence() -> str:
 @pytest.mark.skipif(SIMULATOR, reason="the simulator is a device")
 def test_cuda_without_a_gpu_exits_2_saying_what_is_missing(tmp_path, capsys):
     why = device_sentence()
-    assert "pip install 'sweep[gpu]'" in why or why.startswith("No CUDA device found")
+    assert "pip install 'optimizer-sweep[gpu]'" in why or why.startswith("No CUDA device found")
     grid = tmp_path / "g.toml"
     grid.write_text('[sweep]\noptimizers = ["adam"]\nsteps = 5\n[objective]\nname = "booth"\n')
     assert cli.main([str(grid), "-o", str(tmp_path / "r.zarr"), "--backend", "cuda"]) == 2

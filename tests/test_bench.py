@@ -126,7 +126,7 @@ def test_without_jax_the_rows_are_absent_and_the_extra_is_named(tmp_path, capsys
                      "--model-cells", "0", "--rules", "none", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    line = "no JAX rows: jax and optax are not installed (pip install 'sweep[bench]')"
+    line = "no JAX rows: jax and optax are not installed (pip install 'optimizer-sweep[bench]')"
     assert f"  {line}\n" in out and "jax vmap" not in out and "fori_loop" not in out
     results = json.loads((tmp_path / "bench.json").read_text())
     assert results["jax"] == line

@@ -112,7 +112,7 @@ def test_data_beyond_constant_memory_is_refused_with_a_sentence():
 def test_status_without_the_gpu_extra(monkeypatch):
     monkeypatch.setattr(backend, "cuda", None)
     ok, message = backend.device_status()
-    assert not ok and "pip install 'sweep[gpu]'" in message
+    assert not ok and "pip install 'optimizer-sweep[gpu]'" in message
     with pytest.raises(backend.CudaUnavailableError, match=r"sweep\[gpu\]"):
         backend.cuda_kernel(OPTIMIZERS["sgd"],
                             problem("booth").value_and_grad)

@@ -78,7 +78,7 @@ from .layout import (SCHEDULE, SEED, START, Metrics, Settings, empty_metrics, pa
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .step import cell_runner, results
 
-INSTALL_HINT = "pip install 'sweep[gpu]'"
+INSTALL_HINT = "pip install 'optimizer-sweep[gpu]'"
 
 if importlib.util.find_spec("numba_cuda") is not None:
     from numba import cuda

@@ -465,7 +465,7 @@ def animate(ds: xr.Dataset, select: dict | None = None, *, path="trajectories.gi
         from PIL import Image
     except ImportError:
         raise ConfigError("The pillow package is required for animations: "
-                          "pip install 'sweep[plot]'") from None
+                          "pip install 'optimizer-sweep[plot]'") from None
     if fps < 1:
         raise PlotError(f"fps = {fps}: must be >= 1")
     if frames is not None and int(frames) < 1:
