@@ -1202,8 +1202,9 @@ class _Checker:
         return as_float
 
     def hyperparameter(self, declared, value, key) -> float:
-        """A value of the hyperparameter ``declared`` (a :class:`sweep.kernels.rules.Hyperparameter`)
-        as a float: a flag is true or false (1.0/0.0), others a number in its range."""
+        """A value of the hyperparameter ``declared`` (a
+        :class:`sweep.kernels.rules.Hyperparameter`) as a float: a flag is true or false
+        (1.0/0.0), others a number in its range."""
         if declared.flag:
             if not isinstance(value, bool):
                 self.fail(key, value, "must be true or false")

@@ -163,7 +163,8 @@ OLD_IMPORT = ("from kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\
               "    grad[0] = normal(key, 0)\n    return x[0]\n")
 
 
-@pytest.mark.parametrize("other_kernels", [False, True], ids=["kernels-absent", "unrelated-kernels"])
+@pytest.mark.parametrize("other_kernels", [False, True],
+                         ids=["kernels-absent", "unrelated-kernels"])
 def test_the_old_kernels_import_says_what_to_write(tmp_path, capsys, monkeypatch, other_kernels):
     """A file written for the top-level package `kernels` (now sweep.kernels) is a
     configuration error naming the file and the import to write, whether no `kernels` is

@@ -338,7 +338,8 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
                 out.final_x[cell, i] = final[i, lane] if kept else math.nan
 
     # One name per (rule, network, lanes, target): closures share a qualified name, and
-    # separately compiled ones would share a linker symbol (see sweep.kernels.compile._simple_kernel).
+    # separately compiled ones would share a linker symbol (see
+    # sweep.kernels.compile._simple_kernel).
     train_block.__qualname__ = f"{kernel_name(rule, network, lanes)}.{target}.train_block"
     return train_block
 
