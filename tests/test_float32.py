@@ -230,7 +230,7 @@ def test_llvm_of_the_kernel_has_no_double_arithmetic(inspected):
     functions = {re.search(r'@"?([\w.$]+)"?\(', text).group(1): text
                  for text in re.split(r"(?m)^define ", module)[1:]}
     body = next(text for name, text in functions.items()
-                if re.match(r"_ZN7kernels7compile\d+lockstep16\w*?_kernel4adam", name))
+                if re.match(r"_ZN5sweep7kernels7compile\d+lockstep16\w*?_kernel4adam", name))
     double = re.findall(r"\b(?:fadd|fsub|fmul|fdiv|fneg)\b[^\n]*?\bdouble\b", body)
     assert not double, double[:5]
     # Lanes vectorized: 8 floats a vector on the Xeons (LLVM prefers 256-bit vectors
