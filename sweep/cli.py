@@ -1,6 +1,7 @@
 """``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
 [--dask-scheduler ADDRESS] [--backend B] [--dtype D] [--dry-run] [--quiet] [--debug]``,
-and the subcommands ``list``, ``plot``, ``animate`` and ``bench`` (:data:`SUBCOMMANDS`).
+the subcommands ``list``, ``plot``, ``animate``, ``explore`` and ``bench``
+(:data:`SUBCOMMANDS`), and ``--version``.
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
 while running, 130 when interrupted.
