@@ -14,7 +14,7 @@ the average over a period of the online loss, (1010 − 100·10)/101 · x, and t
 expectation of the stochastic one, (0.01·1010 − 0.99·10)·x = 0.2·x. So
 ``final_loss`` and ``distance`` measure what the paper measures.
 """
-from kernels import uniform
+from sweep.kernels import uniform
 
 
 def online(x, grad, t, key):

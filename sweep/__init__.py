@@ -5,6 +5,10 @@ writes one. Importing this package is cheap: numba and xarray load on first use.
 """
 from .errors import ConfigError, SweepFailure
 
+# The version's one source: pyproject.toml reads it, and `sweep --version` falls back on
+# it when no installed metadata is found (a checkout run without installing).
+__version__ = "0.1.0"
+
 # sweep.run and sweep.trajectory are sweep.api's own functions (so help() shows their
 # signature and docstring), imported on first use: sweep.api pulls in numpy (PEP 562).
 _FROM_API = ("run", "trajectory")
@@ -28,4 +32,4 @@ def __dir__():
     return sorted([*globals(), *_FROM_API, *_FROM_MODELS])
 
 
-__all__ = ["ConfigError", "SweepFailure", "minibatches", "run", "trajectory"]
+__all__ = ["ConfigError", "SweepFailure", "__version__", "minibatches", "run", "trajectory"]

@@ -152,7 +152,7 @@ def _backend(asked: str, from_caller: bool) -> str:
         raise ConfigError(f"--backend = {asked}: must be one of " + ", ".join(config_module.BACKENDS))
     if asked == "cpu":
         return "cpu"
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if asked == "cuda" and not usable:
@@ -207,7 +207,7 @@ def _check_objective(plan) -> None:
     from numba import types
     from numba.core.errors import NumbaError
 
-    from kernels.compile import check_objective
+    from sweep.kernels.compile import check_objective
 
     key = "objective.function" if spec.kind == "python" else "objective.expr"
     prefix = f'{plan.config.source}: {key} = "{spec.function or spec.name}": '
@@ -226,7 +226,7 @@ def _check_device_memory(plan, engine) -> None:
     training = plan.problem.model
     if training is None or engine.backend != "cuda":
         return
-    from kernels.cuda_training import DeviceMemoryError, check_device_memory
+    from sweep.kernels.cuda_training import DeviceMemoryError, check_device_memory
 
     from .execute import rule_of
 
@@ -258,7 +258,7 @@ def _numba_reason(error: Exception, spec, function) -> str:
 def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
                    engine) -> xr.Dataset:
     """Every block into arrays of the whole grid, then one dataset."""
-    from kernels.layout import empty_metrics
+    from sweep.kernels.layout import empty_metrics
 
     from .assemble import Timing, assemble
     from .execute import execute
@@ -290,13 +290,14 @@ def _run_into_store(destination: str, stored: dict | None, compile_time: float, 
     ``stored`` is the fingerprint of the store being resumed, or None for a new store."""
     import xarray
 
-    from kernels.compile import SOURCE_FINGERPRINT
+    from sweep.kernels.compile import SOURCE_FINGERPRINT
 
     from .assemble import Timing, block_pieces, template, timing_attrs
+    from .distribution import version as installed_version
     from .execute import BlockFailed, execute
     from .store import ChunkStore, fingerprint
 
-    version = f"sweep {_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
+    version = f"sweep {installed_version()}, kernels {SOURCE_FINGERPRINT[:16]}"
     expected = fingerprint(plan.config, plan.chunks, version, engine.backend, engine.dtype)
     if stored is not None:
         store = ChunkStore.resume(destination, stored, expected, plan.config.source)
@@ -357,15 +358,6 @@ def _resume_command(plan, destination: str) -> str:
     source = plan.config.source
     grid = shlex.quote(source) if source != "<config>" else "GRID.toml"
     return f"python -m sweep {grid} -o {shlex.quote(destination)} --resume"
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("sweep")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def trajectory(optimizer: str, objective: str, start, steps: int, alpha: float,

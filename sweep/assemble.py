@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from kernels.layout import Metrics
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.layout import Metrics
+from sweep.kernels.rules import OPTIMIZERS
 
 from .execute import Engine
 from .names import (AXIS, AXIS_NAMES, DIM, DIVERGENCE_BOUND, LONG_NAME, MINIMUM, OBJECTIVE,

@@ -57,7 +57,7 @@ def numpy_adam(alpha, beta1, beta2, eps, steps, start=START):
         return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
 
-JAX_HINT = "pip install 'sweep[bench]'"
+JAX_HINT = "pip install 'optimizer-sweep[bench]'"
 VMAP_ROW = "jax vmap + optax"
 FUSED_ROW = "jax fori_loop, fused Adam"
 NUMPY_ROW = "numpy broadcasting"
@@ -180,7 +180,7 @@ def sweep_table(cells: int, steps: int, optimizer: str = "adam", objective: str 
 
 def _factorial_table(cells: int, steps: int, optimizer: str, objective: str,
                      **objective_keys) -> dict:
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.rules import OPTIMIZERS
 
     ranges = {"alpha": (1e-4, 1e-1, "log"), "beta1": (0.0, 0.99, "linear"),
               "beta2": (0.9, 0.9999, "linear"), "eps": (1e-8, 1e-4, "log")}
@@ -248,7 +248,7 @@ def time_sweep(table: dict, repeats: int, **run_options) -> dict:
 
 def cuda_rows(table: dict, repeats: int) -> tuple[dict, str]:
     """The CUDA backend's rows when a GPU is usable (else none), and a line saying which."""
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if not usable:
@@ -261,8 +261,8 @@ def cuda_rows(table: dict, repeats: int) -> tuple[dict, str]:
 def cuda_kernel_rate(table: dict, repeats: int) -> dict:
     """Trajectory-steps/s of the CUDA kernel alone: inputs already on the device,
     timed with CUDA events around the launches."""
-    from kernels.cuda import kernel_seconds
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.cuda import kernel_seconds
+    from sweep.kernels.rules import OPTIMIZERS
 
     from .api import load_config
     from .execute import Engine, _call
@@ -314,7 +314,7 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0) and
     ``rules`` (each of ``rules`` on Rosenbrock, ``cells`` × ``steps``, lockstep, end to
     end). Rates in trajectory-steps/s."""
-    from kernels.numba_support import vector_bits
+    from sweep.kernels.numba_support import vector_bits
 
     cores = os.cpu_count() or 1
     results = {"machine": {"cpu": cpu_name(), "cores": cores,
@@ -490,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
-    from kernels.objectives import OBJECTIVES
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.objectives import OBJECTIVES
+    from sweep.kernels.rules import OPTIMIZERS
 
     optimizers = tuple(n for n in args.optimizers.split(",") if n)
     objectives = tuple(n for n in args.objectives.split(",") if n)

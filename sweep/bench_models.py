@@ -529,7 +529,8 @@ def model_rows(cells: int, steps: int, repeats: int, n_jobs: int | None = None) 
     except ImportError:
         notes.append("no torch row: torch is not installed")
     if _jax() is None:
-        notes.append("no JAX row: jax and optax are not installed (pip install 'sweep[bench]')")
+        notes.append("no JAX row: jax and optax are not installed "
+                     "(pip install 'optimizer-sweep[bench]')")
     else:
         rows[JAX_ROW] = jax_rate(cells, steps, repeats)
         notes.append(f"{rows[JAX_ROW]['jax']}: one jit of a lax.scan over the (steps, "

@@ -1,6 +1,7 @@
 """``python -m sweep GRID.toml [-o OUT] [--n-jobs N] [--resume | --overwrite]
 [--dask-scheduler ADDRESS] [--backend B] [--dtype D] [--dry-run] [--quiet] [--debug]``,
-and the subcommands ``list``, ``plot``, ``animate`` and ``bench`` (:data:`SUBCOMMANDS`).
+the subcommands ``list``, ``plot``, ``animate``, ``explore`` and ``bench``
+(:data:`SUBCOMMANDS`), and ``--version``.
 
 Exit status: 0 on success, 2 on a configuration or usage error, 1 on a failure
 while running, 130 when interrupted.
@@ -17,6 +18,7 @@ from .errors import ConfigError
 
 def parser() -> argparse.ArgumentParser:
     from .config import BACKENDS, DTYPES
+    from .distribution import version_text
 
     command = argparse.ArgumentParser(
         prog="python -m sweep",
@@ -27,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
                "'python -m sweep animate RESULT -o FILE.gif' (trajectories), "
                "'python -m sweep explore RESULT -o PAGE.html' (a page to click through), "
                "'python -m sweep bench' (throughput); each takes --help.")
+    command.add_argument("--version", action="version", version=version_text(),
+                         help="print the distribution's name and version, and exit")
     command.add_argument("grid", help="the grid file (TOML)")
     command.add_argument("-o", "--output",
                          help="write the dataset here (.zarr or .nc); overrides sweep.output; "

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from kernels.objectives import MAX_DIM, OBJECTIVES, Param
-from kernels.precision import DTYPES as KERNEL_DTYPES
-from kernels.rules import AXES, OPTIMIZERS
-from kernels.schedules import SCHEDULES
+from sweep.kernels.objectives import MAX_DIM, OBJECTIVES, Param
+from sweep.kernels.precision import DTYPES as KERNEL_DTYPES
+from sweep.kernels.rules import AXES, OPTIMIZERS
+from sweep.kernels.schedules import SCHEDULES
 
 from . import datasets, models, tunables
 from .errors import ConfigError
@@ -140,7 +140,7 @@ class SweepConfig:
         objective_params: ``(("dim", n), ("kappa", κ))`` as applicable.
         starts: start points, each a ``dim``-tuple.
         bound: divergence bound on |θ_i|, or None for the objective's own.
-        axes: the four grid axes, in the order of :data:`kernels.rules.AXES`.
+        axes: the four grid axes, in the order of :data:`sweep.kernels.rules.AXES`.
         options: per rule, the hyperparameters ``[options.RULE]`` fixes,
             ``((rule, ((name, value), ...)), ...)`` (see :meth:`fixed`).
         spec: how to build the objective in any process.
@@ -455,7 +455,7 @@ def _objective(check, objective):
 
 
 def _param(check, param: Param, value, key: str | None = None):
-    """``value`` checked against its :class:`~kernels.objectives.Param`, at ``key``
+    """``value`` checked against its :class:`~sweep.kernels.objectives.Param`, at ``key``
     (default ``objective.<name>``)."""
     key = key or f"objective.{param.name}"
     if param.kind == "int":
@@ -654,7 +654,7 @@ def _user_objective(check, objective, kind):
         name = objective["expr"]
         if not isinstance(name, str) or not name.strip():
             check.fail("objective.expr", name, "must be a formula in x, y (or x0 … xn) and t")
-        from kernels.formula import FormulaError, formula_objective
+        from sweep.kernels.formula import FormulaError, formula_objective
 
         try:
             _, _, formula_dim = formula_objective(name, dim)
@@ -774,7 +774,7 @@ RULE_KEYS = ("file", "function", "hyperparameters", "state")
 def _user_rules(check, table) -> tuple:
     """``[rules.NAME]``: rules of the user's own, each checked (it compiles, it returns the
     state it declares) and registered under its name; returns their :class:`RuleSpec`s."""
-    from kernels.rules import RuleSpec
+    from sweep.kernels.rules import RuleSpec
 
     from .user_rules import BUILTIN, RuleError, check as check_rule
 
@@ -1202,8 +1202,9 @@ class _Checker:
         return as_float
 
     def hyperparameter(self, declared, value, key) -> float:
-        """A value of the hyperparameter ``declared`` (a :class:`kernels.rules.Hyperparameter`)
-        as a float: a flag is true or false (1.0/0.0), others a number in its range."""
+        """A value of the hyperparameter ``declared`` (a
+        :class:`sweep.kernels.rules.Hyperparameter`) as a float: a flag is true or false
+        (1.0/0.0), others a number in its range."""
         if declared.flag:
             if not isinstance(value, bool):
                 self.fail(key, value, "must be true or false")

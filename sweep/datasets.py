@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.logistic import make_data
+from sweep.kernels.logistic import make_data
 
 BUNDLED = ("digits", "breast_cancer", "iris", "wine", "diabetes")
 GENERATED = ("moons", "circles", "wilson2017", "blobs")

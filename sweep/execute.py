@@ -26,10 +26,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from kernels.compile import cpu_kernel, lockstep_kernel
-from kernels.layout import Metrics, Settings, empty_metrics, no_box
-from kernels.numba_support import call_kernel, vector_bits
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.compile import cpu_kernel, lockstep_kernel
+from sweep.kernels.layout import Metrics, Settings, empty_metrics, no_box
+from sweep.kernels.numba_support import call_kernel, vector_bits
+from sweep.kernels.rules import OPTIMIZERS
 
 from . import tunables
 from .errors import SweepFailure
@@ -60,7 +60,7 @@ class Engine:
 
 def rule_of(optimizer):
     """The rule a block names: a built-in's name, or a user's rule's
-    :class:`kernels.rules.RuleSpec` (loaded, in any process, from its file)."""
+    :class:`sweep.kernels.rules.RuleSpec` (loaded, in any process, from its file)."""
     if isinstance(optimizer, str):
         return OPTIMIZERS[optimizer]
     from .user_rules import load
@@ -76,16 +76,16 @@ def kernel_for(optimizer, spec: ObjectiveSpec, engine: Engine = Engine()):
     if problem.model is not None:
         training = problem.model
         if engine.backend == "cuda":
-            from kernels.cuda_training import cuda_training_kernel
+            from sweep.kernels.cuda_training import cuda_training_kernel
 
             return cuda_training_kernel(rule, training.network, training.data)
-        from kernels.training import training_kernel
+        from sweep.kernels.training import training_kernel
 
         lanes = 1 if (engine.kernel or tunables.KERNEL) == "simple" else tunables.MODEL_LANES
         return training_kernel(rule, training.network, training.data, lanes)
     function = problem.value_and_grad
     if engine.backend == "cuda":
-        from kernels.cuda import cuda_kernel
+        from sweep.kernels.cuda import cuda_kernel
 
         return cuda_kernel(rule, function, engine.dtype)
     if (engine.kernel or tunables.KERNEL) == "simple":

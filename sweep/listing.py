@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from kernels.objectives import OBJECTIVES, problem
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.objectives import OBJECTIVES, problem
+from sweep.kernels.rules import OPTIMIZERS
 
 def optimizers() -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
     """Every update rule: its hyperparameters with their defaults (each a possible ``[grid]``

@@ -2,11 +2,11 @@
 
 The registry :data:`MODELS` names the networks of ``docs/update_rules.md`` ("Models
 trained on data") and the keys a grid file may set, each a
-:class:`kernels.objectives.Param` (:data:`SCHEMA`, validated by
+:class:`sweep.kernels.objectives.Param` (:data:`SCHEMA`, validated by
 :mod:`sweep.config` from here). :func:`build` makes a grid's parameters
 concrete: the data set (:mod:`sweep.datasets`), the network's shape
-(:class:`kernels.models.Network`) and what the training kernel reads
-(:class:`kernels.models.ModelData`). No numba here.
+(:class:`sweep.kernels.models.Network`) and what the training kernel reads
+(:class:`sweep.kernels.models.ModelData`). No numba here.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.models import ACTIVATIONS, LOSSES, ModelData, Network, initial_weights
-from kernels.objectives import Param, Problem
+from sweep.kernels.models import ACTIVATIONS, LOSSES, ModelData, Network, initial_weights
+from sweep.kernels.objectives import Param, Problem
 
 from . import datasets
 
@@ -183,7 +183,7 @@ def _solve(network: Network, data: ModelData) -> tuple[tuple | None, float]:
     """The minimizer and f* where they have a closed form or a convex solve: the logistic
     model with λ > 0 (Newton's method), a linear model with the squared loss (least
     squares); ``(None, nan)`` otherwise."""
-    from kernels.logistic import solve
+    from sweep.kernels.logistic import solve
 
     if len(network.sizes) != 2 or data.x_train.shape[0] == 0:
         return None, math.nan
@@ -226,7 +226,7 @@ def minibatches(samples: int, batch_size: int, steps: int, *, seed: int, start: 
         torch's ``DataLoader(shuffle=True, drop_last=False)``; a cell replayed in torch
         trains on ``x_train[rows]``.
     """
-    from kernels.models import batch_of_step, epoch_order
+    from sweep.kernels.models import batch_of_step, epoch_order
 
     batch_size = batch_size or samples
     order = np.empty(samples, dtype=np.int64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 
-from kernels.rules import AXES
+from sweep.kernels.rules import AXES
 
 # --- dimensions --------------------------------------------------------------
 OPTIMIZER = "optimizer"

@@ -1,7 +1,7 @@
 """Which objective a sweep runs: a built-in, a user's Python function, or a formula.
 
 An :class:`ObjectiveSpec` is small and picklable, so that a worker process
-(loky, dask) can rebuild the same :class:`~kernels.objectives.Problem` from it.
+(loky, dask) can rebuild the same :class:`~sweep.kernels.objectives.Problem` from it.
 Loading a user's file runs the user's code, but never imports numba: the
 function is compiled later, with the kernels.
 """
@@ -12,12 +12,13 @@ import hashlib
 import importlib.util
 import inspect
 import math
+import re
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernels.objectives import Problem, problem
+from sweep.kernels.objectives import Problem, problem
 
 # Box and divergence bound of an objective the user wrote, unless given.
 DEFAULT_BOX = ((-5.0, 5.0), (-5.0, 5.0))
@@ -73,7 +74,7 @@ def resolve(spec: ObjectiveSpec) -> Problem:
     if spec.kind == "python":
         function = load_function(spec.file, spec.function, spec.digest)
     elif spec.kind == "expr":
-        from kernels.formula import formula_objective
+        from sweep.kernels.formula import formula_objective
 
         function, _, _ = formula_objective(spec.name, spec.dim)
     else:
@@ -116,6 +117,8 @@ def _load(path: str, digest: str, name: str, arguments: tuple[str, ...]):
             spec.loader.exec_module(module)
         except SyntaxError as error:
             raise ObjectiveError(f"{error.msg} ({Path(path).name}, line {error.lineno})") from None
+        except ImportError as error:
+            raise ObjectiveError(_import_message(error, path)) from None
         except Exception as error:  # the user's module failed while importing
             raise ObjectiveError(f"importing it raised {type(error).__name__}: {error}"
                                  f"{_where(error, path)}") from None
@@ -142,3 +145,31 @@ def _load(path: str, digest: str, name: str, arguments: tuple[str, ...]):
 def _where(error: BaseException, path: str) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
     return f" ({Path(path).name}, line {frames[-1].lineno})" if frames else ""
+
+
+# The engine's functions for a user's file (the generator) were in a top-level package
+# `kernels` before they moved into sweep.kernels; an unrelated distribution on the package
+# index installs a `kernels` of its own, so the old import may fail either way.
+OLD_PACKAGE = "kernels"
+NEW_IMPORT = "from sweep.kernels import normal, uniform"
+_OLD_IMPORT_LINE = re.compile(rf"^\s*(from|import)\s+{OLD_PACKAGE}\b")
+
+
+def _import_message(error: ImportError, path: str) -> str:
+    """Why importing the user's file at ``path`` failed; for the old ``from kernels import
+    ...`` (the module missing, or another project's ``kernels`` without those names), the
+    import to write instead."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
+    line = (frames[-1].line or "").strip() if frames else ""
+    raised = f"{type(error).__name__}: {error}"
+    old_line = bool(_OLD_IMPORT_LINE.match(line))
+    if (error.name or "").split(".")[0] != OLD_PACKAGE and not old_line:
+        return f"importing it raised {raised}{_where(error, path)}"
+    if line == f"import {OLD_PACKAGE}":  # its functions called as kernels.normal(...)
+        instead = f"from sweep import {OLD_PACKAGE}"
+    elif old_line:  # the user's own line, the package renamed
+        instead = re.sub(rf"\b{OLD_PACKAGE}\b", f"sweep.{OLD_PACKAGE}", line, count=1)
+    else:
+        instead = NEW_IMPORT
+    return (f"imports '{OLD_PACKAGE}', the old name of the engine's package ({raised}): "
+            f"write '{instead}'{_where(error, path)}")

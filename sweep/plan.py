@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.layout import ID_COLUMNS, SCHEDULE, SEED, START
-from kernels.objectives import Problem
-from kernels.rules import OPTIMIZERS
-from kernels.schedules import SCHEDULES
+from sweep.kernels.layout import ID_COLUMNS, SCHEDULE, SEED, START
+from sweep.kernels.objectives import Problem
+from sweep.kernels.rules import OPTIMIZERS
+from sweep.kernels.schedules import SCHEDULES
 
 from . import tunables
 from .config import SweepConfig
@@ -99,8 +99,8 @@ class Plan:
 
     def hyperparameters(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A block's start points (cells, dim), hyperparameters (cells, H), the rule's in
-        its order (:attr:`kernels.rules.Optimizer.names`), and ids (cells, 3) int64, laid
-        out as :mod:`kernels.layout` says (the ids: the seed, the start point's index, the
+        its order (:attr:`sweep.kernels.rules.Optimizer.names`), and ids (cells, 3) int64, laid
+        out as :mod:`sweep.kernels.layout` says (the ids: the seed, the start point's index, the
         schedule code). Cells in C order over the block's region."""
         config = self.config
         indices = np.meshgrid(*(np.arange(part.start, part.stop) for part in block.region),

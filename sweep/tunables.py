@@ -19,7 +19,7 @@ LANES = 64
 # metrics and the update of 16 lanes, then the next 16), so that the update's divisions
 # and roots overlap the next chunk's other work; the others run the whole block in each
 # phase. Keyed by the width of the vectors LLVM gives the lane loops on this machine
-# (kernels.numba_support.vector_bits), as the two machines measured disagree.
+# (sweep.kernels.numba_support.vector_bits), as the two machines measured disagree.
 # - 256 bits, an Intel Xeon with AVX-512 (LLVM prefers 256-bit vectors there); the kernel
 #   alone, one thread, Rosenbrock, M trajectory-steps/s, 64 lanes whole -> in chunks of
 #   16: adam 319 -> 340, adamw 316 -> 327, nadam 287 -> 303, adagrad 347 -> 405, adadelta

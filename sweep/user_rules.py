@@ -1,10 +1,10 @@
 """Rules of a user's own: ``[rules.NAME]`` in a grid file, loaded, checked and registered.
 
 A user's rule is a plain Python function ``f(theta, grad, state, t, h) -> (theta,
-state)`` in a file beside the grid (see :func:`kernels.rules.user_rule`). It is
+state)`` in a file beside the grid (see :func:`sweep.kernels.rules.user_rule`). It is
 checked when the grid is read (it must compile with numba for its declared
 hyperparameters and state, and return a state of the declared length) and
-registered in :data:`kernels.rules.OPTIMIZERS` under its name, for this process;
+registered in :data:`sweep.kernels.rules.OPTIMIZERS` under its name, for this process;
 another process (a Dask worker) loads it again from its :class:`RuleSpec`, whose
 file hash makes sure it runs the same code.
 """
@@ -14,7 +14,7 @@ import functools
 import re
 from pathlib import Path
 
-from kernels.rules import OPTIMIZERS, RuleSpec, user_rule
+from sweep.kernels.rules import OPTIMIZERS, RuleSpec, user_rule
 
 from .objectives import ObjectiveError, load_function
 
@@ -30,7 +30,7 @@ class RuleError(ValueError):
 
 @functools.cache
 def load(spec: RuleSpec):
-    """The :class:`kernels.rules.Optimizer` of ``spec``, registered under its name."""
+    """The :class:`sweep.kernels.rules.Optimizer` of ``spec``, registered under its name."""
     try:
         function = load_function(spec.file, spec.function, spec.digest, ARGUMENTS)
     except ObjectiveError as error:
@@ -47,7 +47,7 @@ def check(spec: RuleSpec) -> None:
     import numpy as np
     from numba import njit
 
-    from kernels import records
+    from sweep.kernels import records
 
     rule = load(spec)
     function = load_function(spec.file, spec.function, spec.digest, ARGUMENTS)

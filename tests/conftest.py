@@ -12,8 +12,8 @@ if str(ROOT) not in sys.path:
 
 def pytest_configure(config):
     # pytest restores the warning filters after collecting and after each test, so the one
-    # kernels.numba_support sets on import would not hold in the tests: set it here too.
-    from kernels.numba_support import INLINER_SCOPE_WARNING
+    # sweep.kernels.numba_support sets on import would not hold in the tests: set it here too.
+    from sweep.kernels.numba_support import INLINER_SCOPE_WARNING
 
     config.addinivalue_line(
         "filterwarnings", f"ignore:{INLINER_SCOPE_WARNING}:numba.core.errors.NumbaIRAssumptionWarning")

@@ -11,7 +11,7 @@ import xarray as xr
 
 import sweep
 from conftest import grid_table
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.rules import OPTIMIZERS
 from sweep import cli
 from sweep.config import validate
 
@@ -21,7 +21,7 @@ METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "di
 
 
 def device_sentence() -> str:
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if usable:
@@ -32,7 +32,7 @@ def device_sentence() -> str:
 @pytest.mark.skipif(SIMULATOR, reason="the simulator is a device")
 def test_cuda_without_a_gpu_exits_2_saying_what_is_missing(tmp_path, capsys):
     why = device_sentence()
-    assert "pip install 'sweep[gpu]'" in why or why.startswith("No CUDA device found")
+    assert "pip install 'optimizer-sweep[gpu]'" in why or why.startswith("No CUDA device found")
     grid = tmp_path / "g.toml"
     grid.write_text('[sweep]\noptimizers = ["adam"]\nsteps = 5\n[objective]\nname = "booth"\n')
     assert cli.main([str(grid), "-o", str(tmp_path / "r.zarr"), "--backend", "cuda"]) == 2
@@ -174,7 +174,7 @@ def test_float32_on_cuda_gives_the_cpu_float32_results():
                                        atol=0, equal_nan=True, err_msg=name)
 
 
-# --- models on the CUDA backend (kernels.cuda_training) --------------------------------
+# --- models on the CUDA backend (sweep.kernels.cuda_training) --------------------------------
 
 
 def model_grid(optimizers=("adam", "sgd"), **objective):
@@ -216,7 +216,7 @@ def test_models_train_on_cuda_as_on_the_cpu(objective, tmp_path):
 @simulated
 def test_a_model_without_a_test_set_in_chunks(tmp_path, monkeypatch):
     """An .npz with training rows only (test metrics NaN), the cells in chunks of 3."""
-    from kernels import cuda as backend
+    from sweep.kernels import cuda as backend
 
     rng = np.random.default_rng(2)
     x = rng.standard_normal((20, 3))
@@ -233,7 +233,7 @@ def test_a_model_without_a_test_set_in_chunks(tmp_path, monkeypatch):
 
 @simulated
 def test_data_too_large_for_the_device_is_refused_before_work(tmp_path, capsys, monkeypatch):
-    from kernels import cuda_training
+    from sweep.kernels import cuda_training
 
     grid = tmp_path / "grid.toml"
     grid.write_text('[sweep]\noptimizers = ["adam"]\nsteps = 3\nbackend = "cuda"\n'

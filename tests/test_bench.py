@@ -126,7 +126,7 @@ def test_without_jax_the_rows_are_absent_and_the_extra_is_named(tmp_path, capsys
                      "--model-cells", "0", "--rules", "none", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    line = "no JAX rows: jax and optax are not installed (pip install 'sweep[bench]')"
+    line = "no JAX rows: jax and optax are not installed (pip install 'optimizer-sweep[bench]')"
     assert f"  {line}\n" in out and "jax vmap" not in out and "fori_loop" not in out
     results = json.loads((tmp_path / "bench.json").read_text())
     assert results["jax"] == line
@@ -171,7 +171,7 @@ def load_gpu_check():
 
 
 def no_gpu_sentence() -> str:
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if usable:
@@ -303,7 +303,7 @@ def test_gpu_check_compares_every_metric_to_1e_12():
 
 
 def test_gpu_check_agreement_grid_is_valid_and_has_every_rule():
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.rules import OPTIMIZERS
 
     config = load_config(load_gpu_check().agreement_table())
     assert list(config.optimizers) == list(OPTIMIZERS)

@@ -114,6 +114,37 @@ def test_usage_errors_exit_2(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]
 
 
+def test_version_prints_the_distribution_and_its_version(tmp_path):
+    """``python -m sweep --version``: the distribution's name (not the import package's)
+    and the version, exit 0, whether or not the checkout is installed."""
+    import sweep
+
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"optimizer-sweep {sweep.__version__}\n"
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["metadata", "checkout"])
+def test_version_reads_the_metadata_else_the_package(monkeypatch, capsys, installed):
+    from importlib import metadata
+
+    import sweep
+    from sweep import distribution
+
+    def version(name):
+        assert name == distribution.NAME
+        if not installed:
+            raise metadata.PackageNotFoundError(name)
+        return "9.8.7"
+
+    monkeypatch.setattr(metadata, "version", version)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    expected = "9.8.7" if installed else sweep.__version__
+    assert capsys.readouterr().out == f"optimizer-sweep {expected}\n"
+
+
 def test_an_output_that_cannot_be_written_is_refused_before_work(tmp_path, capsys):
     grid = tmp_path / "g.toml"
     grid.write_text(SMALL)

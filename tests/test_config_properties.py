@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kernels.objectives import OBJECTIVES  # noqa: E402
-from kernels.rules import AXES, OPTIMIZERS  # noqa: E402
-from kernels.schedules import SCHEDULES  # noqa: E402
+from sweep.kernels.objectives import OBJECTIVES  # noqa: E402
+from sweep.kernels.rules import AXES, OPTIMIZERS  # noqa: E402
+from sweep.kernels.schedules import SCHEDULES  # noqa: E402
 from sweep import cli, tunables  # noqa: E402
 from sweep.config import (ALIASES, AXIS_RULES, MAX_AXIS_VALUES, MAX_DIM, MAX_STEPS,  # noqa: E402
                           SECTIONS, SweepConfig, load, result_bytes, validate)

@@ -30,12 +30,12 @@ pytest.importorskip("numba_cuda", reason="the gpu extra (numba-cuda) is not inst
 import numpy as np  # noqa: E402
 
 from conftest import assert_same_bits  # noqa: E402
-from kernels import cuda as backend  # noqa: E402
-from kernels.compile import cpu_kernel  # noqa: E402
-from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for  # noqa: E402
-from kernels.objectives import problem  # noqa: E402
-from kernels.rules import OPTIMIZERS  # noqa: E402
-from kernels.schedules import SCHEDULES  # noqa: E402
+from sweep.kernels import cuda as backend  # noqa: E402
+from sweep.kernels.compile import cpu_kernel  # noqa: E402
+from sweep.kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for  # noqa: E402
+from sweep.kernels.objectives import problem  # noqa: E402
+from sweep.kernels.rules import OPTIMIZERS  # noqa: E402
+from sweep.kernels.schedules import SCHEDULES  # noqa: E402
 
 STEPS = 30
 RECORD_EVERY = 7
@@ -165,7 +165,7 @@ def test_without_records():
 
 
 def test_a_formula_objective_with_t():
-    from kernels.formula import formula_objective
+    from sweep.kernels.formula import formula_objective
 
     function, _, dim = formula_objective("(1 - x)**2 + 5*(y - x**2)**2 + 0.1*sin(t*x) + sqrt(1 + y**2)")
     x0, hyper, ids = cells(dim, alpha_max=0.3)
@@ -174,12 +174,12 @@ def test_a_formula_objective_with_t():
 
 
 def test_a_user_function_with_its_own_draws(tmp_path):
-    """A user's objective calling the generator (kernels.normal) with its key."""
+    """A user's objective calling the generator (sweep.kernels.normal) with its key."""
     import importlib.util
 
     path = tmp_path / "mine.py"
     path.write_text(
-        "from kernels import normal\n\n\ndef f(x, grad, t, key):\n"
+        "from sweep.kernels import normal\n\n\ndef f(x, grad, t, key):\n"
         "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = 3.0 * x[1] + normal(key, 1)\n"
         "    return 0.5 * x[0] * x[0] + 1.5 * x[1] * x[1]\n")
     spec = importlib.util.spec_from_file_location("mine_for_cuda", path)
@@ -240,7 +240,7 @@ def test_the_simulator_counts_as_a_device():
     assert message.startswith("1 CUDA device(s)")
 
 
-# --- float32 (kernels.precision): the same float32 twins on both backends ---
+# --- float32 (sweep.kernels.precision): the same float32 twins on both backends ---
 
 # Each rule once and each objective once (a float32 CPU reference kernel takes ~5 s
 # to compile cold; the float64 tests above cover every rule on every objective).

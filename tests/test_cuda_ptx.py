@@ -19,9 +19,9 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
                 allow_module_level=True)
 pytest.importorskip("numba_cuda", reason="the gpu extra (numba-cuda) is not installed")
 
-from kernels import cuda as backend  # noqa: E402
-from kernels.objectives import OBJECTIVES, problem  # noqa: E402
-from kernels.rules import OPTIMIZERS  # noqa: E402
+from sweep.kernels import cuda as backend  # noqa: E402
+from sweep.kernels.objectives import OBJECTIVES, problem  # noqa: E402
+from sweep.kernels.rules import OPTIMIZERS  # noqa: E402
 
 ARCHITECTURES = [(8, 0), (9, 0)]
 N_DIMENSIONAL = ("rosenbrock_nd", "rastrigin", "styblinski_tang", "quadratic")
@@ -76,13 +76,13 @@ def test_user_objectives_compile(tmp_path):
     """A formula (math functions, t) and a user's file drawing from the generator."""
     import importlib.util
 
-    from kernels.formula import formula_objective
+    from sweep.kernels.formula import formula_objective
 
     function, _, _ = formula_objective("log(1 + x**2) + atan(y)**2 + tanh(t*x) + abs(y)**1.5")
     rule = OPTIMIZERS["rmsprop"]
     assert_is_kernel_ptx(backend.ptx(rule, function, (9, 0)), (9, 0))
     path = tmp_path / "mine.py"
-    path.write_text("from kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\n"
+    path.write_text("from sweep.kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\n"
                     "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = x[1] * uniform(key, 1)\n"
                     "    return 0.5 * (x[0] * x[0] + x[1] * x[1])\n")
     spec = importlib.util.spec_from_file_location("mine_for_ptx", path)
@@ -112,7 +112,7 @@ def test_data_beyond_constant_memory_is_refused_with_a_sentence():
 def test_status_without_the_gpu_extra(monkeypatch):
     monkeypatch.setattr(backend, "cuda", None)
     ok, message = backend.device_status()
-    assert not ok and "pip install 'sweep[gpu]'" in message
+    assert not ok and "pip install 'optimizer-sweep[gpu]'" in message
     with pytest.raises(backend.CudaUnavailableError, match=r"sweep\[gpu\]"):
         backend.cuda_kernel(OPTIMIZERS["sgd"],
                             problem("booth").value_and_grad)
@@ -182,11 +182,11 @@ def test_float32_kernels_compile_to_float32_ptx(optimizer, name):
 
 AFTER_A_CPU_KERNEL = """
 import numpy as np
-from kernels import cuda as backend
-from kernels.compile import lockstep_kernel
-from kernels.layout import Settings, empty_metrics
-from kernels.objectives import problem
-from kernels.rules import OPTIMIZERS
+from sweep.kernels import cuda as backend
+from sweep.kernels.compile import lockstep_kernel
+from sweep.kernels.layout import Settings, empty_metrics
+from sweep.kernels.objectives import problem
+from sweep.kernels.rules import OPTIMIZERS
 adam = OPTIMIZERS["adam"]
 kernel = lockstep_kernel(adam, problem("booth").value_and_grad, 64)
 box = np.full(2, np.inf)
@@ -201,7 +201,7 @@ print(".visible .entry" in text)
 def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(tmp_path):
     """numba inlines a call with IR cached by any template of the function, whatever its
     target: a CPU kernel compiled (not loaded from the cache) first used to break the
-    CUDA compile (kernels.compile.forget_inlined_ir). A fresh process and cache."""
+    CUDA compile (sweep.kernels.compile.forget_inlined_ir). A fresh process and cache."""
     import subprocess
     import sys
 
@@ -214,7 +214,7 @@ def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(
     assert run.stdout.strip() == "True"
 
 
-# --- the training kernel (kernels.cuda_training) ---------------------------------------
+# --- the training kernel (sweep.kernels.cuda_training) ---------------------------------------
 
 
 @pytest.mark.parametrize("optimizer, network", [
@@ -225,8 +225,8 @@ def test_a_cuda_kernel_compiles_after_a_cpu_kernel_compiled_in_the_same_process(
 def test_the_training_kernel_compiles(optimizer, network):
     """Every training thread runs the CPU training kernel's block with one lane: the
     network's functions, exp/tanh in arithmetic, the epoch's shuffle, the lane step."""
-    from kernels import cuda_training
-    from kernels.models import Network
+    from sweep.kernels import cuda_training
+    from sweep.kernels.models import Network
 
     text = cuda_training.ptx(OPTIMIZERS[optimizer], Network(**network), (9, 0))
     assert_is_kernel_ptx(text, (9, 0))
@@ -234,8 +234,8 @@ def test_the_training_kernel_compiles(optimizer, network):
 
 
 def test_a_device_too_small_for_the_data_is_refused_with_sizes():
-    from kernels import cuda_training
-    from kernels.models import ModelData, Network
+    from sweep.kernels import cuda_training
+    from sweep.kernels.models import ModelData, Network
 
     network = Network(sizes=(64, 32, 10), activation="tanh", loss="cross_entropy", bias=True)
     rows = np.zeros((1000, 64)), np.zeros((1000, 1))
@@ -254,8 +254,8 @@ def test_a_device_too_small_for_the_data_is_refused_with_sizes():
 def test_a_cells_device_memory_counts_what_a_launch_allocates():
     """The memory check counts, per cell, the storage a launch allocates (the rule's state
     rows included), its inputs and its outputs."""
-    from kernels import cuda_training
-    from kernels.models import ModelData, Network
+    from sweep.kernels import cuda_training
+    from sweep.kernels.models import ModelData, Network
 
     network = Network(sizes=(4, 3), activation="tanh", loss="cross_entropy", bias=True)
     data = ModelData(x_train=np.zeros((50, 4)), y_train=np.zeros((50, 1)),

@@ -1,7 +1,7 @@
 """The data sets of model objectives (sweep.datasets): shapes, splits, scaling, refusals.
 
 Expected values come from outside the module: the sizes scikit-learn documents
-for its bundled sets, kernels.logistic.make_data for blobs, and a plain loop
+for its bundled sets, sweep.kernels.logistic.make_data for blobs, and a plain loop
 transcription of Wilson et al. (2017), section 3.3, for wilson2017.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from kernels.logistic import make_data
+from sweep.kernels.logistic import make_data
 from sweep import datasets
 from sweep.datasets import (BUNDLED, GENERATED, GENERATED_PARAMS, DataError, DataSet, as_signs,
                             check_targets, load)

@@ -1,12 +1,12 @@
-"""exp, expm1 and tanh in arithmetic (kernels.elementary) against libm, in Python and compiled."""
+"""exp, expm1 and tanh in arithmetic (sweep.kernels.elementary) against libm, in Python and compiled."""
 import math
 
 import numpy as np
 import pytest
 from numba import njit
 
-import kernels.compile  # noqa: F401  (registers the compiled forms)
-from kernels import elementary
+import sweep.kernels.compile  # noqa: F401  (registers the compiled forms)
+from sweep.kernels import elementary
 
 CASES = {
     "exp": (elementary.exp, math.exp, 1.0, [(-745, 709), (-1, 1), (-30, 30), (-1e-8, 1e-8)]),

@@ -7,7 +7,7 @@ import xarray as xr
 
 import sweep
 from conftest import assert_same_bits, grid_table
-from kernels.rules import AXES, OPTIMIZERS
+from sweep.kernels.rules import AXES, OPTIMIZERS
 
 METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "diverged",
            "trajectory", "loss")

@@ -1,4 +1,4 @@
-"""float32 kernels: the float32 twins of the same rules, objectives and kernels (kernels.precision).
+"""float32 kernels: the float32 twins of the same rules, objectives and kernels (sweep.kernels.precision).
 
 (a) the float32 lockstep kernel gives the float32 simple kernel's bits; (b) a
 plain-Python float32 reference (tests/naive_rules.py and tests/naive.py run on
@@ -17,12 +17,12 @@ import pytest
 
 import naive
 import naive_rules
-from kernels import precision
-from kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
-from kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for
-from kernels.objectives import problem
-from kernels.rules import OPTIMIZERS, AdamStep
-from kernels.schedules import SCHEDULES
+from sweep.kernels import precision
+from sweep.kernels.compile import LockstepKernel, cpu_kernel, lockstep_kernel
+from sweep.kernels.layout import DATA_FIELDS, Metrics, Settings, empty_metrics, hyper_for
+from sweep.kernels.objectives import problem
+from sweep.kernels.rules import OPTIMIZERS, AdamStep
+from sweep.kernels.schedules import SCHEDULES
 
 LANES = 8
 OBJECTIVES = {"rosenbrock": {}, "beale": {}, "quadratic": {"dim": 3, "kappa": 30.0}}
@@ -217,7 +217,7 @@ def test_typed_ir_has_no_float64_arithmetic(inspected):
                 offending.append(f"line {statement.loc.line}: {statement} {typed}")
     assert operations > 50 and not offending, offending
     # float64 goes only into casts to float32 (the Settings). The generator's normal
-    # (Box–Muller in float64) is called by kernels.step.perturb, a function of its own.
+    # (Box–Muller in float64) is called by sweep.kernels.step.perturb, a function of its own.
     assert float64_calls == {"class(float32)"}, float64_calls
 
 
@@ -230,7 +230,7 @@ def test_llvm_of_the_kernel_has_no_double_arithmetic(inspected):
     functions = {re.search(r'@"?([\w.$]+)"?\(', text).group(1): text
                  for text in re.split(r"(?m)^define ", module)[1:]}
     body = next(text for name, text in functions.items()
-                if re.match(r"_ZN7kernels7compile\d+lockstep16\w*?_kernel4adam", name))
+                if re.match(r"_ZN5sweep7kernels7compile\d+lockstep16\w*?_kernel4adam", name))
     double = re.findall(r"\b(?:fadd|fsub|fmul|fdiv|fneg)\b[^\n]*?\bdouble\b", body)
     assert not double, double[:5]
     # Lanes vectorized: 8 floats a vector on the Xeons (LLVM prefers 256-bit vectors
@@ -249,7 +249,7 @@ def test_math_stays_float32():
 
     from numba import float32, njit
 
-    from kernels import maths
+    from sweep.kernels import maths
 
     @njit
     def functions(x):

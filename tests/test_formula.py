@@ -1,4 +1,4 @@
-"""Formula objectives (kernels.formula): values, gradients, compiled code, module plumbing, errors."""
+"""Formula objectives (sweep.kernels.formula): values, gradients, compiled code, module plumbing, errors."""
 import ast
 import linecache
 import math
@@ -15,8 +15,8 @@ import pytest
 from numba import njit
 from numba.extending import register_jitable
 
-from kernels import objectives
-from kernels.formula import FormulaError, formula_objective
+from sweep.kernels import objectives
+from sweep.kernels.formula import FormulaError, formula_objective
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,7 +244,7 @@ def test_every_literal_is_a_float_and_small_powers_are_products():
 
 def test_the_source_is_the_same_in_another_process():
     _, source, _ = formula_objective(BEALE)
-    code = ("import sys; from kernels.formula import formula_objective; "
+    code = ("import sys; from sweep.kernels.formula import formula_objective; "
             f"sys.stdout.write(formula_objective({BEALE!r})[1])")
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                            text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "12345"})

@@ -1,6 +1,6 @@
 """``python -m sweep list`` names every entry of every registry."""
-from kernels.objectives import OBJECTIVES
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.objectives import OBJECTIVES
+from sweep.kernels.rules import OPTIMIZERS
 from sweep import cli, datasets, models
 from sweep.listing import SECTIONS, render
 

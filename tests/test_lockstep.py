@@ -14,10 +14,10 @@ import pytest
 
 import sweep
 from conftest import ROOT, assert_same_bits
-from kernels import compile as kernels_compile
-from kernels.numba_support import vector_bits
-from kernels.objectives import OBJECTIVES
-from kernels.rules import OPTIMIZERS
+from sweep.kernels import compile as kernels_compile
+from sweep.kernels.numba_support import vector_bits
+from sweep.kernels.objectives import OBJECTIVES
+from sweep.kernels.rules import OPTIMIZERS
 from sweep import tunables
 
 METRICS = ("final_loss", "best_loss", "final_x", "distance", "steps_to_tol", "diverged",
@@ -88,7 +88,7 @@ def test_every_objective(objective, monkeypatch):
 
 def test_a_user_function_with_draws(tmp_path, monkeypatch):
     (tmp_path / "mine.py").write_text(
-        "from kernels import normal\n\n\ndef f(x, grad, t, key):\n"
+        "from sweep.kernels import normal\n\n\ndef f(x, grad, t, key):\n"
         "    grad[0] = x[0] + normal(key, 0)\n    grad[1] = 3.0 * x[1] + normal(key, 1)\n"
         "    return 0.5 * x[0] * x[0] + 1.5 * x[1] * x[1]\n")
     table = grid(["adam", "sgd"], "booth")
@@ -110,7 +110,7 @@ def test_vector_bits_is_what_llvm_vectorizes_with_for_the_target(cpu, features, 
     # The probe only compiles (never runs), so any target can be asked on any machine.
     env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features)
     done = subprocess.run(
-        [sys.executable, "-c", "from kernels.numba_support import vector_bits; print(vector_bits())"],
+        [sys.executable, "-c", "from sweep.kernels.numba_support import vector_bits; print(vector_bits())"],
         env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert int(done.stdout) == bits
 
@@ -147,7 +147,7 @@ def test_a_grid_whose_blocks_differ_in_schedules_runs_both_kernels(monkeypatch):
 def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy, scheduled):
     from numba import njit
 
-    from kernels.layout import empty_metrics
+    from sweep.kernels.layout import empty_metrics
     from sweep.execute import Engine, _call
     from sweep.plan import make_plan
 
@@ -166,11 +166,11 @@ def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy
 
 
 def test_a_coordinate_step_freezes_a_diverged_lane_and_marks_one_that_leaves_the_bound():
-    """kernels.lanes.coordinate_step, plain Python: the body of every lane loop."""
+    """sweep.kernels.lanes.coordinate_step, plain Python: the body of every lane loop."""
     import math
 
-    from kernels.lanes import coordinate_step
-    from kernels.rules import AdamStep
+    from sweep.kernels.lanes import coordinate_step
+    from sweep.kernels.rules import AdamStep
 
     advance = coordinate_step(OPTIMIZERS["sgd"])
     state = ()

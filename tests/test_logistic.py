@@ -6,8 +6,8 @@ import pytest
 
 import sweep
 from conftest import assert_same_bits
-from kernels.logistic import make_data
-from kernels.models import network_functions
+from sweep.kernels.logistic import make_data
+from sweep.kernels.models import network_functions
 from sweep.config import validate
 from sweep.models import build, minibatches
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import sweep
-from kernels.objectives import OBJECTIVES, problem
+from sweep.kernels.objectives import OBJECTIVES, problem
 
 # Multimodal (rastrigin, ackley) or unbounded (saddles): from their customary
 # starts a local method is not expected to find the global minimum. Logistic

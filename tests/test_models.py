@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import sweep
-from kernels.models import (Network, batch_of_step, epoch_order, initial_weights,
+from sweep.kernels.models import (Network, batch_of_step, epoch_order, initial_weights,
                             network_functions)
-from kernels.training import lane_blocks
+from sweep.kernels.training import lane_blocks
 from sweep import models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,7 +66,7 @@ def test_engine_trains_as_torch(case):
 
 def _small(**objective):
     # adam (state and decay) and sgd (neither): the lane step after the gradient is the
-    # lockstep kernel's (kernels.lanes), held for every rule by tests/test_lockstep.py.
+    # lockstep kernel's (sweep.kernels.lanes), held for every rule by tests/test_lockstep.py.
     return {"sweep": {"optimizers": ["adam", "sgd"], "steps": 37, "record_every": 9,
                       "schedule": ["constant", "cosine"]},
             "objective": {"batch_size": 7, "seeds": [0, 5], "eval_every": 4, "bound": 30.0,

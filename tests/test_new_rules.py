@@ -1,7 +1,7 @@
 """The new rules of docs/update_rules.md, compiled, against their plain-Python transcription.
 
 ``tests/naive_rules.py`` transcribes each rule in the grouping docs/update_rules.md pins
-("How a step is computed"); the compiled rules of :mod:`kernels.rules` evaluate the same
+("How a step is computed"); the compiled rules of :mod:`sweep.kernels.rules` evaluate the same
 operations in the same order, so both CPU kernels give its trajectories bit for bit.
 ``fixtures/reference_trajectories.json`` holds torch/optax runs of the same rules
 (float64), which the engine meets to rtol 1e-10, atol 1e-12, as the transcription does
@@ -20,7 +20,7 @@ import pytest
 
 import naive_rules
 import sweep
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.rules import OPTIMIZERS
 from naive import make_quadratic, naive_objectives
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reference_trajectories.json"
@@ -180,7 +180,7 @@ def test_lockstep_is_simple_with_noise_and_a_schedule(dtype):
 def test_schedule_free_reports_the_average_and_its_loss(optimizer):
     """final_x, the records and the loss metrics are those of the reported point x (where
     optax's schedule_free_eval_params evaluates), not of y, where the gradient is taken."""
-    from kernels.objectives import problem
+    from sweep.kernels.objectives import problem
 
     table = {"sweep": {"optimizers": [optimizer], "steps": 40, "record_every": 10},
              "objective": {"name": "rosenbrock", "start": [[-1.2, 1.0]]},

@@ -122,3 +122,15 @@ def test_simple_kernels_loaded_from_the_cache_run_their_own_rule(tmp_path):
     assert len(set(compiled.values())) == 3  # three rules, three different results
     loaded = run("adagrad", "nesterov", "momentum", "sgd")  # adagrad compiled, the rest loaded
     assert {name: loaded[name] for name in compiled} == compiled
+
+
+def test_the_source_fingerprint_hashes_the_kernels_own_files():
+    """SOURCE_FINGERPRINT (in every kernel's cache key) reads the files of sweep/kernels/:
+    each module a kernel is built from, found where the package is."""
+    from sweep.kernels import compile as compiled
+
+    paths = compiled._source_modules()
+    folder = ROOT / "sweep" / "kernels"
+    assert all(path.is_file() and path.parent == folder for path in paths), paths
+    assert {"rules.py", "objectives.py", "step.py", "compile.py", "cuda.py", "random.py",
+            "training.py"} <= {path.name for path in paths}

@@ -1,4 +1,4 @@
-"""kernels.numba_support: the workarounds of numba's internals that no kernel test shows."""
+"""sweep.kernels.numba_support: the workarounds of numba's internals that no kernel test shows."""
 import subprocess
 import sys
 
@@ -10,8 +10,8 @@ from conftest import ROOT
 SCRIPT = """
 from numba import njit
 from numba.extending import register_jitable
-import kernels.compile
-from kernels.elementary import exp, log1p
+import sweep.kernels.compile
+from sweep.kernels.elementary import exp, log1p
 
 def twice(x):
     return exp(x) + exp(-x) + log1p(x) + log1p(2.0 * x)
@@ -38,6 +38,6 @@ def test_the_inliners_scope_warnings_are_silenced_for_the_elementary_functions_o
     done = subprocess.run([sys.executable, "-W", "default", "-c", SCRIPT], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     assert "NumbaIRAssumptionWarning: variable 'clip_v" in done.stderr, \
-        "numba#9489 no longer shows here: kernels.numba_support's filter may go"
+        "numba#9489 no longer shows here: sweep.kernels.numba_support's filter may go"
     assert "variable 'exp_v" not in done.stderr
     assert "variable 'log1p_v" not in done.stderr

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from kernels.objectives import OBJECTIVES, problem
+from sweep.kernels.objectives import OBJECTIVES, problem
 
 # Each n-dimensional objective at a couple of sizes; the fixed ones as they are.
 PROBLEMS = [problem(name, dim=dim) for name, entry in OBJECTIVES.items() if "dim" in entry.params

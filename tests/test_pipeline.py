@@ -14,7 +14,7 @@ import sweep
 import sweep.config
 import sweep.execute
 import sweep.objectives
-from kernels import objectives as registry
+from sweep.kernels import objectives as registry
 from sweep.config import Axis, SweepConfig
 from sweep.execute import Engine
 from sweep.objectives import ObjectiveSpec

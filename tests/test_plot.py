@@ -311,7 +311,7 @@ def test_matplotlib_is_imported_lazily_and_its_absence_is_one_sentence(monkeypat
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import fails
     with pytest.raises(ConfigError, match=r"^The matplotlib package is required for plotting: "
-                                          r"pip install 'sweep\[plot\]'$"):
+                                          r"pip install 'optimizer-sweep\[plot\]'$"):
         plot.heatmap(xr.Dataset())
 
 

@@ -12,7 +12,7 @@ from PIL import Image  # noqa: E402
 
 import sweep  # noqa: E402
 from conftest import grid_table  # noqa: E402
-from kernels.objectives import Problem  # noqa: E402
+from sweep.kernels.objectives import Problem  # noqa: E402
 from sweep import plot, plot_cli  # noqa: E402
 from sweep.config import load  # noqa: E402
 from sweep.names import spec_from_attrs  # noqa: E402

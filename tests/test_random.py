@@ -1,9 +1,9 @@
-"""The counter-based generator in :mod:`kernels.random`.
+"""The counter-based generator in :mod:`sweep.kernels.random`.
 
 * an independent reference: SplitMix64 written with Python ints, itself
   checked against the published test vectors;
 * the same source compiled by numba (``register_jitable``, as in
-  :mod:`kernels.compile`) against plain Python, bit for bit;
+  :mod:`sweep.kernels.compile`) against plain Python, bit for bit;
 * purity: the same (key, i) gives the same value in any order, block size or thread;
 * distribution: moments, chi-square, Kolmogorov–Smirnov, independence of keys
   that differ in one coordinate;
@@ -25,8 +25,8 @@ import pytest
 from numba import njit
 from numba.extending import register_jitable
 
-import kernels.random as rnd
-from kernels.random import counter_key, normal, uniform
+import sweep.kernels.random as rnd
+from sweep.kernels.random import counter_key, normal, uniform
 
 SOURCE = Path(rnd.__file__)
 MASK64 = (1 << 64) - 1
@@ -36,7 +36,7 @@ MIX2 = 0x94D049BB133111EB
 TWO_M53 = 2.0 ** -53
 NORMAL_MAX = math.sqrt(-2.0 * math.log(TWO_M53))  # largest |normal|: u1 = 2**-53, cos = ±1
 
-# Every function of the module, as kernels.compile registers them: the public three call
+# Every function of the module, as sweep.kernels.compile registers them: the public three call
 # the private helpers (_mix, _output, ...).
 FUNCTIONS = [f for f in vars(rnd).values()
              if inspect.isfunction(f) and f.__module__ == rnd.__name__]
@@ -414,7 +414,7 @@ import sys
 sys.path.insert(0, {root!r})
 import numpy as np
 from numba import cuda
-from kernels import random as R
+from sweep.kernels import random as R
 ck, un, no = (cuda.jit(device=True)(f) for f in (R.counter_key, R.uniform, R.normal))
 
 @cuda.jit
@@ -455,11 +455,11 @@ def test_cuda_simulator_matches_python(tmp_path):
 def test_compiles_to_ptx():
     from numba import cuda, types
 
-    from kernels import cuda as kernels_cuda
-    from kernels.numba_support import cuda_compiling_for
+    from sweep.kernels import cuda as kernels_cuda
+    from sweep.kernels.numba_support import cuda_compiling_for
 
     # The helpers the three call (_mix, _output, ...) are device functions, registered as
-    # every kernel registers them; compiling a call of one asks for a device (see kernels.cuda).
+    # every kernel registers them; compiling a call of one asks for a device (see sweep.kernels.cuda).
     kernels_cuda._register_shared()
     i64, u64, i32 = types.int64, types.uint64, types.int32
     for function, signature, returns in ((counter_key, (i64, i64, i64, i64), i64),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import sweep
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.rules import OPTIMIZERS
 from naive import make_quadratic, naive_objectives
 from naive_rules import ORIGINAL_RULES, hyperparameters_at, naive_trajectory
 
@@ -127,7 +127,7 @@ def test_kernel_matches_torch_optim_live():
 
 def coefficients_at(rule, t=3.0, **values):
     """A rule's coefficients at step t for its defaults (and ``values``), in plain Python."""
-    from kernels import records
+    from sweep.kernels import records
 
     hyper = {**{name: float(value) for name, value in rule.defaults.items()}, **values}
     rows = np.array([[hyper[name]] for name in rule.names])

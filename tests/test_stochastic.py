@@ -6,10 +6,10 @@ import pytest
 
 import sweep
 from conftest import assert_same_bits, grid_table
-from kernels.step import NOISE_STREAM
-from kernels.objectives import problem
-from kernels.random import counter_key, normal
-from kernels.schedules import SCHEDULES
+from sweep.kernels.step import NOISE_STREAM
+from sweep.kernels.objectives import problem
+from sweep.kernels.random import counter_key, normal
+from sweep.kernels.schedules import SCHEDULES
 
 
 def noisy_grid(**kwargs):

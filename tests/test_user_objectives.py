@@ -1,5 +1,6 @@
 """Objectives the user writes: a Python function in a file, or a formula; the Reddi examples."""
 import inspect
+import sys
 import textwrap
 from pathlib import Path
 
@@ -8,10 +9,10 @@ import pytest
 
 import sweep
 from conftest import ROOT, assert_same_bits
-from kernels import objectives
-from kernels.random import counter_key, uniform
 from sweep import cli
 from sweep.config import load
+from sweep.kernels import objectives
+from sweep.kernels.random import counter_key, uniform
 
 GRID = """
 [sweep]
@@ -62,7 +63,7 @@ def test_a_formula_matches_the_built_in(tmp_path):
 
 def test_user_function_with_its_own_draws_is_reproducible(tmp_path):
     source = textwrap.dedent("""
-        from kernels import normal, uniform
+        from sweep.kernels import normal, uniform
 
         def noisy_bowl(x, grad, t, key):
             value = 0.0
@@ -156,6 +157,42 @@ def test_malformed_user_objectives_exit_2(tmp_path, capsys, objective, files, ke
     err = capsys.readouterr().err
     assert err.startswith(f"error: {grid}: {key}") and rule in err, err
     assert "Traceback" not in err and not (tmp_path / "out.nc").exists()
+
+
+OLD_IMPORT = ("from kernels import normal, uniform\n\n\ndef f(x, grad, t, key):\n"
+              "    grad[0] = normal(key, 0)\n    return x[0]\n")
+
+
+@pytest.mark.parametrize("other_kernels", [False, True],
+                         ids=["kernels-absent", "unrelated-kernels"])
+def test_the_old_kernels_import_says_what_to_write(tmp_path, capsys, monkeypatch, other_kernels):
+    """A file written for the top-level package `kernels` (now sweep.kernels) is a
+    configuration error naming the file and the import to write, whether no `kernels` is
+    installed or another project's is (the package index's `kernels` has no `normal`)."""
+    monkeypatch.setitem(sys.modules, "kernels", None)  # import kernels: ModuleNotFoundError
+    if other_kernels:
+        fake = tmp_path / "site" / "kernels"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text('"""Another project\'s package of that name."""\n')
+        monkeypatch.syspath_prepend(str(fake.parent))
+        monkeypatch.delitem(sys.modules, "kernels")  # found on sys.path, then undone
+    grid = write(tmp_path, 'file = "mine.py"\nfunction = "f"', {"mine.py": OLD_IMPORT})
+    assert cli.main([str(grid), "-o", str(tmp_path / "out.nc"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {grid}: objective.file = "mine.py": imports \'kernels\''), err
+    assert "write 'from sweep.kernels import normal, uniform' (mine.py, line 1)" in err, err
+    assert ("cannot import name 'normal'" if other_kernels else "ModuleNotFoundError") in err
+    assert "Traceback" not in err and not (tmp_path / "out.nc").exists()
+
+
+def test_an_import_error_of_another_module_is_reported_as_it_is(tmp_path):
+    grid = write(tmp_path, 'file = "mine.py"\nfunction = "f"',
+                 {"mine.py": "import math\nfrom math import not_there\n"})
+    with pytest.raises(sweep.ConfigError) as raised:
+        load(grid)
+    message = str(raised.value)
+    assert "importing it raised ImportError: cannot import name 'not_there'" in message
+    assert "(mine.py, line 2)" in message and "sweep.kernels" not in message
 
 
 @pytest.mark.parametrize("schedule, extra, key, rule", [

@@ -1,5 +1,6 @@
 """Rules of a user's own (``[rules.NAME]``): compiled for every kernel, checked when the
 grid is read, swept like the built-ins."""
+import sys
 import textwrap
 
 import numpy as np
@@ -123,6 +124,22 @@ def test_a_broken_rule_is_a_configuration_error_naming_the_file_and_key(tmp_path
     assert cli.main([str(path), "-o", str(tmp_path / "out.nc")]) == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "out.nc").exists()
+
+
+def test_a_rule_file_with_the_old_kernels_import_says_what_to_write(tmp_path, monkeypatch):
+    """The engine's package was a top-level `kernels`: a rule file importing it is refused
+    with the file's line rewritten for sweep.kernels."""
+    monkeypatch.setitem(sys.modules, "kernels", None)  # import kernels: ModuleNotFoundError
+    write_rules(tmp_path, "from kernels.maths import sqrt\n\n\n"
+                          "def my_momentum(theta, grad, state, t, h):\n"
+                          "    return theta - h.alpha * grad / sqrt(1.0 + t), (grad,)\n")
+    grid = table(tmp_path, ["my_momentum"])
+    del grid["rules"]["signum_clipped"]
+    with pytest.raises(ConfigError) as raised:
+        sweep.run(grid)
+    message = str(raised.value)
+    assert "rules.my_momentum.file" in message and "imports 'kernels'" in message, message
+    assert "write 'from sweep.kernels.maths import sqrt' (my_rules.py, line 1)" in message
 
 
 def test_names_that_clash_or_are_missing(tmp_path):

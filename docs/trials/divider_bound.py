@@ -148,7 +148,7 @@ def threaded_rate(run, cells: int, steps: int, threads: int, repeats: int) -> fl
 def engine_rate(cells: int, steps: int, threads: int, repeats: int = 3) -> float:
     """Median M cell-steps/s of the engine's lockstep kernel, Adam on Rosenbrock, on the
     bench grid of about ``cells`` cells, split over ``threads`` threads."""
-    from kernels.layout import empty_metrics
+    from sweep.kernels.layout import empty_metrics
     from sweep.api import load_config
     from sweep.bench import sweep_table
     from sweep.execute import Engine, _call, kernel_for

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.compile import cpu_kernel
-from kernels.layout import Settings, empty_metrics, hyper_for
-from kernels.objectives import problem
-from kernels.precision import DTYPES
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.compile import cpu_kernel
+from sweep.kernels.layout import Settings, empty_metrics, hyper_for
+from sweep.kernels.objectives import problem
+from sweep.kernels.precision import DTYPES
+from sweep.kernels.rules import OPTIMIZERS
 
 ALPHAS = tuple(float(a) for a in np.geomspace(1e-4, 1.0, 17))
 BETA1S = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)

@@ -51,7 +51,7 @@ MODEL_AGREEMENT_RTOL = 1e-9
 def probe_device() -> dict:
     """``{"usable": False, "reason": sentence}``, or the current CUDA device's name,
     compute capability, memory (bytes) and the driver's and runtime's CUDA versions."""
-    from kernels.cuda import device_status
+    from sweep.kernels.cuda import device_status
 
     usable, why = device_status()
     if not usable:
@@ -151,7 +151,7 @@ def agreement_part(out: Path, timeout_s: float) -> dict:
 def agreement_table() -> dict:
     """The grid of the agreement check: every rule on Rosenbrock from two starts, with
     gradient noise, a warm-up and a cosine schedule, a divergent α (20), trajectories."""
-    from kernels.rules import OPTIMIZERS
+    from sweep.kernels.rules import OPTIMIZERS
 
     return {"sweep": {"optimizers": list(OPTIMIZERS), "steps": 200, "record_every": 20,
                       "schedule": "cosine"},
@@ -209,7 +209,7 @@ def agreement(path: Path) -> None:
     gpu = sweep.run(table, backend="cuda")  # first: without a GPU this fails at once
     cpu = sweep.run(table, backend="cpu", n_jobs=1)
     differences, agree = compare(cpu, gpu)
-    # Models (kernels.cuda_training): 150 training steps amplify FMA-level differences.
+    # Models (sweep.kernels.cuda_training): 150 training steps amplify FMA-level differences.
     models = model_agreement_table()
     model_gpu = sweep.run(models, backend="cuda")
     model_cpu = sweep.run(models, backend="cpu", n_jobs=1)

@@ -5,7 +5,7 @@
 VARIANTS is a comma-separated list of ``{lanes}x{chunk}`` (a chunk of 0: the whole
 block), by default ``64x0,64x16,64x32``; RULES a comma-separated list of rules (by
 default all). For each rule, every variant's kernel is built in this process
-(:func:`kernels.compile._lockstep_kernel`, whatever ``sweep.tunables.LANE_CHUNK``
+(:func:`sweep.kernels.compile._lockstep_kernel`, whatever ``sweep.tunables.LANE_CHUNK``
 says for this machine), then they run in turn, seven rounds, and each prints its
 median. Interleaving them is what makes the comparison fair on a shared machine,
 whose speed drifts by more than the differences measured. The grid is
@@ -19,10 +19,10 @@ import statistics
 import sys
 import time
 
-from kernels.compile import _lockstep_kernel
-from kernels.layout import empty_metrics
-from kernels.numba_support import vector_bits
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.compile import _lockstep_kernel
+from sweep.kernels.layout import empty_metrics
+from sweep.kernels.numba_support import vector_bits
+from sweep.kernels.rules import OPTIMIZERS
 from sweep import tunables
 from sweep.api import load_config
 from sweep.bench import sweep_table

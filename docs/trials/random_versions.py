@@ -1,10 +1,10 @@
-"""Two versions of kernels/random.py, in one process: the same bits, and their compiled speed.
+"""Two versions of sweep/kernels/random.py, in one process: the same bits, and their compiled speed.
 
     git show 9c33e8f:kernels/random.py > /tmp/random_old.py
     python docs/trials/random_versions.py /tmp/random_old.py
 
 Loads the other version from the file given and registers its functions with
-numba as :mod:`kernels.compile` registers this one's. Checks that the keys,
+numba as :mod:`sweep.kernels.compile` registers this one's. Checks that the keys,
 uniforms and normals of 4000 random (seed, cell, step, stream, i) rows agree
 bit for bit between the two versions, compiled and in plain Python; then times
 compiled loops of each version, interleaved (median of 5 runs, 4 rounds): a
@@ -22,8 +22,8 @@ import time
 import numpy as np
 from numba import njit
 
-import kernels.compile as compiled
-import kernels.random as this
+import sweep.kernels.compile as compiled
+import sweep.kernels.random as this
 
 
 def load(path: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from kernels.rules import OPTIMIZERS
+from sweep.kernels.rules import OPTIMIZERS
 from sweep import bench
 
 

@@ -329,8 +329,8 @@ def computed_paths(ds: xr.Dataset, cells: np.ndarray, n_jobs: int | None = None)
     """
     from joblib import Parallel, delayed
 
-    from kernels.rules import OPTIMIZERS
-    from kernels.schedules import SCHEDULES
+    from sweep.kernels.rules import OPTIMIZERS
+    from sweep.kernels.schedules import SCHEDULES
 
     from ..execute import Engine, resolve_jobs, run_block, settings_for, spec_for
     from ..plan import Block, make_plan

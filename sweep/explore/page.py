@@ -14,7 +14,8 @@ import numpy as np
 
 from .data import PageData
 
-BOKEH_MISSING = "The bokeh package is required for the explorer page: pip install 'sweep[plot]'"
+BOKEH_MISSING = ("The bokeh package is required for the explorer page: "
+                 "pip install 'optimizer-sweep[plot]'")
 CELL_COLOR = "#111111"  # the clicked cell: its outline, path and loss curve
 PIN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
 PANEL = (300, 250)  # a heatmap's width and height, px, before the page fits them to the window

@@ -7,7 +7,7 @@
   and :func:`animate` (a GIF);
 * :mod:`sweep.plot.common`: what both share (colours, axes, selection).
 
-matplotlib is imported on first use (the ``plot`` extra: ``pip install 'sweep[plot]'``).
+matplotlib is imported on first use (the ``plot`` extra: ``pip install 'optimizer-sweep[plot]'``).
 Every function returns a :class:`matplotlib.figure.Figure` that pyplot no longer
 tracks: Jupyter shows it when it is a cell's value (once), a loop over many
 figures leaks nothing, and ``fig.savefig(path)`` writes it.

@@ -17,7 +17,8 @@ MINIMUM_COLOR = "#ffd21f"
 # Colours follow the rules' registry order, so an optimizer keeps its colour across figures.
 REGISTRY_ORDER = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam",
                   "amsgrad", "adamw", "nadam", "adamax")
-MATPLOTLIB_MISSING = "The matplotlib package is required for plotting: pip install 'sweep[plot]'"
+MATPLOTLIB_MISSING = ("The matplotlib package is required for plotting: "
+                      "pip install 'optimizer-sweep[plot]'")
 
 class PlotError(ConfigError, ValueError):
     """A request the dataset cannot satisfy: an unknown axis or metric, no trajectories.

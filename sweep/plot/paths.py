@@ -113,7 +113,7 @@ def _problem(ds: xr.Dataset, problem):
 
         if isinstance(problem, ObjectiveSpec):
             return resolve(problem), ""
-        raise PlotError("problem= must be a kernels.objectives.Problem or an ObjectiveSpec")
+        raise PlotError("problem= must be a sweep.kernels.objectives.Problem or an ObjectiveSpec")
     attrs = ds.attrs
     kind = attrs.get(OBJECTIVE_KIND, "builtin")
     name = attrs.get(OBJECTIVE)
@@ -122,7 +122,7 @@ def _problem(ds: xr.Dataset, problem):
     spec = spec_from_attrs(attrs)
     try:
         if kind == "builtin":
-            from kernels.objectives import problem as build
+            from sweep.kernels.objectives import problem as build
 
             params = dict(spec.params) if spec is not None else objective_params(attrs)
             return build(name, **params), ""
@@ -387,7 +387,7 @@ def trajectories(ds: xr.Dataset, select: dict | None = None, *, optimizers=None,
             own. Hyperparameters left out are set, per optimizer, to the cell with the
             lowest final loss; ``start`` (and ``seed``, ``schedule``) to the first value.
         optimizers: which optimizers (default: all).
-        problem: the objective (a :class:`kernels.objectives.Problem` or an
+        problem: the objective (a :class:`sweep.kernels.objectives.Problem` or an
             ``ObjectiveSpec``) for the contours; default: rebuilt from ``ds.attrs`` (a
             built-in, a formula, or a Python file still there unchanged). When it cannot
             be rebuilt, a :class:`PlotError` says why (pass ``problem=``).
@@ -465,7 +465,7 @@ def animate(ds: xr.Dataset, select: dict | None = None, *, path="trajectories.gi
         from PIL import Image
     except ImportError:
         raise ConfigError("The pillow package is required for animations: "
-                          "pip install 'sweep[plot]'") from None
+                          "pip install 'optimizer-sweep[plot]'") from None
     if fps < 1:
         raise PlotError(f"fps = {fps}: must be >= 1")
     if frames is not None and int(frames) < 1:

@@ -1,22 +1,22 @@
 """CUDA kernels built from the same plain-Python rules, objectives, generator and schedules.
 
-The GPU counterpart of :func:`kernels.compile.cpu_kernel`, with exactly its
-interface and semantics (:mod:`kernels.layout`): :func:`cuda_kernel` returns a
+The GPU counterpart of :func:`sweep.kernels.compile.cpu_kernel`, with exactly its
+interface and semantics (:mod:`sweep.kernels.layout`): :func:`cuda_kernel` returns a
 host callable ``kernel(x0, hyper, ids, settings, out)`` that copies the cells
 to the device(s), runs one CUDA thread per cell and fills ``out`` in place.
 Nothing about a step is written here: each thread runs
-:func:`kernels.step.cell_runner`, the same plain-Python function the simple
+:func:`sweep.kernels.step.cell_runner`, the same plain-Python function the simple
 CPU kernel runs, with the rules, objectives, generator and schedules it calls
 registered below for the CUDA target as they are for the CPU in
-:mod:`kernels.compile`.
+:mod:`sweep.kernels.compile`.
 
 How the shared functions reach CUDA
 -----------------------------------
 numba-cuda keeps its own typing registry: a ``numba.extending.register_jitable``
 (CPU) is not visible to CUDA kernels. :func:`_register_shared` therefore
 registers the very same function objects, listed once in
-:data:`kernels.compile.INLINED_FUNCTIONS` and
-:data:`kernels.compile.CALLED_FUNCTIONS`, with ``numba.cuda.extending.
+:data:`sweep.kernels.compile.INLINED_FUNCTIONS` and
+:data:`sweep.kernels.compile.CALLED_FUNCTIONS`, with ``numba.cuda.extending.
 register_jitable`` (an ``overload`` with ``target="cuda"``): each becomes a
 device function, which NVVM inlines. ``maths.sqrt`` gets a CUDA overload
 lowering to ``math.sqrt`` (libdevice ``sqrt``, correctly rounded: the same
@@ -36,7 +36,7 @@ the *current device* for its compute capability, so ``cuda.compile_ptx`` of
 any kernel that calls a function needs a driver. :func:`ptx` supplies the
 requested compute capability instead, for the duration of the compilation
 only and only when no device is present
-(:func:`kernels.numba_support.cuda_compiling_for`).
+(:func:`sweep.kernels.numba_support.cuda_compiling_for`).
 
 Layout
 ------
@@ -47,13 +47,13 @@ local memory. Beyond that they live in one device array ``work`` of shape
 (5, dim, cells), cell axis last, so that warp neighbours' accesses are
 coalesced and any dimension works. Inputs and outputs are laid out cell axis
 last too (transposed on the host): ``x0`` (dim, n), ``hyper`` (4, n), ``ids``
-(3, n), with the rows of :mod:`kernels.layout`'s columns; the settings travel as
-:func:`kernels.layout.pack_settings`'s three arrays.
+(3, n), with the rows of :mod:`sweep.kernels.layout`'s columns; the settings travel as
+:func:`sweep.kernels.layout.pack_settings`'s three arrays.
 
 How close to the CPU
 --------------------
 In numba-cuda's simulator the kernel's Python runs with CPython's libm and
-gives :func:`~kernels.compile.cpu_kernel`'s bits (``tests/test_cuda.py``).
+gives :func:`~sweep.kernels.compile.cpu_kernel`'s bits (``tests/test_cuda.py``).
 On a GPU two things may move the last bits of a step: libdevice's ``log``,
 ``cos``, ``exp``, ``pow`` (noise, schedules, nadam, some objectives) are not
 glibc's, and NVVM contracts ``a * b + c`` into FMAs by default (the PTX has
@@ -78,7 +78,7 @@ from .layout import (SCHEDULE, SEED, START, Metrics, Settings, empty_metrics, pa
 from .numba_support import cuda_compiling_for, forget_inlined_ir
 from .step import cell_runner, results
 
-INSTALL_HINT = "pip install 'sweep[gpu]'"
+INSTALL_HINT = "pip install 'optimizer-sweep[gpu]'"
 
 if importlib.util.find_spec("numba_cuda") is not None:
     from numba import cuda
@@ -154,7 +154,7 @@ def _register_shared() -> None:
     def _sqrt_cuda(x):
         return lambda x: math.sqrt(x)
 
-    # The CPU's are LLVM bitcasts and llvm.floor (kernels.numba_support); libdevice
+    # The CPU's are LLVM bitcasts and llvm.floor (sweep.kernels.numba_support); libdevice
     # has the same operations.
     from numba.cuda import libdevice
 
@@ -175,7 +175,7 @@ def _register_shared() -> None:
     for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS, unpack_settings):
         register_jitable(function)
         _CUDA_REGISTERED.add(function)
-    # float32 hook: the arithmetic helpers float32 twins call (see kernels.precision).
+    # float32 hook: the arithmetic helpers float32 twins call (see sweep.kernels.precision).
     precision.register_helpers(overload, target="cuda", inline="always")
 
 
@@ -265,8 +265,8 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
     simulator runs it as Python. Arguments (n cells in this launch, cell axis last):
 
     * x0 (dim, n), hyper (H, n) (the rule's hyperparameters), ids (3, n) int64 (rows:
-      :mod:`kernels.layout`'s columns);
-    * integers, reals, box: :func:`kernels.layout.pack_settings` of the settings;
+      :mod:`sweep.kernels.layout`'s columns);
+    * integers, reals, box: :func:`sweep.kernels.layout.pack_settings` of the settings;
     * work ((4 + S)·dim, n) scratch for θ, ∇f, the reported point and the gradient there,
       and the rule's S state values
       (unused when ``local`` is a length: then they are local arrays of it);
@@ -274,9 +274,9 @@ def _kernel_function(rule, value_and_grad, dtype: str = "float64", local: int | 
       steps to tol), diverged (n,) bool, trajectory (r, dim, n), loss (r, n).
 
     Each thread runs cells ``cuda.grid(1)``, ``+ cuda.gridsize(1)``, … through
-    :func:`kernels.step.cell_runner`, as :func:`kernels.compile.cpu_kernel` does.
+    :func:`sweep.kernels.step.cell_runner`, as :func:`sweep.kernels.compile.cpu_kernel` does.
     With ``dtype="float32"`` every float array above is float32 and the
-    function is the float32 twin of this one (:mod:`kernels.precision`).
+    function is the float32 twin of this one (:mod:`sweep.kernels.precision`).
     """
     from numba.cuda import types
 
@@ -521,7 +521,7 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
 
     Args:
         device_kernel: a ``cuda.jit`` of :func:`_kernel_function`.
-        x0, hyper, ids, settings, out: as :func:`kernels.compile.cpu_kernel`'s.
+        x0, hyper, ids, settings, out: as :func:`sweep.kernels.compile.cpu_kernel`'s.
         devices: device ids (default: every device numba-cuda sees).
         states: the rule's state values per coordinate (sizes the scratch).
     """
@@ -549,7 +549,7 @@ def run_on_devices(device_kernel, x0, hyper, ids, settings: Settings, out: Metri
 
 
 class CudaKernel:
-    """A host callable with the interface of :func:`kernels.compile.cpu_kernel`'s kernels.
+    """A host callable with the interface of :func:`sweep.kernels.compile.cpu_kernel`'s kernels.
 
     One ``cuda.jit`` dispatcher per problem dimension that gets local arrays
     (:func:`local_dim`), and one for all larger ones, made on first use.
@@ -591,8 +591,8 @@ class CudaKernel:
 def cuda_kernel(rule, value_and_grad, dtype: str = "float64") -> CudaKernel:
     """The CUDA ``kernel(x0, hyper, ids, settings, out)`` for one rule and one objective.
 
-    Same arguments (:mod:`kernels.layout`), results and semantics as
-    :func:`kernels.compile.cpu_kernel`, with ``out`` host arrays filled in
+    Same arguments (:mod:`sweep.kernels.layout`), results and semantics as
+    :func:`sweep.kernels.compile.cpu_kernel`, with ``out`` host arrays filled in
     place. One thread per cell; compiled on the first call, for the device at
     hand. ``dtype="float32"``: as for ``cpu_kernel``.
 

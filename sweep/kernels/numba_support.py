@@ -1,6 +1,6 @@
 """Every use of numba's (and numba-cuda's) internals, in one place, each with why.
 
-The rest of :mod:`kernels` uses numba's public API only. What is here reaches
+The rest of :mod:`sweep.kernels` uses numba's public API only. What is here reaches
 past it; each piece names the behaviour it works around, how it was found and
 the upstream report where there is one. ``pyproject.toml`` pins numba and
 numba-cuda to the versions the suite passes on: a new version must pass the
@@ -113,7 +113,7 @@ def _floor_cpu(x):
 # open). The inliner leaves the phi variable out of the caller's scope; the code built
 # is what it should be (the suite checks every kernel that inlines them, bit for bit,
 # against tests/naive_rules.py). The training kernels inline exp and log1p several times, so
-# every new one printed dozens. Silenced only for :mod:`kernels.elementary`'s functions.
+# every new one printed dozens. Silenced only for :mod:`sweep.kernels.elementary`'s functions.
 _ELEMENTARY = "|".join(sorted(
     name for name, value in vars(elementary).items()
     if isinstance(value, pytypes.FunctionType) and value.__module__ == elementary.__name__))
@@ -133,7 +133,7 @@ def register_jitable(function=None, *, inline: str = "never"):
     also consults: after a CPU kernel inlined a rule (caching the rule's IR
     typed for the CPU), compiling a CUDA kernel in the same process picked up
     that cached IR and failed to lower it (``mul(omitted, omitted)``).
-    :mod:`kernels.cuda` registers the same functions for its own target.
+    :mod:`sweep.kernels.cuda` registers the same functions for its own target.
 
     ``error_model="numpy"``, as the kernels have: a function compiled on its own
     (``inline="never"``: a network's passes, the lane step) otherwise gets
@@ -195,7 +195,7 @@ def forget_inlined_ir() -> None:
     CPU), a CUDA kernel compiled later in the same process inlined that IR
     and failed to lower it (``mul(omitted, omitted)``; found by
     ``tests/test_cuda_ptx.py``, which compiles both in one process; no
-    upstream report found). :mod:`kernels.cuda` calls this before it
+    upstream report found). :mod:`sweep.kernels.cuda` calls this before it
     compiles; a later CPU compile types the functions again (the same code).
     """
     from numba.core.typing.templates import builtin_registry
@@ -215,7 +215,7 @@ def cached_as(name: str):
     every kernel is the same nested ``def kernel``, so without this they would
     all share one index and its numbered data files, and two processes
     compiling two kernels at once could each write data file ``.1`` (the
-    other's machine code loaded later). See :func:`kernels.compile.cache_name`.
+    other's machine code loaded later). See :func:`sweep.kernels.compile.cache_name`.
     """
     def rename(function):
         function.__qualname__ = name

@@ -1,11 +1,11 @@
 """The kernels' interfaces, named once: settings, per-cell columns and outputs.
 
-Every kernel (:mod:`kernels.compile` on the CPU, :mod:`kernels.cuda` on a GPU)
+Every kernel (:mod:`sweep.kernels.compile` on the CPU, :mod:`sweep.kernels.cuda` on a GPU)
 takes the same arguments, ``kernel(x0, hyper, ids, settings, out)``:
 
 * ``x0`` (n, dim): one start point per cell;
 * ``hyper`` (n, H): the cell's hyperparameters, in the order the rule declares them
-  (:attr:`kernels.rules.Optimizer.names`: α first);
+  (:attr:`sweep.kernels.rules.Optimizer.names`: α first);
 * ``ids`` (n, 3) int64: columns :data:`ID_COLUMNS` (indices :data:`SEED`,
   :data:`START`, :data:`SCHEDULE`): the seed, the index of the start point
   (which, with the seed, picks the cell's random draws) and the schedule code;
@@ -37,7 +37,7 @@ class Settings(NamedTuple):
         minimum: f* (NaN if unknown: ``steps_to_tol`` stays NaN).
         bound: |θ_i| > bound, or a non-finite θ_i or f, marks a cell diverged.
         noise: σ of the Gaussian noise added to each gradient component (0: none).
-        warmup: linear warm-up length in steps (0: none), see :mod:`kernels.schedules`.
+        warmup: linear warm-up length in steps (0: none), see :mod:`sweep.kernels.schedules`.
         step_every: the step schedule's period in steps.
         step_factor: the step schedule's factor.
         lower: (dim,) lower corner of the box θ is projected onto after every step (−inf: none).

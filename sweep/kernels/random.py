@@ -9,10 +9,10 @@ which cells run::
     u = uniform(key, i)                           # the i-th uniform for that key
     z = normal(key, i)                            # the i-th standard normal for that key
 
-The functions are plain Python scalar arithmetic: :mod:`kernels.compile`
+The functions are plain Python scalar arithmetic: :mod:`sweep.kernels.compile`
 registers every function of this module (the private helpers ``_mix`` …
 included: the public three call them) with ``register_jitable`` for CPU
-kernels, and :mod:`kernels.cuda` registers the same list for CUDA. Compiling
+kernels, and :mod:`sweep.kernels.cuda` registers the same list for CUDA. Compiling
 one of them elsewhere (``cuda.compile_ptx``, ``njit``) needs the helpers
 registered for that target too.
 

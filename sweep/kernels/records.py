@@ -4,8 +4,8 @@ numba builds a tuple only from a literal list of its items, so the code that loa
 a rule's state values (a tuple of as many floats as the rule declares), stores
 them, or builds the record of its hyperparameters, is written here for each size
 and each rule: a few lines of plain Python per function, generated from the
-declaration (:class:`kernels.rules.Optimizer`) and kept in :mod:`linecache`, so
-that :mod:`kernels.precision` reads their source like any other function's and
+declaration (:class:`sweep.kernels.rules.Optimizer`) and kept in :mod:`linecache`, so
+that :mod:`sweep.kernels.precision` reads their source like any other function's and
 numba's messages can show it. Kernels inline them: what remains is the loads and
 stores themselves.
 
@@ -27,7 +27,7 @@ def _define(name: str, source: str, namespace: dict | None = None):
     (numba's disk cache keys a kernel on what it closes over, file names included, and a
     float32 twin is compiled from its original's file name)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    filename = f"<kernels.records {name} {digest}>"
+    filename = f"<sweep.kernels.records {name} {digest}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
     scope = dict(namespace or {})

@@ -1,9 +1,9 @@
-"""The step of :mod:`kernels.step` arranged over lanes: the parts every lane kernel shares.
+"""The step of :mod:`sweep.kernels.step` arranged over lanes: the parts every lane kernel shares.
 
 A lane kernel advances ``lanes`` cells together, each array laid out (rows,
 lanes) so that the lane loop is innermost and LLVM vectorizes it across cells.
-The kernel of the built-in objectives (:func:`kernels.compile.lockstep_kernel`)
-and the kernel that trains models (:mod:`kernels.training`) differ in how they
+The kernel of the built-in objectives (:func:`sweep.kernels.compile.lockstep_kernel`)
+and the kernel that trains models (:mod:`sweep.kernels.training`) differ in how they
 get the gradient; the rest is written here once, on a :class:`Lanes` record:
 
 * ``lane_loader(rule)``: a block's cells into the lanes (start points, the rule's
@@ -21,7 +21,7 @@ get the gradient; the rest is written here once, on a :class:`Lanes` record:
   lane has diverged (selects, not branches: a branch would stop the vectorizer).
   Scalars in and out: every lane loop inlines it and keeps only its loads and stores.
 
-Plain Python, registered and inlined by :mod:`kernels.compile`.
+Plain Python, registered and inlined by :mod:`sweep.kernels.compile`.
 """
 from __future__ import annotations
 
@@ -333,7 +333,7 @@ def coordinate_step(rule):
     ``theta`` and ``grad`` are θ_i and (∂f/∂θ)_i, ``state`` the rule's state values of
     coordinate i (a tuple), ``k`` the lane's coefficients (``rule.coefficients``),
     ``lower``/``upper`` coordinate i's box and ``bound`` the divergence bound. The rule's
-    update, then :func:`kernels.step.constrain`; θ_i and the state come back unchanged
+    update, then :func:`sweep.kernels.step.constrain`; θ_i and the state come back unchanged
     where the lane was not ``alive``, and ``alive`` becomes False where θ_i leaves the bound.
     """
     update = rule.update

@@ -1,6 +1,6 @@
 """Logistic regression's pieces: the blobs data set, softplus and σ, and f* by Newton's method.
 
-The model objective ``logistic`` (:mod:`kernels.models`) trains on these: the
+The model objective ``logistic`` (:mod:`sweep.kernels.models`) trains on these: the
 generated ``blobs`` (``name = "logistic"`` in a grid file, as before models
 existed, is the logistic model on them), with f* and the minimizer computed once
 by Newton's method to machine precision when λ > 0.
@@ -37,7 +37,7 @@ def make_data(samples: int, features: int, data_seed: int) -> tuple[np.ndarray, 
 
 
 def softplus(z):
-    """log(1 + e^z) without overflow (e^x and log1p: :mod:`kernels.elementary`, which
+    """log(1 + e^z) without overflow (e^x and log1p: :mod:`sweep.kernels.elementary`, which
     vectorize)."""
     if z > 0.0:
         return z + log1p(exp(-z))

@@ -1,26 +1,26 @@
 """Models on the CUDA backend: one thread per cell, each running the training kernel's block.
 
 Nothing about a training step is written here. Each thread runs
-:func:`kernels.training.block_trainer`'s ``train_block`` with one lane, the
+:func:`sweep.kernels.training.block_trainer`'s ``train_block`` with one lane, the
 function the CPU's training kernel runs for its lane blocks (and its reference,
 one lane, runs for every cell), with the network functions, the lane step and
-the minibatch order registered for the CUDA target as :mod:`kernels.cuda` does
+the minibatch order registered for the CUDA target as :mod:`sweep.kernels.cuda` does
 for the built-in objectives. The data are kernel arguments, so they live in the
 device's global memory (digits does not fit the 64 KiB of constant memory).
 
 A thread's lanes (θ, ∇f, state, per-lane scalars), activations and epoch
-permutation are its column of a :class:`kernels.training.Storage` of device
+permutation are its column of a :class:`sweep.kernels.training.Storage` of device
 arrays, the layout the CPU kernel allocates for its lane blocks (cut by the same
-:func:`kernels.training.scratch_in`); the cell axis is last, so that warp
+:func:`sweep.kernels.training.scratch_in`); the cell axis is last, so that warp
 neighbours' accesses coalesce. The inputs and outputs keep the CPU kernel's
 layout, cell axis first: they are read and written once per cell. The kernel's
-arguments are named records (:class:`Cells`, :class:`kernels.layout.Settings`,
-:class:`kernels.models.ModelData`, the storage, :class:`kernels.layout.Metrics`).
+arguments are named records (:class:`Cells`, :class:`sweep.kernels.layout.Settings`,
+:class:`sweep.kernels.models.ModelData`, the storage, :class:`sweep.kernels.layout.Metrics`).
 
 Bits: in numba-cuda's simulator the thread's Python runs with CPython's libm and
 gives the CPU kernel's bits (``tests/test_cuda.py``). On a GPU NVVM contracts
 ``a * b + c`` into FMAs and libdevice's ``log`` is not glibc's: the last bits of a
-step may move (see :mod:`kernels.cuda`); not measured on a GPU here.
+step may move (see :mod:`sweep.kernels.cuda`); not measured on a GPU here.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def data_bytes(data: ModelData) -> int:
 
 
 def bytes_per_cell(rule, network: Network, data: ModelData, records: int) -> int:
-    """Device memory one cell of ``rule`` takes: its inputs, its :class:`kernels.training.
+    """Device memory one cell of ``rule`` takes: its inputs, its :class:`sweep.kernels.training.
     Storage` column (with a permutation of its own) and its outputs (bytes)."""
     dim = network.dim
     inputs = 8 * (dim + len(rule.names) + 3)  # x0, hyper, ids
@@ -73,7 +73,7 @@ def free_memory() -> float:
 def check_device_memory(rule, network: Network, data: ModelData, records: int,
                         free_bytes: float | None = None) -> None:
     """Raise :class:`DeviceMemoryError` unless the data and at least one cell fit
-    :data:`kernels.cuda.MEMORY_FRACTION` of the device's free memory.
+    :data:`sweep.kernels.cuda.MEMORY_FRACTION` of the device's free memory.
 
     ``free_bytes``: the device's free memory (default: :func:`free_memory`)."""
     if free_bytes is None:
@@ -124,12 +124,12 @@ def _kernel_function(rule, network: Network):
     ``kernel(cells, settings, data, test_rows, storage, rows, order, out)``.
 
     ``cells`` a :class:`Cells` of the launch's n cells; ``settings`` the
-    :class:`kernels.layout.Settings` (its box on the device); ``data`` the
-    :class:`kernels.models.ModelData` on the device, its test arrays at least one row long
+    :class:`sweep.kernels.layout.Settings` (its box on the device); ``data`` the
+    :class:`sweep.kernels.models.ModelData` on the device, its test arrays at least one row long
     (device arrays cannot be empty) of which the first ``test_rows`` are the test set;
-    ``storage`` a :class:`kernels.training.Storage` of n columns, each cell its own
+    ``storage`` a :class:`sweep.kernels.training.Storage` of n columns, each cell its own
     permutation; ``rows`` the identity (max(n_train, n_test),); ``order`` the identity
-    (n,); ``out`` the :class:`kernels.layout.Metrics` of the n cells.
+    (n,); ``out`` the :class:`sweep.kernels.layout.Metrics` of the n cells.
     """
     _register(rule, network)
     train_block = registered_block_trainer(rule, network, 1, "cuda")
@@ -152,7 +152,7 @@ def _kernel_function(rule, network: Network):
 
 
 def launch_storage(rule, network: Network, data: ModelData, cells: int, empty) -> Storage:
-    """The :class:`kernels.training.Storage` of a launch of ``cells`` cells, its arrays made
+    """The :class:`sweep.kernels.training.Storage` of a launch of ``cells`` cells, its arrays made
     by ``empty(shape, dtype)`` (``cuda.device_array``'s arguments): what
     :func:`bytes_per_cell` counts."""
     rows = storage_rows(sizes(rule), network.dim, len(SCHEDULES))
@@ -220,7 +220,7 @@ def ptx(rule, network: Network, cc: tuple[int, int] = (9, 0)) -> str:
 
 class CudaTrainingKernel:
     """``kernel(x0, hyper, ids, settings, out)`` of one rule training one model on the GPU,
-    with the interface of :class:`kernels.training.TrainingKernel`.
+    with the interface of :class:`sweep.kernels.training.TrainingKernel`.
 
     The cells run in chunks that fit the current device's free memory, one thread each;
     the results do not depend on the chunking (a cell's minibatches depend only on its
@@ -323,7 +323,7 @@ class CudaTrainingKernel:
 @functools.cache
 def _dispatcher(rule, network: Network):
     """One ``cuda.jit`` dispatcher per (rule, network shape): every kernel object of them
-    (one per block, as :func:`kernels.training.training_kernel`'s) shares its compilation."""
+    (one per block, as :func:`sweep.kernels.training.training_kernel`'s) shares its compilation."""
     return cuda.jit(_kernel_function(rule, network))
 
 
@@ -332,7 +332,7 @@ def cuda_training_kernel(rule, network: Network, data: ModelData) -> CudaTrainin
     first call, for the device at hand).
 
     Raises:
-        kernels.cuda.CudaUnavailableError: numba-cuda is not installed.
+        sweep.kernels.cuda.CudaUnavailableError: numba-cuda is not installed.
     """
     backend._require_cuda()
     _register(rule, network)

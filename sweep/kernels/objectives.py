@@ -5,7 +5,7 @@ Every objective has the signature ``value_and_grad(x, grad, t, key) -> float``:
 gradient is written into ``grad`` and the value is returned; ``t`` is the
 1-based step and ``key`` identifies (seed, cell, step) for stochastic
 objectives (the built-ins ignore both). Plain Python, so the same function
-compiles for the CPU and the GPU in :mod:`kernels.compile` and runs uncompiled
+compiles for the CPU and the GPU in :mod:`sweep.kernels.compile` and runs uncompiled
 in tests. Objectives with parameters (``kappa``) are built by a factory.
 """
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The CPU kernels: the one place where the scalar rules, objectives and step meet numba.
 
-:mod:`kernels.rules`, :mod:`kernels.objectives` and :mod:`kernels.step` are
+:mod:`sweep.kernels.rules`, :mod:`sweep.kernels.objectives` and :mod:`sweep.kernels.step` are
 plain Python. Here they are registered as jitable (so compiled code may call
 them, and they may call each other, while staying plain functions for the
 tests) and arranged into two kernels that advance a block of grid cells, with
-the interface of :mod:`kernels.layout`:
+the interface of :mod:`sweep.kernels.layout`:
 
-* :func:`cpu_kernel`, the reference: one cell at a time, :func:`kernels.step.cell_runner`;
+* :func:`cpu_kernel`, the reference: one cell at a time, :func:`sweep.kernels.step.cell_runner`;
 * :func:`lockstep_kernel`, the fast one: ``lanes`` cells advance together with
   the lane loop innermost, so that LLVM vectorizes the rule and the objective
   across cells. The same functions in the same order for each cell: the same
@@ -38,7 +38,7 @@ from .step import (cell_runner, constrain, is_recorded, noise_key, objective_key
 __all__ = ["cpu_kernel", "lockstep_kernel", "LockstepKernel",
            "check_objective", "SOURCE_FINGERPRINT"]
 
-# float32 hook: the AST pass of kernels.precision turns arithmetic into calls of its
+# float32 hook: the AST pass of sweep.kernels.precision turns arithmetic into calls of its
 # helpers; here they get their CPU implementation, inlined in numba's IR.
 precision.register_helpers(overload, target="cpu", inline="always")
 
@@ -69,7 +69,7 @@ def _unique(functions):
     return tuple(dict.fromkeys(functions))
 
 
-# Everything a kernel may call (kernels.cuda registers the same functions for
+# Everything a kernel may call (sweep.kernels.cuda registers the same functions for
 # the GPU). A rule may call another (adamw calls adam), which is why they are
 # registered rather than wrapped. Rules, objectives and the step functions of the lane
 # loops are inlined in numba's IR ("always"): left to LLVM, they stayed calls in the big
@@ -102,7 +102,7 @@ register_jitable(inline="always")(rules.nothing_shared)
 
 def rule_functions(rule) -> tuple[tuple, tuple]:
     """``(inlined, called)``: the plain functions of ``rule`` a kernel may call, and the
-    glue its declaration implies (:mod:`kernels.records`). The coefficients, the update,
+    glue its declaration implies (:mod:`sweep.kernels.records`). The coefficients, the update,
     the initial state and the glue are inlined (they run in the lane loops); ``shared``
     runs once per step and group of lanes: a call. A rule may call another (adamw calls
     adam): the functions a rule's globals name are registered too."""
@@ -135,11 +135,12 @@ def register_rule(rule) -> None:
 
 def _source_modules():
     """Every module a kernel is built from: those of every function it may call, and
-    the modules that arrange them (this one, kernels.cuda, layout, precision, numba_support)."""
+    the modules that arrange them (this one, cuda, layout, precision, numba_support), as
+    files of this package's folder."""
     names = {function.__module__ for function in (*INLINED_FUNCTIONS, *CALLED_FUNCTIONS)}
-    names |= {__name__, "kernels.cuda", "kernels.rules", "kernels.records", "kernels.layout", "kernels.precision",
-              "kernels.numba_support", "kernels.maths", "kernels.step", "kernels.lanes",
-              "kernels.models", "kernels.training"}
+    names |= {__name__, *(f"{__package__}.{name}" for name in (
+        "cuda", "rules", "records", "layout", "precision", "numba_support", "maths", "step",
+        "lanes", "models", "training"))}
     folder = Path(__file__).parent
     return sorted(folder / (name.rsplit(".", 1)[-1] + ".py") for name in names)
 
@@ -164,7 +165,7 @@ def check_objective(value_and_grad):
 
 def cache_name(kind: str, rule, value_and_grad, dtype: str = "float64") -> str:
     """A name of its own for each kernel in numba's on-disk cache (see
-    :func:`kernels.numba_support.cached_as`): one per (kind, rule, objective, dtype).
+    :func:`sweep.kernels.numba_support.cached_as`): one per (kind, rule, objective, dtype).
     Processes compiling the same kernel write the same thing, each file replaced
     atomically by numba. A float32 kernel's name ends in ``.float32``."""
     objective = f"{value_and_grad.__module__}.{value_and_grad.__qualname__}"
@@ -194,7 +195,7 @@ def _register_twins(made) -> None:
 
 def _in_dtype(kernel, name: str, dtype: str):
     """float32 hook of the kernel factories: ``kernel`` itself for float64; for float32,
-    its float32 twin (the same source retyped by :mod:`kernels.precision`, calling the
+    its float32 twin (the same source retyped by :mod:`sweep.kernels.precision`, calling the
     twins of the rule, objective and step), compiled with the same options under
     the cache name ``name``. The float64 ``Settings`` argument is cast on entry."""
     if dtype == "float64":
@@ -211,14 +212,14 @@ def cpu_kernel(rule, value_and_grad, dtype: str = "float64"):
     """The reference CPU ``kernel(x0, hyper, ids, settings, out)`` of one rule on one objective.
 
     Args:
-        rule: a :class:`kernels.rules.Optimizer`.
+        rule: a :class:`sweep.kernels.rules.Optimizer`.
         value_and_grad: the objective ``(x, grad, t, key) -> f`` (plain Python).
         dtype: ``"float64"`` (default) or ``"float32"``: x0, hyper and ``out``'s
             floats in that type, and every floating-point operation too
-            (see :mod:`kernels.precision`); ``settings`` is float64 either way.
+            (see :mod:`sweep.kernels.precision`); ``settings`` is float64 either way.
 
-    The kernel's arguments are those of :mod:`kernels.layout`. One cell at a
-    time, each through :func:`kernels.step.cell_runner`. Hyperparameters are
+    The kernel's arguments are those of :mod:`sweep.kernels.layout`. One cell at a
+    time, each through :func:`sweep.kernels.step.cell_runner`. Hyperparameters are
     data: a new grid never recompiles. It releases the GIL, so joblib's
     threads run blocks side by side.
     """
@@ -349,11 +350,11 @@ class LockstepKernel:
                 for signature in dispatcher.signatures]
 
     @property
-    def _cache(self):  # for kernels.numba_support.call_kernel
+    def _cache(self):  # for sweep.kernels.numba_support.call_kernel
         return _Caches([dispatcher._cache for dispatcher in self._called.values()])
 
     def __call__(self, x0, hyper, ids, settings, out) -> None:
-        """Advance ``x0.shape[0]`` cells and fill ``out`` (see :mod:`kernels.layout`)."""
+        """Advance ``x0.shape[0]`` cells and fill ``out`` (see :mod:`sweep.kernels.layout`)."""
         key = variant(x0, ids, settings)
         if key not in self._called:
             dim, noisy, scheduled = key
@@ -453,7 +454,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     if with_schedules and not constant:
                         scale_lanes(work.hyper[0], work.alpha_t, work.schedule, work.scheduled,
                                     work.scales, t, settings)
-                    # kernels.lanes.lane_step's share_lanes, here in the kernel, as the update
+                    # sweep.kernels.lanes.lane_step's share_lanes, here in the kernel, as the update
                     # below: a call a step, with the lanes' record, cost the cheap rules
                     # nearly half their time (every array it holds increfed and decrefed).
                     if shares:
@@ -492,7 +493,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                             noise = noise_key(seed[lane], start[lane], step)
                             for i in range(dim):
                                 grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
-                    # kernels.lanes.lane_step's update_lanes, here in the kernel: behind a
+                    # sweep.kernels.lanes.lane_step's update_lanes, here in the kernel: behind a
                     # call (or inlined by numba, which then stopped writing θ back) LLVM
                     # could not see that the rows are one allocation, and Adam ran at a
                     # third of the rate.
@@ -523,7 +524,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
 
 @functools.cache
 def registered_coordinate_step(rule):
-    """:func:`kernels.lanes.coordinate_step` of ``rule``, the body of every lane loop, made
+    """:func:`sweep.kernels.lanes.coordinate_step` of ``rule``, the body of every lane loop, made
     callable from CPU kernels once per process, inlined (a call in the lane loop would
     stop the vectorizer); its arguments are scalars, so inlining adds no reference
     counting."""
@@ -536,7 +537,7 @@ def registered_coordinate_step(rule):
 
 @functools.cache
 def registered_reporter(rule):
-    """:func:`kernels.lanes.reporter` of ``rule``, registered once per process."""
+    """:func:`sweep.kernels.lanes.reporter` of ``rule``, registered once per process."""
     register_rule(rule)
     function = lanes.reporter(rule)
     if function not in REGISTERED:
@@ -547,7 +548,7 @@ def registered_reporter(rule):
 @functools.cache
 def registered_lane_step(rule, lanes: int):
     """``(load_lanes, share_lanes, update_lanes)`` of ``rule`` and ``lanes``
-    (:mod:`kernels.lanes`), registered once per process (every kernel of that rule and
+    (:mod:`sweep.kernels.lanes`), registered once per process (every kernel of that rule and
     lane count calls the same functions), and named after both (see
     :func:`_simple_kernel`: closures share a qualified name, and separately compiled
     ones would share a linker symbol). Called, not inlined: inlined, every array argument

@@ -1,7 +1,7 @@
 """Update rules, objectives and the kernels that run them.
 
-Importing this package does not import numba: :mod:`kernels.rules` and
-:mod:`kernels.objectives` are plain Python, and only :mod:`kernels.compile`
+Importing this package does not import numba: :mod:`sweep.kernels.rules` and
+:mod:`sweep.kernels.objectives` are plain Python, and only :mod:`sweep.kernels.compile`
 compiles them.
 """
 from .objectives import OBJECTIVES, Objective, Problem, problem

@@ -26,8 +26,8 @@ functions (the rounding of each is fixed in ``docs/update_rules.md``):
 
 Every function is plain Python on floats and small tuples, so the same source
 compiles for the CPU (``numba.njit``) and the GPU (``numba.cuda.jit``) in
-:mod:`kernels.compile` and :mod:`kernels.cuda`, and runs uncompiled in tests.
-The kernels are built per rule from the declaration (:mod:`kernels.records`
+:mod:`sweep.kernels.compile` and :mod:`sweep.kernels.cuda`, and runs uncompiled in tests.
+The kernels are built per rule from the declaration (:mod:`sweep.kernels.records`
 makes the records and the loads and stores of state), so a rule with any
 number of hyperparameters and state values is added here alone.
 """

@@ -7,11 +7,11 @@ A model objective is a torch network (``nn.Linear`` layers, ``tanh`` or
 
 Every function here works on **lanes**: θ and the gradient are laid out
 (rows, lanes), one column per grid cell, the activations (units, samples,
-lanes), and every cell of a call sees the same samples. The training kernel (:mod:`kernels.training`) runs
-them with many lanes, so that the lane loops vectorize across cells; its
-reference runs them with one. Each lane's arithmetic is the same in either
-case (the lane loop is always innermost, and nothing is summed across lanes),
-so the two give the same bits.
+lanes), and every cell of a call sees the same samples. The training kernel
+(:mod:`sweep.kernels.training`) runs them with many lanes, so that the lane loops
+vectorize across cells; its reference runs them with one. Each lane's arithmetic is
+the same in either case (the lane loop is always innermost, and nothing is summed
+across lanes), so the two give the same bits.
 
 The arithmetic, in this order (the bits depend on it; torch's differ by
 rounding, about 1e-12 relative after a few hundred steps):
@@ -50,7 +50,7 @@ TANH, RELU = range(2)
 TILE = 32
 # Terms a forward pass and a weight gradient add per pass over their accumulators.
 UNROLL = 4
-# The objective's random stream (kernels.step.OBJECTIVE_STREAM): the epoch's order of
+# The objective's random stream (sweep.kernels.step.OBJECTIVE_STREAM): the epoch's order of
 # the samples is its draw at "step" epoch + 1, the initial weights its draw at step 0.
 BATCH_STREAM = 0
 

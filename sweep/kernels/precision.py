@@ -24,9 +24,9 @@ float64: ``(1.0 - beta1) * grad`` is promoted. :func:`twin` builds a float32
   floats become float32 constants, float arrays (the quadratic's
   eigenvalues, the logistic data) float32 copies, and every plain-Python
   function it calls its own twin (``adamw`` calls ``adam``'s twin) --
-  except :mod:`kernels.random` (the generator stays 64-bit integer
+  except :mod:`sweep.kernels.random` (the generator stays 64-bit integer
   arithmetic; its float64 ``uniform``/``normal`` are cast where used as
-  floats) and :mod:`kernels.maths` (``sqrt`` has a per-target overload,
+  floats) and :mod:`sweep.kernels.maths` (``sqrt`` has a per-target overload,
   typed by its argument: float32 in, ``llvm.sqrt.f32`` out).
 
 ``math.sqrt/exp/log/cos/...`` of a float32 are float32 in numba (``sqrtf``,
@@ -38,8 +38,8 @@ compiles it for the CPU and for CUDA, and it runs uncompiled (numpy float32
 scalars), as in numba-cuda's simulator.
 
 The helpers are plain Python too; :func:`register_helpers` gives them a
-typed numba implementation for a target (``kernels.compile`` registers them
-for the CPU, ``kernels.cuda`` for CUDA), inlined in numba's IR.
+typed numba implementation for a target (``sweep.kernels.compile`` registers them
+for the CPU, ``sweep.kernels.cuda`` for CUDA), inlined in numba's IR.
 
 The measured float32-vs-float64 error (the table of ``docs/float32.md``) is
 ``python docs/trials/float32_error.py``.
@@ -57,7 +57,7 @@ import numpy as np
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 # Functions of these modules are called as they are, never twinned.
-KEPT_MODULES = ("kernels.random", "kernels.maths")
+KEPT_MODULES = (f"{__package__}.random", f"{__package__}.maths")
 # numpy allocations that get ``dtype=float32`` when they name none (position of ``dtype``).
 _ALLOCATIONS = {"empty": 1, "zeros": 1, "ones": 1, "full": 2}
 
@@ -292,7 +292,7 @@ _JITTED: dict = {}
 
 def _jitted_twin(dispatcher, made):
     """``made`` jitted as ``dispatcher``'s function is: ``inline="always"``
-    (:func:`kernels.numba_support.inlined_before_typing`), once per twin."""
+    (:func:`sweep.kernels.numba_support.inlined_before_typing`), once per twin."""
     from .numba_support import inlined_before_typing
 
     if dispatcher.targetoptions.get("inline") != "always":

@@ -7,13 +7,13 @@ those of step t):
 2. :func:`observe`: divergence of f, the best loss, the first step within tol.
 3. :func:`is_recorded`: whether θ and f are recorded at this step.
 4. :func:`perturb`: gradient noise, one draw per coordinate.
-5. α_t = α·s(t) (:func:`kernels.schedules.schedule_scale`), the rule's step
+5. α_t = α·s(t) (:func:`sweep.kernels.schedules.schedule_scale`), the rule's step
    coefficients, then for each coordinate the rule's update and :func:`constrain`
    (projection onto the box, divergence of θ).
 6. At the end, :func:`results`.
 
-Plain Python on scalars, like the rules: :mod:`kernels.compile` inlines them
-into the CPU kernels and :mod:`kernels.cuda` compiles them as device functions.
+Plain Python on scalars, like the rules: :mod:`sweep.kernels.compile` inlines them
+into the CPU kernels and :mod:`sweep.kernels.cuda` compiles them as device functions.
 They are written as selects, not branches, so that the lockstep kernel's lane
 loops vectorize; a kernel that handles one cell at a time simply stops at the
 first step where ``alive`` is False (the results are the same).
@@ -92,14 +92,14 @@ def cell_runner(rule, value_and_grad, keyed: bool):
     point; ``grad`` (dim,) and ``states`` (S·dim, 1), the rule's S state values per
     coordinate (value j of coordinate i in row i + j·dim), are scratch; ``hyper`` (H, 1)
     holds the cell's hyperparameters in the rule's order
-    (:attr:`kernels.rules.Optimizer.names`). ``point`` (dim,) ends as the point the rule
+    (:attr:`sweep.kernels.rules.Optimizer.names`). ``point`` (dim,) ends as the point the rule
     reports (θ, or its ``report``: then the metrics and records are f there, an objective
     evaluation more per step, with ``spare`` (dim,) for its unused gradient);
     ``trajectory`` (records, dim) and ``loss`` (records,) receive the recorded steps (left
     as they are after a divergence). The result goes through :func:`results`.
 
     Args:
-        rule: a :class:`kernels.rules.Optimizer`.
+        rule: a :class:`sweep.kernels.rules.Optimizer`.
         value_and_grad: the objective ``(x, grad, t, key) -> f``.
         keyed: whether the objective reads its key (if not, none is computed: a
             call the CPU's vectorizer could not remove).

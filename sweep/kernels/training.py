@@ -1,26 +1,26 @@
 """The kernel that trains models: lanes of cells on one minibatch at a time.
 
 All cells of a lane block share their seed and start, so they see the same
-minibatches (:func:`kernels.models.epoch_order`): the forward and backward
-passes of :mod:`kernels.models` then run once per sample for every lane, the
+minibatches (:func:`sweep.kernels.models.epoch_order`): the forward and backward
+passes of :mod:`sweep.kernels.models` then run once per sample for every lane, the
 lane loop innermost, and LLVM vectorizes them across cells. After the
-gradient, a step is the lockstep kernel's (:mod:`kernels.lanes`): noise, α_t,
+gradient, a step is the lockstep kernel's (:mod:`sweep.kernels.lanes`): noise, α_t,
 the rule's decay per (β₁, β₂) group, the update of every coordinate.
 
 A step t of a block (``step`` = t − 1):
 
 1. at an evaluation step (every ``eval_every`` steps, every recorded step and
    the last): the training objective f(θ_step) on the whole training set (the
-   value the metrics see, :func:`kernels.step.observe`), the test loss and
+   value the metrics see, :func:`sweep.kernels.step.observe`), the test loss and
    error, the training error;
 2. the step's minibatch gradient, plus noise;
-3. the rule's update, projection and divergence (:mod:`kernels.lanes`).
+3. the rule's update, projection and divergence (:mod:`sweep.kernels.lanes`).
 
 The reference is the same kernel with one lane (one cell at a time): each
 lane's arithmetic does not depend on the lane count, so both give the same bits.
 The steps are arranged once, in :func:`block_trainer`'s ``train_block``: the CPU
 kernel calls it for each lane block, a CUDA thread for its one cell
-(:mod:`kernels.cuda_training`).
+(:mod:`sweep.kernels.cuda_training`).
 """
 from __future__ import annotations
 
@@ -63,12 +63,12 @@ class TrainingKernel:
     """``kernel(x0, hyper, ids, settings, out)`` of one rule training one model on its data.
 
     Cells are taken by (seed, start, β₁, β₂): lanes that share minibatches, and then
-    their decay. ``out`` is a :class:`kernels.layout.Metrics` with its data fields
+    their decay. ``out`` is a :class:`sweep.kernels.layout.Metrics` with its data fields
     (``empty_metrics(..., data=True)``).
 
     Attributes:
         dispatcher: the numba dispatcher ``(x0, hyper, ids, settings, out, order, blocks, data)``.
-        data: the :class:`kernels.models.ModelData` every call trains on.
+        data: the :class:`sweep.kernels.models.ModelData` every call trains on.
         lanes: cells per lane block.
     """
 
@@ -83,7 +83,7 @@ class TrainingKernel:
         return self.dispatcher.signatures
 
     @property
-    def _cache(self):  # for kernels.numba_support.call_kernel
+    def _cache(self):  # for sweep.kernels.numba_support.call_kernel
         return self.dispatcher._cache
 
     def __call__(self, x0, hyper, ids, settings, out) -> None:
@@ -113,7 +113,7 @@ def kernel_name(rule, network: Network, lanes: int) -> str:
     return f"training{lanes}_kernel.{rule.name}.{_shape(network)}"
 
 
-# The network functions that work on one lane (kernels.models.network_functions).
+# The network functions that work on one lane (sweep.kernels.models.network_functions).
 PER_LANE = ("sample_loss", "sample_wrong")
 
 
@@ -147,7 +147,7 @@ class Scratch(NamedTuple):
     """The arrays one lane block trains in (see :func:`block_trainer`), cut from a
     :class:`Storage` by :func:`scratch_in`.
 
-    ``lanes``: the :class:`kernels.lanes.Lanes` of the rule's step; the network's
+    ``lanes``: the :class:`sweep.kernels.lanes.Lanes` of the rule's step; the network's
     activations and output errors (units, TILE, lanes); the epoch's permutation
     (n_train,) int64; ``rows``, the identity 0 … max(n_train, n_test) − 1 (an
     evaluation's order); per lane (lanes,) the train loss and error, the test loss and
@@ -168,11 +168,11 @@ class Scratch(NamedTuple):
 class Storage(NamedTuple):
     """The arrays lane blocks train in, one column per lane (rows: :func:`storage_rows`):
     made once per call of the CPU kernel for one block of lanes (:func:`cpu_scratch`), on
-    a GPU for every cell of a launch (:mod:`kernels.cuda_training`).
+    a GPU for every cell of a launch (:mod:`sweep.kernels.cuda_training`).
 
     Attributes:
         floats, integers, unsigned, flags: (rows, lanes) float64, int64, uint64, bool: the
-            :class:`kernels.lanes.Lanes` (:func:`kernels.lanes.lanes_in`), then the four
+            :class:`sweep.kernels.lanes.Lanes` (:func:`sweep.kernels.lanes.lanes_in`), then the four
             per-lane metrics (floats).
         activations: (2, units, TILE, lanes) float64: activations and output errors.
         permutations: (n_train, columns) int64: the epochs' order of the samples (the CPU's
@@ -215,7 +215,7 @@ def storage_columns(storage: Storage, first, count) -> Storage:
 
 def scratch_in(storage: Storage, rows, size, dim: int, kinds: int) -> Scratch:
     """The :class:`Scratch` of ``storage``'s lanes (its first permutation), with ``rows``
-    the identity; the lanes cleared (:func:`kernels.lanes.clear_lanes`)."""
+    the identity; the lanes cleared (:func:`sweep.kernels.lanes.clear_lanes`)."""
     lanes = lanes_in(storage.floats, storage.integers, storage.unsigned, storage.flags, size,
                      dim, kinds)
     clear_lanes(lanes)
@@ -255,7 +255,7 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
     each lane block, a CUDA thread for its cell (one lane). ``scratch`` is a
     :class:`Scratch` for ``lanes`` lanes. ``target``: ``"cpu"`` calls the network's
     passes compiled once (:func:`compiled_network`), ``"cuda"`` the plain functions
-    (registered for CUDA by :mod:`kernels.cuda_training`).
+    (registered for CUDA by :mod:`sweep.kernels.cuda_training`).
     """
     if target == "cpu":
         gradient, evaluate = compiled_network(network, lanes)
@@ -263,7 +263,7 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
         gradient, evaluate, _ = registered_network(network, lanes)
     load_lanes, share_lanes, update_lanes = registered_lane_step(rule, lanes)
     report_lanes = registered_reporter(rule)
-    reports = rule.report is not None  # evaluated at the reported point (see kernels.step)
+    reports = rule.report is not None  # evaluated at the reported point (see sweep.kernels.step)
 
     def train_block(x0, hyper, ids, settings, out, order, first, count, data, scratch):
         work = scratch.lanes
@@ -338,7 +338,8 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
                 out.final_x[cell, i] = final[i, lane] if kept else math.nan
 
     # One name per (rule, network, lanes, target): closures share a qualified name, and
-    # separately compiled ones would share a linker symbol (see kernels.compile._simple_kernel).
+    # separately compiled ones would share a linker symbol (see
+    # sweep.kernels.compile._simple_kernel).
     train_block.__qualname__ = f"{kernel_name(rule, network, lanes)}.{target}.train_block"
     return train_block
 
@@ -346,7 +347,7 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
 @functools.cache
 def registered_block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
     """:func:`block_trainer` for ``target``; for the CPU, registered once per process
-    (:mod:`kernels.cuda_training` registers the CUDA one)."""
+    (:mod:`sweep.kernels.cuda_training` registers the CUDA one)."""
     train_block = block_trainer(rule, network, lanes, target)
     if target == "cpu":
         register_jitable(train_block)
