@@ -283,6 +283,15 @@ def test_kill_9_then_resume_gives_the_same_bits(killing_ground, moment):
         assert_same_data(ds, expected)
 
 
+def _as_from_a_terminal():
+    """In the child, before exec: SIGINT delivered and handled as a terminal's Ctrl-C would be.
+    Both an ignored SIGINT and a blocked one are inherited through exec, and the test runner's
+    worker may hold either after other tests (a library's child-process helper blocks the
+    signals while it spawns): the sweep would then never see the signal."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_after_three_blocks(folder: Path, store: Path, attempts: int = 10):
     """Start the sweep into ``store``, send it SIGINT once three blocks are saved, and
     return the process and its stderr. The last 61 of the 64 blocks take well under a second; in
@@ -293,7 +302,8 @@ def _interrupt_after_three_blocks(folder: Path, store: Path, attempts: int = 10)
         shutil.rmtree(store, ignore_errors=True)
         process = subprocess.Popen(cli("-o", store.name, "--quiet", "--block-cells", "24"),
                                    cwd=folder, env=_env(), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+                                   stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=_as_from_a_terminal)
         while process.poll() is None and _flags_set(store) < 3:
             time.sleep(0.002)
         process.send_signal(signal.SIGINT)
@@ -307,7 +317,9 @@ def test_ctrl_c_keeps_what_is_done_and_prints_the_resume_command(killing_ground)
     folder, expected = killing_ground
     store = folder / "interrupted.zarr"
     process, err = _interrupt_after_three_blocks(folder, store)
-    assert process.returncode == 130, err
+    assert process.returncode == 130, (
+        f"{err}\n(this process: SIGINT handler {signal.getsignal(signal.SIGINT)}, blocked "
+        f"signals {signal.pthread_sigmask(signal.SIG_BLOCK, [])}, saved blocks {_flags_set(store)})")
     lines = err.strip().splitlines()
     assert len(lines) == 2, err  # no warning, no traceback
     assert lines[0].startswith("interrupted: ") and "blocks are saved in interrupted.zarr" in lines[0]
