@@ -12,9 +12,10 @@ takes the same arguments, ``kernel(x0, hyper, ids, settings, out)``:
 * ``settings``: a :class:`Settings`, shared by every cell;
 * ``out``: a :class:`Metrics` of arrays for n cells, filled in place.
 
-A CUDA kernel cannot take a record of scalars and arrays, so :func:`pack_settings`
-and :func:`unpack_settings` turn a :class:`Settings` into three arrays and back;
-they are the only code that knows where each field travels.
+The CUDA kernels of the built-in objectives take the settings as three arrays
+(:func:`pack_settings`, :func:`unpack_settings`: the only code that knows where each
+field travels); the CUDA training kernel takes the :class:`Settings` record itself
+(numba-cuda passes a record of scalars and device arrays).
 """
 from __future__ import annotations
 
