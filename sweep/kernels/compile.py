@@ -28,7 +28,7 @@ from numba.extending import overload
 
 from . import elementary, lanes, logistic, objectives, precision, random, records, rules
 from .layout import SCHEDULE, SEED, START, Settings
-from .numba_support import REGISTERED, cached_as, register_jitable
+from .numba_support import REGISTERED, InliningCompiler, cached_as, register_jitable
 from .lanes import (coordinate_step, group_runs, lane_arrays, lane_loader, lane_step, same,
                     scale_lanes, sizes, spread_shared)
 from .schedules import CONSTANT, SCHEDULES, schedule_scale
@@ -243,7 +243,7 @@ def _simple_kernel(rule, value_and_grad, dtype):
 
     # error_model="numpy": x/0 is inf or NaN as IEEE says (a diverged cell),
     # not a ZeroDivisionError that would stop the whole sweep.
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=True, error_model="numpy", pipeline_class=InliningCompiler)
     @cached_as(cache_name("simple", rule, value_and_grad))
     def kernel(x0, hyper, ids, settings, out):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
@@ -415,7 +415,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
     name = (f"lockstep{lanes}x{chunk}" + (f"d{fixed_dim}" if fixed_dim else "")
             + ("n" if with_noise else "") + ("s" if with_schedules else ""))
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=True, error_model="numpy", pipeline_class=InliningCompiler)
     @cached_as(cache_name(name, rule, value_and_grad))
     def kernel(x0, hyper, ids, settings, out, order):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source

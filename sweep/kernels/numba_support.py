@@ -16,7 +16,11 @@ import types as pytypes
 import warnings
 
 from numba import njit, types
+from numba.core.compiler import CompilerBase, DefaultPassBuilder
+from numba.core.compiler_machinery import register_pass
 from numba.core.errors import NumbaIRAssumptionWarning
+from numba.core.ir_utils import resolve_func_from_module
+from numba.core.untyped_passes import InlineInlinables
 from numba.extending import intrinsic, overload
 
 from . import elementary, maths
@@ -152,6 +156,47 @@ def register_jitable(function=None, *, inline: str = "never"):
     return register if function is None else register(function)
 
 
+@register_pass(mutates_CFG=True, analysis_only=False)
+class InlineRegistered(InlineInlinables):
+    """numba's untyped inlining pass, for the plain functions registered here with
+    ``inline="always"``: their bodies go into the caller's IR before it is typed.
+
+    Registered as overloads (which the CUDA kernels' device functions also are), each
+    such function was otherwise typed and compiled on its own at every signature, then
+    typed again for inlining, then once more inside its caller: the rules, the step's
+    functions and the lane loops made numba's front end four times LLVM's time in a
+    landscape kernel's compile. Inlined here, a kernel is typed once, whole. The
+    overloads stay for what this pass does not reach (a call through a variable).
+
+    Internal: ``InlineInlinables._do_work``'s contract (the call's block, its index,
+    the work list) and numba's ``InlineWorker``.
+    """
+    _name = "sweep_inline_registered"
+
+    def _do_work(self, state, work_list, block, i, expr, inline_worker):
+        definition = state.func_ir.get_definition(expr.func)
+        if getattr(definition, "op", None) == "getattr":
+            function = resolve_func_from_module(state.func_ir, definition)
+        else:
+            function = getattr(definition, "value", None)
+        if not isinstance(function, pytypes.FunctionType) or REGISTERED.get(function) != "always":
+            return False
+        _, _, _, new_blocks = inline_worker.inline_function(state.func_ir, block, i, function)
+        work_list.extend(new_blocks)
+        return True
+
+
+class InliningCompiler(CompilerBase):
+    """numba's nopython pipeline with :class:`InlineRegistered` after its own untyped
+    inlining: the ``pipeline_class`` of every CPU kernel."""
+
+    def define_pipelines(self):
+        pipeline = DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pipeline.add_pass_after(InlineRegistered, InlineInlinables)
+        pipeline.finalize()
+        return [pipeline]
+
+
 def inlined_before_typing(function, name: str):
     """``function`` jitted with ``inline="always"``, which numba inlines into its caller's
     untyped IR, before the caller is typed: unlike a registered ``inline="always"``
@@ -180,7 +225,7 @@ def compiled_once(function, name: str, **options):
     otherwise miss the calling kernels' cache in new processes (see
     :func:`inlined_before_typing`): unique in the process, the same in every process.
     """
-    dispatcher = njit(cache=True, **options)(cached_as(name)(function))
+    dispatcher = njit(cache=True, pipeline_class=InliningCompiler, **options)(cached_as(name)(function))
     dispatcher._set_uuid(f"sweep.{name}")
     return dispatcher
 

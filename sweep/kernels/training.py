@@ -36,7 +36,7 @@ from .layout import SEED, START
 from .lanes import LaneRows, Lanes, clear_lanes, lane_rows, lanes_in, scale_lanes, sizes
 from .models import (TILE, ModelData, Network, batch_of_step, batches_per_epoch, epoch_order,
                      network_functions, penalty)
-from .numba_support import cached_as, compiled_once, register_jitable
+from .numba_support import InliningCompiler, cached_as, compiled_once, register_jitable
 from .schedules import SCHEDULES
 from .step import is_recorded, noise_key, observe, perturb, results
 
@@ -363,7 +363,7 @@ def _training_dispatcher(rule, network: Network, lanes: int):
     kinds = len(SCHEDULES)
     size = sizes(rule)
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=True, error_model="numpy", pipeline_class=InliningCompiler)
     @cached_as(name)
     def kernel(x0, hyper, ids, settings, out, order, blocks, data):
         if len(fingerprint) == 0:  # never true: it only ties the cache to the source
