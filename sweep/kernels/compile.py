@@ -205,7 +205,8 @@ def _in_dtype(kernel, name: str, dtype: str):
     _register_twins(made)
     made.__qualname__ = name
     options = {key: value for key, value in kernel.targetoptions.items() if key != "nopython"}
-    return njit(cache=True, **options)(made)  # as the float64 kernels: cached on disk
+    # as the float64 kernels: cached on disk, the registered functions inlined before typing
+    return njit(cache=True, pipeline_class=InliningCompiler, **options)(made)
 
 
 def cpu_kernel(rule, value_and_grad, dtype: str = "float64"):
