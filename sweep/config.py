@@ -64,7 +64,7 @@ AXIS_RULES = {
 # The parameters of every built-in objective, from their registry entries.
 BUILTIN_PARAMS = tuple(dict.fromkeys(key for entry in OBJECTIVES.values() for key in entry.params))
 # ``name = "logistic"``, the data objective before models: the logistic model on the
-# generated blobs, its keys those it had (README, "Models trained on data").
+# generated blobs, its keys those it had (docs/objectives.md, "Models trained on data").
 LOGISTIC_SCHEMA = (
     Param(name="features", kind="int", default=2, lowest=1, highest=100),
     Param(name="samples", kind="int", default=200, lowest=2, highest=1_000_000),
@@ -519,7 +519,7 @@ def _model_objective(check, objective):
         for key in (*BUILTIN_PARAMS, *(p.name for p in LOGISTIC_SCHEMA)):
             if key in objective and key not in models.PARAMS:
                 check.fail(f"objective.{key}", objective[key],
-                           "is for built-in objectives, not models (see README, Models)")
+                           "is for built-in objectives, not models (python -m sweep list: models)")
         for param in models.SCHEMA:
             if param.name in objective and param.name != "data":
                 given[param.name] = _param(check, param, objective[param.name])
