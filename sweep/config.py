@@ -113,7 +113,7 @@ class Key:
 # The keys of [sweep], [schedule], [rules.NAME] and those of [objective] that are not an
 # objective's or a model's parameters (those come from their registries' Param schemas:
 # sweep.kernels.objectives.OBJECTIVES, sweep.models.SCHEMA, LOGISTIC_SCHEMA). The validation
-# reads its defaults from here (default()); tests/test_config.py checks that every key of
+# reads its defaults from here (default_of()); tests/test_config.py checks that every key of
 # SECTIONS is here and that each default is what a grid without the key gets.
 KEYS = {
     "sweep": (
@@ -250,14 +250,14 @@ NOT_AXES = {
 }
 
 
-def key(section: str, name: str) -> Key:
+def described(section: str, name: str) -> Key:
     """The :class:`Key` ``name`` of ``section`` in :data:`KEYS`."""
     return next(found for found in KEYS[section] if found.name == name)
 
 
-def default(section: str, name: str):
+def default_of(section: str, name: str):
     """The default :data:`KEYS` gives ``section.name``."""
-    return key(section, name).default
+    return described(section, name).default
 
 OBJECTIVE_KINDS = ("name", "model", "file", "expr")
 # A file's mistakes are reported together, this many at most (then how many more).
@@ -312,7 +312,7 @@ class SweepConfig:
         objective: objective name.
         objective_params: ``(("dim", n), ("kappa", κ))`` as applicable.
         starts: start points, each a ``dim``-tuple.
-        bound: divergence bound on |θ_i|, or None for the objective's own.
+        bound: divergence bound on ``|θ_i|``, or None for the objective's own.
         axes: the four grid axes, in the order of :data:`sweep.kernels.rules.AXES`.
         options: per rule, the hyperparameters ``[options.RULE]`` fixes,
             ``((rule, ((name, value), ...)), ...)`` (see :meth:`fixed`).
@@ -442,34 +442,38 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     optimizers = attempt(_optimizers, check, sweep["optimizers"]) if "optimizers" in sweep else None
     steps = attempt(check.integer, sweep["steps"], "sweep.steps", minimum=1,
                     maximum=MAX_STEPS) if "steps" in sweep else None
-    tol = attempt(check.number, sweep.get("tol", default("sweep", "tol")), "sweep.tol", lambda v: v > 0,
-                  "must be > 0")
-    record_every = attempt(check.integer, sweep.get("record_every", default("sweep", "record_every")), "sweep.record_every",
-                           minimum=0, maximum=MAX_STEPS)
+    tol = attempt(check.number, sweep.get("tol", default_of("sweep", "tol")), "sweep.tol",
+                  lambda v: v > 0, "must be > 0")
+    record_every = attempt(check.integer,
+                           sweep.get("record_every", default_of("sweep", "record_every")),
+                           "sweep.record_every", minimum=0, maximum=MAX_STEPS)
     output = attempt(_output, check, sweep.get("output"))
     scheduler = attempt(_scheduler, check, sweep.get("scheduler"))
-    backend = attempt(check.choice, sweep.get("backend", default("sweep", "backend")), "sweep.backend", BACKENDS)
-    dtype = attempt(check.choice, sweep.get("dtype", default("sweep", "dtype")), "sweep.dtype", DTYPES)
+    backend = attempt(check.choice, sweep.get("backend", default_of("sweep", "backend")),
+                      "sweep.backend", BACKENDS)
+    dtype = attempt(check.choice, sweep.get("dtype", default_of("sweep", "dtype")),
+                    "sweep.dtype", DTYPES)
 
     name, params, starts, bound, spec = attempt(_objective, check, objective) or (None,) * 5
-    noise = attempt(check.number, objective.get("noise", default("objective", "noise")), "objective.noise",
-                    lambda v: v >= 0, "must be >= 0")
+    noise = attempt(check.number, objective.get("noise", default_of("objective", "noise")),
+                    "objective.noise", lambda v: v >= 0, "must be >= 0")
     seeds, seed_axis = attempt(_seeds, check, objective.get("seeds")) or (None, None)
     bounds = attempt(_bounds, check, objective.get("bounds"), len(starts[0]),
                      starts) if starts else None
     schedules, schedule_axis = attempt(_schedules, check,
-                                       sweep.get("schedule", default("sweep", "schedule"))) or ((), None)
+                                       sweep.get("schedule", default_of("sweep", "schedule"))) \
+        or ((), None)
     schedule = attempt(check.table, table.get("schedule", {}), "schedule") or {}
     check.known_keys(schedule, SECTIONS["schedule"], "schedule")
-    warmup = attempt(check.integer, schedule.get("warmup", default("schedule", "warmup")), "schedule.warmup", minimum=0,
-                     maximum=MAX_STEPS)
+    warmup = attempt(check.integer, schedule.get("warmup", default_of("schedule", "warmup")),
+                     "schedule.warmup", minimum=0, maximum=MAX_STEPS)
     if "step" in schedules and "every" not in schedule:
         check.note("schedule.every", None, 'is required with sweep.schedule = "step" '
                    "(multiply α by schedule.factor every this many steps)")
     step_every = attempt(check.integer, schedule.get("every", 1), "schedule.every", minimum=1,
                          maximum=MAX_STEPS)
-    step_factor = attempt(check.number, schedule.get("factor", default("schedule", "factor")), "schedule.factor",
-                          lambda v: v > 0, "must be > 0")
+    step_factor = attempt(check.number, schedule.get("factor", default_of("schedule", "factor")),
+                          "schedule.factor", lambda v: v > 0, "must be > 0")
     grid = attempt(check.table, table.get("grid", {}), "grid") or {}
     declared = _swept_hyperparameters(optimizers or ())
     model = spec is not None and spec.kind == "model"
@@ -978,14 +982,14 @@ def _user_rules(check, table) -> tuple:
             check.fail(f"{key}.hyperparameters", None,
                        "must name alpha (the step size, which the schedule scales)")
         values = []
-        for hyper_name, default in hyperparameters.items():
+        for hyper_name, given in hyperparameters.items():
             hyper_key = f"{key}.hyperparameters.{_key(hyper_name)}"
             if not str(hyper_name).isidentifier() or hyper_name in ("t", "h"):
                 check.fail(hyper_key, None, "must be a name of letters, digits and _")
             rule = (lambda v: v > 0, "must be > 0") if hyper_name == "alpha" else (None, "")
-            values.append((hyper_name, check.number(default, hyper_key, *rule)))
+            values.append((hyper_name, check.number(given, hyper_key, *rule)))
         values.sort(key=lambda item: item[0] != "alpha")  # alpha first
-        state = check.sequence(body.get("state", default("rules", "state")), f"{key}.state")
+        state = check.sequence(body.get("state", default_of("rules", "state")), f"{key}.state")
         for i, item in enumerate(state):
             if not isinstance(item, str) or not item.isidentifier():
                 check.fail(f"{key}.state[{i}]", item, "must be a name")

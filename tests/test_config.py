@@ -725,7 +725,7 @@ def test_a_grid_without_a_key_gets_the_default_keys_gives():
                 ("objective", "noise"): validated.noise, ("schedule", "warmup"): validated.warmup,
                 ("schedule", "factor"): validated.step_factor}
     for (section, name), value in expected.items():
-        assert config.default(section, name) == value, (section, name)
+        assert config.default_of(section, name) == value, (section, name)
     assert validated.output is None and validated.scheduler is None and validated.bounds is None
 
 
