@@ -242,6 +242,8 @@ PARAMETER_MEANINGS = {
     "features": "logistic (name): the number of features of the generated blobs.",
     "samples": "logistic (name): the number of samples of the generated blobs.",
 }
+# What an absent parameter means where its Param has no default.
+PARAMETER_ABSENT = {"data": "required with `model`", "loss": "the model's own"}
 # Why a key of [grid] that names a parameter cannot be an axis (see _not_axes).
 NOT_AXES = {
     "compiled": ("is a parameter of the objective compiled into its kernel, not an axis "

@@ -712,6 +712,7 @@ def test_every_key_a_section_takes_is_described_once_in_keys():
     for name in parameters - {"model"}:  # what each parameter of the registries means
         assert config.PARAMETER_MEANINGS[name], name
     assert set(config.PARAMETER_MEANINGS) == parameters - {"model"}
+    assert set(config.PARAMETER_ABSENT) <= {p.name for p in models.SCHEMA if p.default is None}
 
 
 def test_a_grid_without_a_key_gets_the_default_keys_gives():

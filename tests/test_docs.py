@@ -52,6 +52,19 @@ def test_every_key_of_every_section_is_in_the_reference():
         assert f"`grid.{name}`" in text
 
 
+def test_each_axis_gives_the_range_of_every_rule_that_reads_it():
+    from sweep.kernels.rules import OPTIMIZERS
+
+    found = {row[0]: row[2] for row in rows(reference.render("grid-axes"))}
+    for rule in OPTIMIZERS.values():
+        for hyperparameter in rule.hyperparameters:
+            cell = found[f"`grid.{hyperparameter.name}`"]
+            group = next(part for part in cell.split("; ")
+                         if rule.name in part.split(": ", 1)[1].split(", "))
+            assert group.startswith(reference._range(hyperparameter) + ": "), (rule.name, cell)
+    assert "[0, 1]: lion" in found["`grid.beta1`"]  # Lion takes β₁ = 1, Adam does not
+
+
 def test_the_section_tables_give_each_keys_default_and_range():
     from sweep import config
 
@@ -99,7 +112,8 @@ def test_every_hyperparameter_of_every_rule_is_listed_with_its_range():
         assert row[0] in ("", f"`{name}`")
         assert row[1] == f"`{hyperparameter.name}`"
         assert row[2] == reference._toml(hyperparameter.default)
-        assert row[3] == hyperparameter.range_text
+        assert row[3] == reference._range(hyperparameter)
+        assert "inf" not in row[3]
 
 
 def test_the_listing_tables_are_what_sweep_list_prints():

@@ -23,8 +23,9 @@ class UndocumentedKey(LookupError):
 
 
 def _cell(text) -> str:
-    """Text for one cell of a Markdown table (a ``|`` would end the cell)."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for one cell of a Markdown table (a ``|`` would end the cell); ``>=`` and
+    ``<=`` of the errors' wording as ≥ and ≤."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace(">=", "≥").replace("<=", "≤")
 
 
 def table(header, rows) -> str:
@@ -102,7 +103,8 @@ _KINDS = {"int": "integer", "float": "number", "bool": "boolean", "str": "string
 def _param_row(param, who: str) -> tuple:
     from sweep import config
 
-    default = "none" if param.default is None else _toml(param.default)
+    default = config.PARAMETER_ABSENT.get(param.name, "none") if param.default is None \
+        else _toml(param.default)
     return (f"`objective.{param.name}`", who, _KINDS.get(param.kind, param.kind), default,
             _param_valid(param), config.PARAMETER_MEANINGS.get(param.name, ""))
 
@@ -133,33 +135,41 @@ def model_keys() -> str:
     return table(("key", "models", "type", "default", "valid", "meaning"), rows)
 
 
+def _range(hyperparameter) -> str:
+    """A hyperparameter's valid range in interval notation (an unbounded end as ∞))."""
+    return hyperparameter.range_text.replace("inf]", "∞)").replace("[-inf", "(−∞")
+
+
+def _readers(name: str) -> str:
+    """The rules that read hyperparameter ``name``, grouped by the range each accepts:
+    ``[0, 1): adam, …; [0, 1]: lion``."""
+    ranges = {}
+    for rule in _rules():
+        if name in rule.names:
+            ranges.setdefault(_range(rule.hyperparameter(name)), []).append(rule.name)
+    return "; ".join(f"{text}: {', '.join(names)}" for text, names in ranges.items())
+
+
 def grid_axes() -> str:
-    """What ``[grid]`` takes: the four axes of every grid, each rule's other hyperparameters,
-    and the settings of objectives, models and schedules that may be swept."""
+    """What ``[grid]`` takes: the four axes of every grid, each rule's other hyperparameters
+    (valid ranges by the rules that read them), and the settings of objectives, models and
+    schedules that may be swept."""
     from sweep import config
 
-    rows = []
-    for name in config.AXIS_RULES:
-        readers = [rule for rule in _rules() if name in rule.names]
-        rows.append((f"`grid.{name}`", "every grid (left out: each rule's own default; "
-                     f"the coordinate is {_number(config.DEFAULT_AXES[name][0])})",
-                     config.AXIS_RULES[name][1].removeprefix("must be "),
-                     ", ".join(rule.name for rule in readers)))
-    others = {}
-    for rule in _rules():
-        for hyper in rule.hyperparameters:
-            if hyper.name not in config.AXIS_RULES:
-                others.setdefault(hyper.name, []).append(rule.name)
-    for name, readers in others.items():
-        rows.append((f"`grid.{name}`", "a hyperparameter of a swept rule that has it",
-                     "its rule's range (below)", ", ".join(readers)))
+    rows = [(f"`grid.{name}`", "every grid; left out, each rule runs at its own default "
+             f"(the coordinate is {_number(config.DEFAULT_AXES[name][0])})", _readers(name))
+            for name in config.AXIS_RULES]
+    others = dict.fromkeys(h.name for rule in _rules() for h in rule.hyperparameters
+                           if h.name not in config.AXIS_RULES)
+    rows += [(f"`grid.{name}`", "a hyperparameter of the rules that have it", _readers(name))
+             for name in others]
     for name, section in config.SETTING_AXES.items():
         where = "models on data" if name in config.MODEL_AXES else \
             ("the objective" if section == "objective" else "the schedules")
-        rows.append((f"`grid.{name}`", f"a setting of {where}: a list of values, no range "
-                     f"(not also given in `[{section}]`)",
-                     f"as `{section}.{name}`", "every rule"))
-    return table(("key", "what it is", "valid", "rules that read it"), rows)
+        rows.append((f"`grid.{name}`", f"a setting of {where}, read by every rule: a list of "
+                     f"values, no range, and not also given in `[{section}]`",
+                     f"as `{section}.{name}`"))
+    return table(("key", "what it is", "valid values, and the rules that read it"), rows)
 
 
 def not_axes() -> str:
@@ -199,7 +209,7 @@ def hyperparameters() -> str:
     for rule in _rules():
         for index, hyper in enumerate(rule.hyperparameters):
             rows.append((f"`{rule.name}`" if index == 0 else "", f"`{hyper.name}`",
-                         _toml(hyper.default), hyper.range_text, hyper.long_name or "",
+                         _toml(hyper.default), _range(hyper), hyper.long_name or "",
                          f"`{hyper.reference}`" if hyper.reference else ""))
     return table(("rule", "hyperparameter", "default", "valid", "what it is",
                   "reference's name"), rows)
