@@ -148,13 +148,29 @@ def complete_grids(text: str) -> list[str]:
             if "[sweep]" in code and "[objective]" in code]
 
 
+def test_the_mistakes_example_prints_what_the_page_says(tmp_path, monkeypatch, capsys):
+    from sweep import cli
+
+    text = (DOCS / "running.md").read_text(encoding="utf-8")
+    grid = next(code for code in complete_grids(text) if "tols" in code)
+    printed = next(code for _, code in fenced_blocks(text, "text") if code.startswith("error:"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grid.toml").write_text(grid)
+    assert cli.main(["grid.toml"]) == 2
+    assert capsys.readouterr().err == printed
+
+
 @pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")) + ["README.md"])
 def test_the_grid_files_of_the_docs_are_valid(page, tmp_path):
     from sweep.config import load
 
     text = (ROOT / page if page == "README.md" else DOCS / page).read_text(encoding="utf-8")
     python = [code for _, code in fenced_blocks(text, "python")]
-    for number, grid in enumerate(complete_grids(text)):
+    mistakes = {code for _, code in fenced_blocks(text, "text") if code.startswith("error:")}
+    grids = complete_grids(text)
+    if mistakes:  # the example of mistakes (the test above)
+        grids = [grid for grid in grids if "tols" not in grid]
+    for number, grid in enumerate(grids):
         for name in re.findall(r'^file = "([^"]+)"', grid, re.M):  # a rule's file: the page's
             (tmp_path / name).write_text(next(code for code in python if "def " in code))
         path = tmp_path / f"grid{number}.toml"
