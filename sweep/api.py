@@ -74,9 +74,9 @@ def run(config: str | Path | dict | SweepConfig, *, output: str | Path | None = 
         dtype: ``"float64"`` or ``"float32"`` (overrides ``sweep.dtype``).
 
     Returns:
-        the dataset described in the README: dims ``optimizer, start, alpha,
-        beta1, beta2, eps`` (plus ``schedule`` and ``seed`` when swept, ``dim``, and
-        ``step`` when trajectories are recorded); variables ``final_loss``,
+        xarray.Dataset: the result (``docs/results.md`` describes it), with dims
+        ``optimizer, start, alpha, beta1, beta2, eps`` (plus ``schedule`` and ``seed`` when
+        swept, ``dim``, and ``step`` when trajectories are recorded); variables ``final_loss``,
         ``best_loss``, ``final_x``, ``distance``, ``steps_to_tol``, ``diverged``
         (and ``trajectory``, ``loss``).
 

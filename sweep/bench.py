@@ -2,10 +2,11 @@
 
 Every figure is trajectory-steps per second (cells × steps / seconds), the
 median of ``--repeats`` runs with the spread (min–max), all measured in this
-one process, so the ratios hold even on a noisy machine. The baselines are
-those of the project's ``shared/bench/baselines.py``: Adam on 2-D Rosenbrock
-by numpy broadcasting over the grid, and by JAX (vmap + lax.scan over
-optax.adam) when jax and optax are installed. Writes a table to stdout, and
+one process, so the ratios hold even on a noisy machine. The baselines are what
+a user would otherwise write: Adam on 2-D Rosenbrock by numpy broadcasting over
+the grid, and by JAX (vmap + lax.scan over optax.adam, and one fused
+``fori_loop``) when jax and optax are installed. Writes a table to stdout (Markdown
+with ``--markdown``, headed by the machine: :func:`markdown_report`), and
 ``bench.json`` and ``bench.png`` to ``--out``.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -29,14 +31,15 @@ START = (-1.5, 2.0)
 
 
 def adam_grid(cells: int, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Random (α, β₁, β₂, ε), as the shared baselines draw them."""
+    """Random (α, β₁, β₂, ε) for the baselines: α and ε log-uniform over [1e-4, 1e-1] and
+    [1e-8, 1e-4], β₁ uniform over [0, 0.99], β₂ over [0.9, 0.9999]."""
     rng = np.random.default_rng(seed)
     return (10 ** rng.uniform(-4, -1, cells), rng.uniform(0, 0.99, cells),
             rng.uniform(0.9, 0.9999, cells), 10 ** rng.uniform(-8, -4, cells))
 
 
 def numpy_adam(alpha, beta1, beta2, eps, steps, start=START):
-    """The numpy-broadcasting baseline (as ``shared/bench/baselines.py``)."""
+    """The numpy-broadcasting baseline: Adam written out over arrays of every cell."""
     n = alpha.shape[0]
     x = np.full(n, start[0])
     y = np.full(n, start[1])
@@ -81,7 +84,7 @@ def _jax():
 
 
 def jax_vmap_adam(steps: int, start=START):
-    """The JAX baseline of ``shared/bench/baselines.py``: one cell's Adam by ``optax.adam``
+    """The JAX baseline a user would write first: one cell's Adam by ``optax.adam``
     in a ``lax.scan``, ``vmap``-ed over the cells. A jitted ``(alpha, beta1, beta2, eps)
     -> final losses``, each argument of shape (cells,), float64. Needs the bench extra."""
     jax, optax = _jax()
@@ -131,8 +134,8 @@ def jax_fused_adam(steps: int, start=START):
             g = jnp.stack([-2.0 * (1.0 - x) - 400.0 * x * d, 200.0 * d])
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * g * g
-            # βᵗ as running products, as the engine carries them: XLA's float64 pow per
-            # cell and step would cost 4× the whole step (14–17 against 71 M/s, measured).
+            # βᵗ as running products, as the engine carries them: a float64 pow per cell
+            # and step would cost XLA several times the rest of the step.
             beta1_t, beta2_t = beta1_t * beta1, beta2_t * beta2
             theta = theta - alpha * (m / (1 - beta1_t)) / (jnp.sqrt(v / (1 - beta2_t)) + eps)
             return theta, m, v, beta1_t, beta2_t
@@ -292,6 +295,45 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The libraries whose versions a report names (those importable), after Python's.
+VERSIONED = ("numba", "llvmlite", "numpy", "xarray", "jax", "optax", "torch", "numba-cuda")
+
+
+def versions() -> dict[str, str]:
+    """The versions that shape the figures: this distribution's, Python's, and each of
+    :data:`VERSIONED` that is installed (from the installed metadata)."""
+    from importlib import metadata
+
+    from .distribution import NAME, version
+
+    found = {NAME: version(), "python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def machine(cores: int | None = None) -> dict:
+    """What a bench's figures depend on besides the code: the CPU (its model name, and
+    LLVM's name for it), the cores used, the vector width LLVM gives the kernels' lane
+    loops (the lanes' arrangement follows it: :data:`sweep.tunables.LANE_CHUNK`), whether
+    the CPU has AVX-512, the date and time (UTC) and :func:`versions`."""
+    import datetime
+
+    import llvmlite.binding as llvm
+
+    from sweep.kernels.numba_support import vector_bits
+
+    features = llvm.get_host_cpu_features()
+    return {"cpu": cpu_name(), "llvm_cpu": llvm.get_host_cpu_name(),
+            "cores": cores or os.cpu_count() or 1, "vector_bits": vector_bits(),
+            "avx512": bool(features.get("avx512f", False)),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "python": platform.python_version(), "versions": versions()}
+
+
 MIX_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nadam")
 MIX_OBJECTIVES = ("rosenbrock", "beale", "quadratic", "logistic")
 
@@ -314,14 +356,8 @@ def run_bench(cells: int, steps: int, repeats: int, max_cells: int,
     and JAX: :func:`sweep.bench_models.model_rows`; absent when ``model_cells`` is 0) and
     ``rules`` (each of ``rules`` on Rosenbrock, ``cells`` × ``steps``, lockstep, end to
     end). Rates in trajectory-steps/s."""
-    from sweep.kernels.numba_support import vector_bits
-
     cores = os.cpu_count() or 1
-    results = {"machine": {"cpu": cpu_name(), "cores": cores,
-                           "python": platform.python_version(),
-                           # 256 or 512 bits: the kernels' arrangement follows it
-                           "vector_bits": vector_bits()},
-               "cells": cells, "steps": steps, "repeats": repeats}
+    results = {"machine": machine(cores), "cells": cells, "steps": steps, "repeats": repeats}
     rows = {}
     table = sweep_table(cells, steps)
     rows[ENGINE_ROW] = time_sweep(table, repeats, n_jobs=cores, backend="cpu")
@@ -415,6 +451,76 @@ def print_report(results: dict, out=None) -> None:
         print_model_rows(results["models"], out)
 
 
+def markdown_report(results: dict) -> str:
+    """:func:`run_bench`'s results (or ``bench.json`` read back) as Markdown, for the
+    documentation's performance page: a heading naming the machine, a table of what the
+    figures depend on (CPU, vector width, AVX-512, date, versions, the command), then a
+    table per part of the bench. Rates are medians with their spread (min – max)."""
+    host = results["machine"]
+    lines = [f"### {host['cpu']}, {host['cores']} cores, "
+             f"{'AVX-512' if host.get('avx512') else 'no AVX-512'}", "",
+             "| | |", "|---|---|",
+             f"| CPU | {host['cpu']} (LLVM: `{host.get('llvm_cpu', '?')}`), "
+             f"{host['cores']} cores used |",
+             f"| vectors | {host['vector_bits']} bits in the kernels' lane loops; AVX-512 "
+             f"{'present' if host.get('avx512') else 'absent'} |",
+             f"| date | {host.get('date', '?')} |",
+             "| versions | " + ", ".join(f"{name} {version}" for name, version in
+                                         host.get("versions", {"python": host["python"]}).items())
+             + " |"]
+    if results.get("command"):
+        lines.append(f"| command | `{results['command']}` |")
+
+    def table(title, header, rows, scale=1e6):
+        lines.extend(["", title, "", f"| {header} | median | spread (min – max) |",
+                      "|---|---:|---:|"])
+        for name, row in rows:
+            lines.append(f"| {name} | {_figure(row['median'] / scale)} | "
+                         f"{_figure(row['min'] / scale)} – {_figure(row['max'] / scale)} |")
+
+    backends = results["backends"]
+    table(f"Adam on 2-D Rosenbrock, float64, {backends[ENGINE_ROW]['cells']:,} cells × "
+          f"{results['steps']:,} steps, median of {results['repeats']} "
+          "(M trajectory-steps/s):", "way of running it", backends.items())
+    if results.get("ratios"):
+        lines.extend(["", "The engine (" + ENGINE_ROW + ") against each baseline: " + ", ".join(
+            f"{ratio:.1f}× {name}" for name, ratio in results["ratios"].items()) + "."])
+    notes = [results[key] for key in ("jax", "cuda") if results.get(key)]
+    if notes:
+        lines.extend(["", "; ".join(note.rstrip(".") for note in notes) + "."])
+    if results.get("rules"):
+        table("Every rule on 2-D Rosenbrock, lockstep kernel, all cores, end to end "
+              "(M trajectory-steps/s):", "rule, cells × steps",
+              ((f"{name}, {row['cells']:,} × {row['steps']:,}", row)
+               for name, row in results["rules"].items()))
+    if results.get("optimizers_objectives"):
+        table("Rules × objectives, lockstep kernel, all cores, end to end "
+              "(M trajectory-steps/s):", "rule on objective, cells × steps",
+              ((f"{name}, {row['cells']:,} × {row['steps']:,}", row)
+               for name, row in results["optimizers_objectives"].items()))
+    table("Scaling with the grid, all cores (M trajectory-steps/s):", "cells × steps",
+          ((f"{int(size):,} × {row['steps']:,}", row)
+           for size, row in results["cells_scaling"].items()))
+    table("Scaling with threads (`--n-jobs`), the first grid (M trajectory-steps/s):",
+          "threads", results["threads_scaling"].items())
+    if "models" in results:
+        models = results["models"]
+        shares = models.get("share_of_peak", {})
+        table("Models: an MLP trained on data, against the same cells batched in torch and JAX "
+              "(k trajectory-steps/s):", "way of running it", models["rows"].items(), scale=1e3)
+        lines.append("")
+        lines.extend(f"- {note}" for note in (
+            *(f"{name}: {share:.1%} of the CPU's float64 peak" for name, share in shares.items()),
+            *(f"the engine / {name}: {ratio:.2f}×" for name, ratio in models["ratios"].items()),
+            *models.get("notes", ())))
+    return "\n".join(lines) + "\n"
+
+
+def _figure(value: float) -> str:
+    """Three significant digits, never in exponent form."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
 def figure(results: dict):
     """The three panels of ``bench.png`` (backends, cells, threads) as a matplotlib Figure,
     from :func:`run_bench`'s results (or ``bench.json`` read back)."""
@@ -485,7 +591,12 @@ def main(argv: list[str] | None = None) -> int:
                          help="rules of the rules table, each on the main grid's size "
                               "(comma-separated; 'all': every rule; 'none')")
     command.add_argument("--out", default="bench", help="folder for bench.json and bench.png")
+    command.add_argument("--markdown", action="store_true",
+                         help="print the results as Markdown tables headed by the machine "
+                              "(CPU, vector width, date, versions), as the documentation's "
+                              "performance page shows them, instead of the text report")
     args = command.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
     for name in ("cells", "steps", "repeats", "max_cells", "model_steps"):
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
@@ -509,11 +620,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print_report(results)
+    results["command"] = shlex.join(["python", "-m", "sweep", "bench", *given])
+    if args.markdown:
+        print(markdown_report(results), end="")
+    else:
+        print_report(results)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=1))
     drawn = plot(results, out / "bench.png")
+    # With --markdown, stdout is the Markdown alone (to redirect into a page).
     print(f"wrote {out / 'bench.json'}" + (f" and {out / 'bench.png'}" if drawn else
-                                           " (no plot: matplotlib is not installed)"))
+                                           " (no plot: matplotlib is not installed)"),
+          file=sys.stderr if args.markdown else sys.stdout)
     return 0

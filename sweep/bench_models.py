@@ -36,7 +36,7 @@ from . import tunables
 from .bench import cpu_name, time_sweep
 
 # The network of the rows: features, hidden widths, classes (digits: 8×8 pixels, 10 digits).
-NETWORK_SIZES = (64, 32, 10)  # the issue's "MLP 64-32-10": digits' 64 pixels, 32 hidden, 10 classes
+NETWORK_SIZES = (64, 32, 10)  # an MLP 64-32-10: digits' 64 pixels, 32 hidden, 10 classes
 BATCH_SIZE = 32
 DATA = "digits"
 # Steps each baseline runs before it is timed: torch's first steps allocate its caches
@@ -46,10 +46,9 @@ WARMUP_STEPS = 5
 # m ← β₁·m + (1−β₁)·g (3), v ← β₂·v + (1−β₂)·(g·g) (4), θ ← θ − a·(m/(√v·c + ε)) (6);
 # a division and a root count one each, though they take the divider far longer.
 ADAM_FLOPS_PER_PARAMETER = 13
-# Two FMA units × the doubles of a vector × 2 operations per FMA: an AVX-512 Xeon
-# (Emerald/Sapphire Rapids) 2 × 8 × 2, an AVX2 core with FMA (AMD EPYC Zen 2/3, Intel
-# Haswell and later) 2 × 4 × 2. AMD's Zen 4 runs AVX-512 as two 256-bit halves: its
-# peak is the AVX2 one, so the AVX-512 figure overstates it (and understates the share).
+# Two FMA units × the doubles of a vector × 2 operations per FMA: 2 × 8 × 2 with AVX-512,
+# 2 × 4 × 2 with AVX2 and FMA. A core that runs 512-bit vectors as two 256-bit halves has
+# the AVX2 peak, so there the AVX-512 figure overstates it (and understates the share).
 FLOAT64_FLOPS_PER_CYCLE = {"avx512f": 32, "fma": 16}
 SSE2_FLOPS_PER_CYCLE = 4  # 2 units × 2 doubles, no FMA
 
@@ -492,7 +491,7 @@ def peak_flops(cores: int | None = None, ghz: float | None = None,
 
     The clock from :func:`cpu_ghz` (the nominal one under KVM: turbo would raise the true
     peak, AVX-512 licence clocks lower it); every core of ``os.cpu_count()`` a physical
-    core (this project's machines: 1 thread per core). Raises ValueError when the clock
+    core (one hardware thread per core; with SMT pass ``cores``). Raises ValueError when the clock
     cannot be read and none is given."""
     cores = cores or os.cpu_count() or 1
     ghz = ghz or cpu_ghz()

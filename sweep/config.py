@@ -64,7 +64,7 @@ AXIS_RULES = {
 # The parameters of every built-in objective, from their registry entries.
 BUILTIN_PARAMS = tuple(dict.fromkeys(key for entry in OBJECTIVES.values() for key in entry.params))
 # ``name = "logistic"``, the data objective before models: the logistic model on the
-# generated blobs, its keys those it had (README, "Models trained on data").
+# generated blobs, its keys those it had (docs/objectives.md, "Models trained on data").
 LOGISTIC_SCHEMA = (
     Param(name="features", kind="int", default=2, lowest=1, highest=100),
     Param(name="samples", kind="int", default=200, lowest=2, highest=1_000_000),
@@ -86,6 +86,181 @@ SECTIONS = {
     "rules": (),  # any name: a user's rule
 }
 REQUIRED = {"sweep": ("optimizers", "steps"), "objective": ()}
+
+@dataclass(frozen=True, kw_only=True)
+class Key:
+    """One key of a grid file as data: what the checks below enforce, in words, for the
+    documentation's grid-file reference (generated from :data:`KEYS`, :data:`SECTIONS`
+    and the registries, so that it cannot drift from the code).
+
+    Attributes:
+        name: the key under its section.
+        kind: its TOML type in words ("integer", "list of strings" ...).
+        default: the value when it is absent, as Python (None: no default; see ``absent``).
+        absent: what an absent key means when ``default`` says nothing (``"required"``...).
+        valid: the valid values in words, as the errors say them (empty: any of ``kind``).
+        meaning: what it does, one sentence or two.
+    """
+
+    name: str
+    kind: str
+    default: Any = None
+    absent: str = ""
+    valid: str = ""
+    meaning: str = ""
+
+
+# The keys of [sweep], [schedule], [rules.NAME] and those of [objective] that are not an
+# objective's or a model's parameters (those come from their registries' Param schemas:
+# sweep.kernels.objectives.OBJECTIVES, sweep.models.SCHEMA, LOGISTIC_SCHEMA). The validation
+# reads its defaults from here (default_of()); tests/test_config.py checks that every key of
+# SECTIONS is here and that each default is what a grid without the key gets.
+KEYS = {
+    "sweep": (
+        Key(name="optimizers", kind="list of strings", absent="required",
+            valid="built-in rules (`python -m sweep list`) or rules declared in "
+                  "`[rules.NAME]`, each once",
+            meaning="The rules to run, in the order of the dataset's `optimizer` dimension."),
+        Key(name="steps", kind="integer", absent="required", valid=f"≥ 1 (at most {MAX_STEPS:,})",
+            meaning="Update steps per trajectory."),
+        Key(name="tol", kind="number", default=DEFAULT_TOL, valid="> 0",
+            meaning="`steps_to_tol` is the first step t with f(θ_t) − f* ≤ tol."),
+        Key(name="record_every", kind="integer", default=0, valid="≥ 0",
+            meaning="Record θ and f every this many steps, and always the last (the "
+                    "`trajectory` and `loss` variables); 0 records nothing."),
+        Key(name="output", kind="string", absent="the command line's `-o`, else "
+            "GRID.zarr in the current directory; `sweep.run` writes nothing",
+            valid="a path ending in `.zarr` or `.nc`",
+            meaning="Where the dataset goes, relative to the current directory. An existing "
+                    "output is never replaced without `--overwrite` (or `--resume`)."),
+        Key(name="schedule", kind="string or list of strings", default="constant",
+            valid=", ".join(f"`{name}`" for name in SCHEDULES),
+            meaning="The step-size schedule α_t = α·s(t)·w(t) (the [schedule] section sets "
+                    "its parameters); a list makes a `schedule` dimension."),
+        Key(name="scheduler", kind="string", absent="none: this machine's cores",
+            valid='a Dask scheduler\'s address, e.g. `"tcp://10.0.0.5:8786"`',
+            meaning="Run the blocks on this Dask cluster (`--dask-scheduler` overrides it)."),
+        Key(name="backend", kind="string", default="auto",
+            valid=", ".join(f"`{name}`" for name in BACKENDS),
+            meaning="Where the kernels run: `auto` is CUDA when numba-cuda finds a usable "
+                    "GPU, else the CPU (`--backend` overrides it)."),
+        Key(name="dtype", kind="string", default="float64",
+            valid=", ".join(f"`{name}`" for name in DTYPES),
+            meaning="The kernels' arithmetic (models train in float64 only; `--dtype` "
+                    "overrides it)."),
+    ),
+    "objective": (
+        Key(name="name", kind="string", absent="one of name, model, file, expr is required",
+            valid="a built-in objective (`python -m sweep list`), or `logistic`",
+            meaning="A built-in landscape. `logistic` is the logistic model on the generated "
+                    "`blobs`, with the keys of its own table."),
+        Key(name="model", kind="string", absent="one of name, model, file, expr is required",
+            valid="a model (`python -m sweep list`)",
+            meaning="A network trained on `data` (the models' keys below)."),
+        Key(name="file", kind="string", absent="one of name, model, file, expr is required",
+            valid="a `.py` file, relative to the grid file",
+            meaning="Your objective in Python: `function(x, grad, t, key) -> f`."),
+        Key(name="function", kind="string", absent="required with `file`",
+            valid="a function of `file`", meaning="The function of `file` to run."),
+        Key(name="expr", kind="string", absent="one of name, model, file, expr is required",
+            valid="a formula in x, y (or x, or x0 … xn) and t",
+            meaning="Your objective as a formula; sympy derives its gradient."),
+        Key(name="start", kind="list of points, or one point",
+            absent="the objective's customary starts (required with `file` and `expr`: it "
+                   "gives the dimension)",
+            valid="points of the objective's dimension, each once, inside `bounds`",
+            meaning="Start points: the dataset's `start` dimension."),
+        Key(name="bound", kind="number", absent="the objective's own (1e6; 1e4 for the "
+            "saddles)", valid="> 0",
+            meaning="A cell with some |θ_i| beyond this has diverged (and stops)."),
+        Key(name="bounds", kind="[lo, hi] or one [lo, hi] per coordinate",
+            absent="none: no projection", valid="lo < hi; the starts inside",
+            meaning="Project θ onto this box after every step (projected gradient)."),
+        Key(name="noise", kind="number", default=0.0, valid="≥ 0",
+            meaning="σ of Gaussian noise added to every gradient component (the metrics see "
+                    "the noise-free loss)."),
+        Key(name="seeds", kind="integer N or list of integers",
+            absent="seed 0, and no `seed` dimension",
+            valid="N ≥ 1 (seeds 0 … N−1), or distinct integers ≥ 0",
+            meaning="The random seeds (noise, minibatches, a model's initialisation): a "
+                    "`seed` dimension."),
+        Key(name="minimizers", kind="list of points", absent="none",
+            valid="with `file` or `expr` only",
+            meaning="Known minimizers: `distance` and the plots use them."),
+        Key(name="minimum", kind="number", absent="none (f* unknown: no `steps_to_tol`)",
+            valid="with `file` or `expr` only", meaning="f*, for `steps_to_tol` and the plots."),
+        Key(name="box", kind="[[xmin, xmax], [ymin, ymax]]", absent="fitted to the paths",
+            valid="with `file` or `expr` only",
+            meaning="The plotting box of the first two coordinates."),
+    ),
+    "schedule": (
+        Key(name="warmup", kind="integer", default=0, valid="≥ 0",
+            meaning="A linear warm-up w(t) = min(1, t/warmup) over the first steps "
+                    "(0: none)."),
+        Key(name="every", kind="integer", absent='required with `schedule = "step"`',
+            valid="≥ 1", meaning="The step schedule multiplies α by `factor` every this "
+                                 "many steps."),
+        Key(name="factor", kind="number", default=0.1, valid="> 0",
+            meaning="The step schedule's factor (torch's StepLR's `gamma`)."),
+    ),
+    "rules": (
+        Key(name="file", kind="string", absent="required",
+            valid="a `.py` file, relative to the grid file",
+            meaning="Where your rule is written."),
+        Key(name="function", kind="string", absent="required",
+            valid="a function `(theta, grad, state, t, h) -> (theta, state)` of `file`",
+            meaning="The rule's coordinate update."),
+        Key(name="hyperparameters", kind="table of numbers", absent="required",
+            valid="`alpha` > 0 among them", meaning="Its hyperparameters and their defaults: "
+            "each can be a [grid] axis or an [options.NAME] key."),
+        Key(name="state", kind="list of strings", default=[],
+            meaning="Its per-coordinate state values, each starting at 0."),
+    ),
+}
+# What each parameter of an objective or a model means (their types, defaults and ranges
+# are their Param schemas'), for the grid-file reference.
+PARAMETER_MEANINGS = {
+    "dim": "The number of coordinates of an n-dimensional objective.",
+    "kappa": "The quadratic's condition number: eigenvalues log-spaced from 1 to κ "
+             "(gradient descent is stable iff α < 2/κ).",
+    "data": "The data set: a bundled or generated set's name, a table `{name = \"moons\", "
+            "samples = 500}` with a generated set's parameters, or an `.npz` file (with "
+            "`x_train`, `y_train`, optionally `x_test`, `y_test`) relative to the grid file.",
+    "hidden": "mlp: the widths of the hidden layers.",
+    "activation": "mlp: the activation between layers.",
+    "loss": "The training loss (default: the model's first; linear's follows the targets).",
+    "bias": "linear: whether the layer has a bias.",
+    "batch_size": "Samples per step (0: the whole training set); also a [grid] axis.",
+    "test_fraction": "Without a test set in the data: the share of samples held out "
+                     "(stratified for classes).",
+    "data_seed": "The seed of the split and of the generated sets.",
+    "standardize": "Scale the features by the training set's mean and deviation.",
+    "l2": "Adds (λ/2)·‖θ‖² to the objective (torch's coupled weight decay); also a [grid] "
+          "axis.",
+    "eval_every": "Evaluate the full training objective and the test set every this many "
+                  "steps (0: as often as costs about a tenth of the run).",
+    "features": "logistic (name): the number of features of the generated blobs.",
+    "samples": "logistic (name): the number of samples of the generated blobs.",
+}
+# What an absent parameter means where its Param has no default.
+PARAMETER_ABSENT = {"data": "required with `model`", "loss": "the model's own"}
+# Why a key of [grid] that names a parameter cannot be an axis (see _not_axes).
+NOT_AXES = {
+    "compiled": ("is a parameter of the objective compiled into its kernel, not an axis "
+                 "(each value would compile a kernel of its own)"),
+    "model": "is an axis of models on data (objective.model), not of a landscape objective",
+}
+
+
+def described(section: str, name: str) -> Key:
+    """The :class:`Key` ``name`` of ``section`` in :data:`KEYS`."""
+    return next(found for found in KEYS[section] if found.name == name)
+
+
+def default_of(section: str, name: str):
+    """The default :data:`KEYS` gives ``section.name``."""
+    return described(section, name).default
+
 OBJECTIVE_KINDS = ("name", "model", "file", "expr")
 # A file's mistakes are reported together, this many at most (then how many more).
 MAX_REPORTED = 10
@@ -139,7 +314,7 @@ class SweepConfig:
         objective: objective name.
         objective_params: ``(("dim", n), ("kappa", κ))`` as applicable.
         starts: start points, each a ``dim``-tuple.
-        bound: divergence bound on |θ_i|, or None for the objective's own.
+        bound: divergence bound on ``|θ_i|``, or None for the objective's own.
         axes: the four grid axes, in the order of :data:`sweep.kernels.rules.AXES`.
         options: per rule, the hyperparameters ``[options.RULE]`` fixes,
             ``((rule, ((name, value), ...)), ...)`` (see :meth:`fixed`).
@@ -269,34 +444,38 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     optimizers = attempt(_optimizers, check, sweep["optimizers"]) if "optimizers" in sweep else None
     steps = attempt(check.integer, sweep["steps"], "sweep.steps", minimum=1,
                     maximum=MAX_STEPS) if "steps" in sweep else None
-    tol = attempt(check.number, sweep.get("tol", DEFAULT_TOL), "sweep.tol", lambda v: v > 0,
-                  "must be > 0")
-    record_every = attempt(check.integer, sweep.get("record_every", 0), "sweep.record_every",
-                           minimum=0, maximum=MAX_STEPS)
+    tol = attempt(check.number, sweep.get("tol", default_of("sweep", "tol")), "sweep.tol",
+                  lambda v: v > 0, "must be > 0")
+    record_every = attempt(check.integer,
+                           sweep.get("record_every", default_of("sweep", "record_every")),
+                           "sweep.record_every", minimum=0, maximum=MAX_STEPS)
     output = attempt(_output, check, sweep.get("output"))
     scheduler = attempt(_scheduler, check, sweep.get("scheduler"))
-    backend = attempt(check.choice, sweep.get("backend", "auto"), "sweep.backend", BACKENDS)
-    dtype = attempt(check.choice, sweep.get("dtype", "float64"), "sweep.dtype", DTYPES)
+    backend = attempt(check.choice, sweep.get("backend", default_of("sweep", "backend")),
+                      "sweep.backend", BACKENDS)
+    dtype = attempt(check.choice, sweep.get("dtype", default_of("sweep", "dtype")),
+                    "sweep.dtype", DTYPES)
 
     name, params, starts, bound, spec = attempt(_objective, check, objective) or (None,) * 5
-    noise = attempt(check.number, objective.get("noise", 0.0), "objective.noise",
-                    lambda v: v >= 0, "must be >= 0")
+    noise = attempt(check.number, objective.get("noise", default_of("objective", "noise")),
+                    "objective.noise", lambda v: v >= 0, "must be >= 0")
     seeds, seed_axis = attempt(_seeds, check, objective.get("seeds")) or (None, None)
     bounds = attempt(_bounds, check, objective.get("bounds"), len(starts[0]),
                      starts) if starts else None
     schedules, schedule_axis = attempt(_schedules, check,
-                                       sweep.get("schedule", "constant")) or ((), None)
+                                       sweep.get("schedule", default_of("sweep", "schedule"))) \
+        or ((), None)
     schedule = attempt(check.table, table.get("schedule", {}), "schedule") or {}
     check.known_keys(schedule, SECTIONS["schedule"], "schedule")
-    warmup = attempt(check.integer, schedule.get("warmup", 0), "schedule.warmup", minimum=0,
-                     maximum=MAX_STEPS)
+    warmup = attempt(check.integer, schedule.get("warmup", default_of("schedule", "warmup")),
+                     "schedule.warmup", minimum=0, maximum=MAX_STEPS)
     if "step" in schedules and "every" not in schedule:
         check.note("schedule.every", None, 'is required with sweep.schedule = "step" '
                    "(multiply α by schedule.factor every this many steps)")
     step_every = attempt(check.integer, schedule.get("every", 1), "schedule.every", minimum=1,
                          maximum=MAX_STEPS)
-    step_factor = attempt(check.number, schedule.get("factor", 0.1), "schedule.factor",
-                          lambda v: v > 0, "must be > 0")
+    step_factor = attempt(check.number, schedule.get("factor", default_of("schedule", "factor")),
+                          "schedule.factor", lambda v: v > 0, "must be > 0")
     grid = attempt(check.table, table.get("grid", {}), "grid") or {}
     declared = _swept_hyperparameters(optimizers or ())
     model = spec is not None and spec.kind == "model"
@@ -519,7 +698,7 @@ def _model_objective(check, objective):
         for key in (*BUILTIN_PARAMS, *(p.name for p in LOGISTIC_SCHEMA)):
             if key in objective and key not in models.PARAMS:
                 check.fail(f"objective.{key}", objective[key],
-                           "is for built-in objectives, not models (see README, Models)")
+                           "is for built-in objectives, not models (python -m sweep list: models)")
         for param in models.SCHEMA:
             if param.name in objective and param.name != "data":
                 given[param.name] = _param(check, param, objective[param.name])
@@ -768,7 +947,7 @@ def _starts(check, value, key="objective.start"):
     return tuple(points), tuple(keys)
 
 
-RULE_KEYS = ("file", "function", "hyperparameters", "state")
+RULE_KEYS = tuple(found.name for found in KEYS["rules"])
 
 
 def _user_rules(check, table) -> tuple:
@@ -805,14 +984,14 @@ def _user_rules(check, table) -> tuple:
             check.fail(f"{key}.hyperparameters", None,
                        "must name alpha (the step size, which the schedule scales)")
         values = []
-        for hyper_name, default in hyperparameters.items():
+        for hyper_name, given in hyperparameters.items():
             hyper_key = f"{key}.hyperparameters.{_key(hyper_name)}"
             if not str(hyper_name).isidentifier() or hyper_name in ("t", "h"):
                 check.fail(hyper_key, None, "must be a name of letters, digits and _")
             rule = (lambda v: v > 0, "must be > 0") if hyper_name == "alpha" else (None, "")
-            values.append((hyper_name, check.number(default, hyper_key, *rule)))
+            values.append((hyper_name, check.number(given, hyper_key, *rule)))
         values.sort(key=lambda item: item[0] != "alpha")  # alpha first
-        state = check.sequence(body.get("state", []), f"{key}.state")
+        state = check.sequence(body.get("state", default_of("rules", "state")), f"{key}.state")
         for i, item in enumerate(state):
             if not isinstance(item, str) or not item.isidentifier():
                 check.fail(f"{key}.state[{i}]", item, "must be a name")
@@ -868,13 +1047,11 @@ def _not_axes(check: "_Checker", grid: dict, spec, model: bool) -> set:
     compiled_in = dict(spec.params) if spec is not None and not model else {}
     for name in grid:
         if name in compiled_in and name not in SETTING_AXES:
-            check.note(f"grid.{name}", None, "is a parameter of the objective compiled into its "
-                       "kernel, not an axis (each value would compile a kernel of its own)",
+            check.note(f"grid.{name}", None, NOT_AXES["compiled"],
                        f"Set objective.{name} to one value per grid file.")
             found.add(name)
         elif name in MODEL_AXES and not model:
-            check.note(f"grid.{name}", None, "is an axis of models on data (objective.model), "
-                       "not of a landscape objective")
+            check.note(f"grid.{name}", None, NOT_AXES["model"])
             found.add(name)
     return found
 

@@ -332,7 +332,7 @@ def _unknown(data: str) -> str:
 
 def _bundled(data: str) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's copy of the set, shipped with the package (``load_*``, never ``fetch_*``)."""
-    from sklearn import datasets as sklearn_datasets  # here: importing it takes ~1.3 s
+    from sklearn import datasets as sklearn_datasets  # here: importing it takes over a second
 
     x, y = getattr(sklearn_datasets, f"load_{data}")(return_X_y=True)
     return x, y

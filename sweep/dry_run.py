@@ -12,13 +12,14 @@ both measured here, on this machine, rather than assumed:
 * the computing: each rule's kernel is timed on real cells of the grid, on as
   many threads at once as the run will use (after an untimed warm-up, so that
   the first call's costs are not counted as speed), and scaled to the grid's
-  trajectory-steps. Timing the threads together measures what they really gain
-  on this machine now (two threads gave 1.6–1.8× one on a quiet 2-core machine,
-  ~1× on the same machine loaded by other work).
+  trajectory-steps. Timing the threads together measures what they gain on
+  this machine as loaded now: other work on the cores can take most of the
+  second thread's gain.
 
-A calibration of ~10 ms on one thread, cold, with no fixed costs and linear
-scaling assumed (what this module did first) came out 3–5× short on the default
-grid: that grid's run is ~2 s, of which ~0.1 s is computing.
+Both are measured because neither can be assumed: on a small grid the fixed
+costs are most of the run (the default grid spends far more time outside the
+kernels than in them), and a short single-thread calibration scaled linearly
+underestimates such runs several times over.
 """
 from __future__ import annotations
 

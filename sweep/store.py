@@ -125,7 +125,7 @@ class ChunkStore:
 
         The layout was written by xarray; here the arrays are written through
         zarr directly (xarray's ``to_zarr(region=...)`` re-reads the store's
-        metadata on every call, ~50 ms a block). The variables' encoding is the
+        metadata on every call, which costs more than writing the block). The variables' encoding is the
         identity (float64 with NaN fill, bool), and the tests read the store back
         through xarray and compare it with the in-memory dataset, bit for bit.
         """

@@ -56,6 +56,79 @@ def test_bench_writes_a_table_json_and_a_plot(tmp_path, capsys):
         assert ratio == pytest.approx(engine["median"] / models["rows"][name]["median"])
 
 
+def table_rows(markdown: str, header: str) -> list[list[str]]:
+    """The cells of each row of the Markdown table whose header row starts with ``header``
+    (the separator row left out); every row has as many cells as the header."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    width = lines[start].count("|")
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        assert line.count("|") == width, line
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_bench_markdown_is_the_tables_of_its_json_headed_by_the_machine(tmp_path, capsys):
+    code = cli.main(["bench", "--markdown", "--cells", "16", "--steps", "5", "--repeats", "2",
+                     "--max-cells", "100", "--optimizers", "sgd", "--objectives", "booth",
+                     "--model-cells", "0", "--rules", "sgd", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0
+    markdown = captured.out  # the Markdown alone: the files written are said on stderr
+    assert "wrote" not in markdown and "bench.json" in captured.err
+    results = json.loads((tmp_path / "bench.json").read_text())
+    host = results["machine"]
+    assert host["cpu"] == bench.cpu_name() and host["cores"] >= 1
+    assert markdown.startswith(f"### {host['cpu']}, {host['cores']} cores, ")
+    assert ("AVX-512 present" if host["avx512"] else "AVX-512 absent") in markdown
+    assert f"| vectors | {host['vector_bits']} bits" in markdown
+    assert f"| date | {host['date']} |" in markdown
+    for name in ("optimizer-sweep", "python", "numba", "numpy"):
+        assert f"{name} {host['versions'][name]}" in markdown
+    assert host["versions"]["optimizer-sweep"] == sweep.__version__
+    assert results["command"].startswith("python -m sweep bench --markdown --cells 16 ")
+    assert f"| command | `{results['command']}` |" in markdown
+    rows = {name: (median, spread) for name, median, spread in
+            table_rows(markdown, "way of running it")}
+    assert list(rows) == list(results["backends"])  # every row, in order
+    for name, row in results["backends"].items():
+        assert rows[name] == (bench._figure(row["median"] / 1e6),
+                              f"{bench._figure(row['min'] / 1e6)} – "
+                              f"{bench._figure(row['max'] / 1e6)}")
+    assert [row[0] for row in table_rows(markdown, "rule, cells × steps")] == [
+        f"sgd, {results['rules']['sgd']['cells']:,} × 5"]
+    assert [row[0] for row in table_rows(markdown, "threads")] == list(results["threads_scaling"])
+    assert "Models:" not in markdown  # --model-cells 0: no models rows
+
+
+def test_markdown_report_of_a_machine_without_avx512():
+    row = {"median": 5.414e8, "min": 4.9e7, "max": 1.2345e9, "repeats": 3, "cells": 4096,
+           "steps": 200}
+    results = {"machine": {"cpu": "Some CPU", "llvm_cpu": "generic", "cores": 3,
+                           "vector_bits": 256, "avx512": False, "date": "D",
+                           "python": "3.12.1", "versions": {"python": "3.12.1", "numba": "N"}},
+               "cells": 4096, "steps": 200, "repeats": 3, "jax": "no JAX rows: why",
+               "cuda": "no CUDA rows: why not.",
+               "backends": {bench.ENGINE_ROW: row, bench.NUMPY_ROW: {**row, "median": 2e7}},
+               "ratios": {bench.NUMPY_ROW: 27.07}, "optimizers_objectives": {},
+               "cells_scaling": {"100": row}, "threads_scaling": {"1": row, "3": row}}
+    markdown = bench.markdown_report(results)
+    assert markdown.splitlines()[0] == "### Some CPU, 3 cores, no AVX-512"
+    assert "| CPU | Some CPU (LLVM: `generic`), 3 cores used |" in markdown
+    assert "256 bits in the kernels' lane loops; AVX-512 absent" in markdown
+    assert "| versions | python 3.12.1, numba N |" in markdown and "| command |" not in markdown
+    assert table_rows(markdown, "way of running it") == [
+        [bench.ENGINE_ROW, "541", "49.0 – 1,234"], [bench.NUMPY_ROW, "20.0", "49.0 – 1,234"]]
+    assert "27.1× numpy broadcasting" in markdown
+    assert "no JAX rows: why; no CUDA rows: why not." in markdown
+    assert "4,096 cells × 200 steps, median of 3" in markdown
+    assert [r[0] for r in table_rows(markdown, "cells × steps")] == ["100 × 200"]
+    assert "Every rule" not in markdown and "Rules × objectives" not in markdown
+
+
 def test_the_figure_names_the_steps_of_a_point_that_runs_fewer():
     row = {"median": 3e8, "min": 2e8, "max": 4e8, "repeats": 1}
     results = {"cells": 64, "steps": 2000, "backends": {bench.ENGINE_ROW: row},

@@ -691,6 +691,57 @@ def test_minimal_file_takes_every_default(tmp_path):
     assert config.values("nadam")["momentum_decay"] == 4e-3
 
 
+# --- the keys as data (sweep.config.KEYS: the documentation's grid-file reference) -----
+
+def test_every_key_a_section_takes_is_described_once_in_keys():
+    from sweep import config, models
+
+    for section in ("sweep", "schedule"):
+        assert [k.name for k in config.KEYS[section]] == list(config.SECTIONS[section]), section
+    assert [k.name for k in config.KEYS["rules"]] == list(config.RULE_KEYS)
+    described = [k.name for k in config.KEYS["objective"]]
+    parameters = {*config.BUILTIN_PARAMS, *config.MODEL_KEYS}
+    # model picks the kind of objective, as name, file and expr do: described with them.
+    assert len(set(described)) == len(described) and set(described) & parameters == {"model"}
+    assert set(config.SECTIONS["objective"]) == set(described) | parameters
+    assert set(config.MODEL_KEYS) == {*models.PARAMS, *(p.name for p in config.LOGISTIC_SCHEMA)}
+    for section, keys in config.KEYS.items():
+        for found in keys:  # a default, or what its absence means
+            assert found.kind and found.meaning, found
+            assert (found.default is None) == bool(found.absent) or found.name == "model", found
+    for name in parameters - {"model"}:  # what each parameter of the registries means
+        assert config.PARAMETER_MEANINGS[name], name
+    assert set(config.PARAMETER_MEANINGS) == parameters - {"model"}
+    assert set(config.PARAMETER_ABSENT) <= {p.name for p in models.SCHEMA if p.default is None}
+
+
+def test_a_grid_without_a_key_gets_the_default_keys_gives():
+    from sweep import config
+
+    minimal = {"sweep": {"optimizers": ["adam"], "steps": 5}, "objective": {"name": "booth"}}
+    validated = validate(copy.deepcopy(minimal))
+    expected = {("sweep", "tol"): validated.tol, ("sweep", "record_every"): validated.record_every,
+                ("sweep", "backend"): validated.backend, ("sweep", "dtype"): validated.dtype,
+                ("sweep", "schedule"): validated.schedules[0],
+                ("objective", "noise"): validated.noise, ("schedule", "warmup"): validated.warmup,
+                ("schedule", "factor"): validated.step_factor}
+    for (section, name), value in expected.items():
+        assert config.default_of(section, name) == value, (section, name)
+    assert validated.output is None and validated.scheduler is None and validated.bounds is None
+
+
+def test_the_validation_reads_its_defaults_from_keys(monkeypatch):
+    from dataclasses import replace
+
+    from sweep import config
+
+    sweep_keys = tuple(replace(k, default=0.25) if k.name == "tol" else k
+                       for k in config.KEYS["sweep"])
+    monkeypatch.setitem(config.KEYS, "sweep", sweep_keys)
+    minimal = {"sweep": {"optimizers": ["adam"], "steps": 5}, "objective": {"name": "booth"}}
+    assert validate(minimal).tol == 0.25
+
+
 def test_single_numbers_flat_start_and_boundary_values(tmp_path):
     config = _load_text(tmp_path, """
         [sweep]

@@ -73,7 +73,7 @@ def test_zero_noise_is_the_deterministic_run():
 
 
 def reference_scale(kind, t, steps, warmup=0, every=1, factor=1.0):
-    """The schedules as the README states them, written again independently."""
+    """The schedules as docs/grid_file.md ([schedule]) states them, written again independently."""
     warm = min(1.0, t / warmup) if warmup else 1.0
     return warm * {
         "constant": 1.0,

@@ -341,7 +341,7 @@ def heatmap(ds: xr.Dataset, x: str = "alpha", y: str = "beta1", metric: str | No
         select: ``{axis: value}``: the nearest value of these axes instead of a
             reduction (``{"beta2": 0.999, "start": 0}``).
         optimizers: the facets (default: every optimizer in ``ds``).
-        floor: losses below it are drawn at it (default 1e-16·max(1, |f*|)).
+        floor: losses below it are drawn at it (default 1e-16·max(1, ``|f*|``)).
         cmap: a matplotlib colour map (default viridis; Reds for ``diverged``).
         ncols: facets per row (default up to 4; with ``by``, one per optimizer).
         title: the figure's title (default: the metric, objective and steps).
