@@ -125,37 +125,6 @@ INLINER_SCOPE_WARNING = rf"variable '({_ELEMENTARY})_v\d+__vphi\w*(\.\d+)*' is n
 warnings.filterwarnings("ignore", message=INLINER_SCOPE_WARNING, category=NumbaIRAssumptionWarning)
 
 
-# Every plain function registered for CPU kernels (once each), with its inline option.
-REGISTERED: dict = {}
-
-
-def register_jitable(function=None, *, inline: str = "never"):
-    """numba's ``register_jitable`` (``register_jitable(f)`` or
-    ``register_jitable(inline="always")(f)``), for the CPU target only.
-
-    numba's own registers for the "generic" target, which numba-cuda's typing
-    also consults: after a CPU kernel inlined a rule (caching the rule's IR
-    typed for the CPU), compiling a CUDA kernel in the same process picked up
-    that cached IR and failed to lower it (``mul(omitted, omitted)``).
-    :mod:`sweep.kernels.cuda` registers the same functions for its own target.
-
-    ``error_model="numpy"``, as the kernels have: a function compiled on its own
-    (``inline="never"``: a network's passes, the lane step) otherwise gets
-    Python's error model, a zero check before every float division, and that
-    branch kept ``tanh``'s ``e / (e + 2)`` out of the vectorized lane loops
-    (found in the assembly: scalar ``xmm`` only; the forward pass of an MLP
-    64-32-10 on 32 lanes went from 37 to 24 µs per cell-step with it). The bits
-    are the same: a division by zero gives IEEE's inf or NaN instead of raising,
-    which the kernels never relied on.
-    """
-    def register(function):
-        overload(function, target="cpu", inline=inline, strict=False,
-                 jit_options={"error_model": "numpy"})(lambda *args, **kwargs: function)
-        REGISTERED[function] = inline
-        return function
-    return register if function is None else register(function)
-
-
 @register_pass(mutates_CFG=True, analysis_only=False)
 class InlineRegistered(InlineInlinables):
     """numba's untyped inlining pass, for the plain functions registered here with
@@ -195,6 +164,38 @@ class InliningCompiler(CompilerBase):
         pipeline.add_pass_after(InlineRegistered, InlineInlinables)
         pipeline.finalize()
         return [pipeline]
+
+
+# Every plain function registered for CPU kernels (once each), with its inline option.
+REGISTERED: dict = {}
+
+
+def register_jitable(function=None, *, inline: str = "never"):
+    """numba's ``register_jitable`` (``register_jitable(f)`` or
+    ``register_jitable(inline="always")(f)``), for the CPU target only.
+
+    numba's own registers for the "generic" target, which numba-cuda's typing
+    also consults: after a CPU kernel inlined a rule (caching the rule's IR
+    typed for the CPU), compiling a CUDA kernel in the same process picked up
+    that cached IR and failed to lower it (``mul(omitted, omitted)``).
+    :mod:`sweep.kernels.cuda` registers the same functions for its own target.
+
+    ``error_model="numpy"``, as the kernels have: a function compiled on its own
+    (``inline="never"``: a network's passes, the lane step) otherwise gets
+    Python's error model, a zero check before every float division, and that
+    branch kept ``tanh``'s ``e / (e + 2)`` out of the vectorized lane loops
+    (found in the assembly: scalar ``xmm`` only; the forward pass of an MLP
+    64-32-10 on 32 lanes went from 37 to 24 µs per cell-step with it). The bits
+    are the same: a division by zero gives IEEE's inf or NaN instead of raising,
+    which the kernels never relied on.
+    """
+    def register(function):
+        overload(function, target="cpu", inline=inline, strict=False,
+                 jit_options={"error_model": "numpy", "pipeline_class": InliningCompiler})(
+                     lambda *args, **kwargs: function)
+        REGISTERED[function] = inline
+        return function
+    return register if function is None else register(function)
 
 
 def inlined_before_typing(function, name: str):
