@@ -1,6 +1,6 @@
 """Kill-and-resume trials: SIGKILL ``python -m sweep`` at random moments, resume, compare.
 
-    python docs/trials/kill_resume.py [TRIALS] [SEED]
+    python benchmarks/kill_resume.py [TRIALS] [SEED]
 
 Each trial starts the sweep of ``GRID`` below into a fresh ``.zarr``, kills it
 with SIGKILL after a random delay (uniform over the length of an
@@ -67,7 +67,7 @@ def main(trials: int = 20, seed: int = 0) -> int:
     chance = random.Random(seed)
     folder = Path(tempfile.mkdtemp(prefix="kill-resume-"))
     (folder / "grid.toml").write_text(GRID)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     started = time.perf_counter()
     subprocess.run(sweep("-o", "reference.nc"), cwd=folder, env=env, check=True)
     length = time.perf_counter() - started

@@ -1,6 +1,6 @@
 """A rule written by a user against the built-in rule it copies: the same sweep, timed.
 
-    python docs/trials/user_rule_speed.py [--cells N] [--steps N] [--rounds N]
+    python benchmarks/user_rule_speed.py [--cells N] [--steps N] [--rounds N]
 
 The user's rule is heavy-ball momentum (``buffer ← β₁·buffer + g``, θ ← θ − α_t·buffer),
 the built-in ``momentum``'s arithmetic, in a file read through ``[rules.NAME]``; both

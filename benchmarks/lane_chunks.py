@@ -1,6 +1,6 @@
 """The lockstep kernel in whole blocks of lanes against chunks of them, rule by rule.
 
-    python docs/trials/lane_chunks.py [VARIANTS] [RULES]
+    python benchmarks/lane_chunks.py [VARIANTS] [RULES]
 
 VARIANTS is a comma-separated list of ``{lanes}x{chunk}`` (a chunk of 0: the whole
 block), by default ``64x0,64x16,64x32``; RULES a comma-separated list of rules (by

@@ -23,7 +23,7 @@ coefficients cost one division and one root per step for all 64:
 - ``divider alone, earlier``: three divisions and the root per coordinate, nothing
   else: the ceiling the earlier grouping had.
 
-``python docs/trials/divider_bound.py`` prints M cell-steps/s on one thread and
+``python benchmarks/divider_bound.py`` prints M cell-steps/s on one thread and
 on every core (threads: the kernel releases the GIL). The ceiling is the
 ``divider alone`` figure: no correctly rounded Adam step in this grouping can
 be faster. The last line times the engine's own lockstep kernel the same way, in

@@ -1,6 +1,6 @@
 """The rules' rates in two or more checkouts, alternating: is any rule slower than before?
 
-    python docs/trials/rules_versus.py [--rounds N] [--rules a,b,...] TREE [TREE ...]
+    python benchmarks/rules_versus.py [--rounds N] [--rules a,b,...] TREE [TREE ...]
 
 Each TREE is a checkout of this repository (e.g. this one and a ``git worktree`` of an
 older commit). In each of N rounds (default 3), every tree in turn times every rule in
