@@ -6,7 +6,7 @@ Runs, each in a subprocess with its own time limit (the defaults sum to 295 s):
 
 1. the CUDA tests without the simulator (``python -m pytest tests/test_cuda.py
    tests/test_backend.py -p no:cacheprovider``, ``NUMBA_ENABLE_CUDASIM`` unset);
-2. ``python -m sweep bench`` at the issue's size (Adam on 2-D Rosenbrock, 16 384 cells ×
+2. ``python -m sweep bench`` at its default size (Adam on 2-D Rosenbrock, 16 384 cells ×
    2 000 steps, float64), whose backends table then has the CUDA rows (end to end, and
    the kernel alone timed with CUDA events) beside the CPU's, numpy's and JAX's;
 3. every update rule on Rosenbrock with noise, a warm-up, a cosine schedule, a
