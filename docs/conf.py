@@ -46,9 +46,8 @@ extensions = [
 ]
 source_suffix = {".md": "myst-nb"}
 root_doc = "index"
-# trials/: scripts and data of one-off measurements, not pages; performance/*.md: one
-# machine's table each, included by performance.md.
-exclude_patterns = ["_build", "trials", "performance/*.md", "**/.ipynb_checkpoints"]
+# performance/*.md: one machine's table each, included by performance.md.
+exclude_patterns = ["_build", "performance/*.md", "**/.ipynb_checkpoints"]
 
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3

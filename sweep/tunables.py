@@ -13,7 +13,7 @@ MAX_MEMORY_FRACTION = 0.5
 
 # Cells advanced in lockstep by the CPU kernel: the length of the lane loops LLVM
 # vectorizes. Longer blocks gain little past 64 (Adam, one thread, 512-bit vectors: 32, 64,
-# 128 lanes at 144, 164, 170 M/s; `python docs/trials/lane_chunks.py 32x0,64x0,128x0 adam`).
+# 128 lanes at 144, 164, 170 M/s; `python benchmarks/lane_chunks.py 32x0,64x0,128x0 adam`).
 LANES = 64
 # The rules whose lockstep step runs a chunk of lanes at a time (the objective, the metrics
 # and the update of 16 lanes, then the next 16), so that the update's divisions and roots
@@ -22,7 +22,7 @@ LANES = 64
 # vector_bits). With 256-bit vectors chunks pay for the rules the divider bounds and cost
 # the others (adam 319 -> 340 M/s, sgd 887 -> 751); with 512-bit vectors a chunk of 16 is
 # two vectors and every rule ran slower in chunks (adam 558 -> 379), so whole blocks there
-# and for widths not measured (`python docs/trials/lane_chunks.py 64x0,64x16,64x32`).
+# and for widths not measured (`python benchmarks/lane_chunks.py 64x0,64x16,64x32`).
 LANE_CHUNK = {256: {"adam": 16, "adamw": 16, "nadam": 16, "adagrad": 16, "adadelta": 16}}
 # Problems of at most this many coordinates get a lockstep kernel of their own dimension:
 # the dimension is then a compile-time constant, and so is every lane row's offset (LLVM

@@ -233,11 +233,11 @@ def test_balanced_counts_cover_the_cells_with_axes_within_a_factor_two(axes):
     assert math.prod(bench.balanced_counts(10**6, 4)) == 10**6
 
 
-# --- docs/trials/gpu_check.py -----------------------------------------------------------
+# --- benchmarks/gpu_check.py ------------------------------------------------------------
 
 
 def load_gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "docs/trials/gpu_check.py")
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks/gpu_check.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

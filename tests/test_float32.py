@@ -277,8 +277,8 @@ def test_twins_are_plain_python_in_float32():
 
 
 def _float32_error():
-    """docs/trials/float32_error.py, the measurement of docs/float32.md, as a module."""
-    path = Path(__file__).resolve().parents[1] / "docs" / "trials" / "float32_error.py"
+    """benchmarks/float32_error.py, the measurement of docs/float32.md, as a module."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "float32_error.py"
     spec = importlib.util.spec_from_file_location("float32_error", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

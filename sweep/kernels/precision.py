@@ -42,7 +42,7 @@ typed numba implementation for a target (``sweep.kernels.compile`` registers the
 for the CPU, ``sweep.kernels.cuda`` for CUDA), inlined in numba's IR.
 
 The measured float32-vs-float64 error (the table of ``docs/float32.md``) is
-``python docs/trials/float32_error.py``.
+``python benchmarks/float32_error.py``.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """How fast can *any* float64 Adam kernel go on this machine? A ceiling, measured.
 
+    python benchmarks/divider_bound.py [--cells N] [--steps N] [--repeats N]
+
 Correctly rounded division and square root come only from the core's divider.
 The pinned Adam (``docs/update_rules.md``, "How a step is computed") takes
 one division and one root per coordinate,
@@ -7,32 +9,36 @@ one division and one root per coordinate,
     a = α_t·(1/(1−β₁ᵗ));  c = 1/√(1−β₂ᵗ)           (once per step and (β₁, β₂))
     θ −= a·(m/(√v·c + ε))                           (per coordinate)
 
-where the earlier grouping took three divisions and the root per coordinate
+where the textbook grouping takes three divisions and the root per coordinate
 (m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), θ −= α·m̂/(√v̂ + ε)). This script times the
 rule's arithmetic *alone*, with nothing else (the "gradient" is θ itself: no
 objective, no metrics, no masks, no divergence checks), vectorized across 64
 lanes as the lockstep kernel is, every lane with the same (β₁, β₂) so the step
 coefficients cost one division and one root per step for all 64:
 
-- ``pinned``: Adam's arithmetic as pinned now;
-- ``earlier grouping``: three divisions and the root per coordinate;
+- ``pinned``: Adam's arithmetic as pinned;
+- ``textbook grouping``: three divisions and the root per coordinate;
 - ``no divisions``: the pinned loop with its division and root made
   multiplications (wrong numbers, same everything else): what the divider costs;
 - ``divider alone``: the one division and one root per coordinate and nothing
   else (no moments): the divider's ceiling for the pinned grouping;
-- ``divider alone, earlier``: three divisions and the root per coordinate, nothing
-  else: the ceiling the earlier grouping had.
+- ``divider alone, textbook``: three divisions and the root per coordinate, nothing
+  else: the ceiling of the textbook grouping.
 
-``python docs/trials/divider_bound.py`` prints M cell-steps/s on one thread and
-on every core (threads: the kernel releases the GIL). The ceiling is the
-``divider alone`` figure: no correctly rounded Adam step in this grouping can
-be faster. The last line times the engine's own lockstep kernel the same way, in
-the same process (Adam on Rosenbrock, ``python -m sweep bench``'s grid of 16 384
-cells × 2 000 steps, every metric on, the kernel alone: no plan, no assembly), and
-gives it as a share of that ceiling.
+It prints M cell-steps/s on one thread and on every core (threads: the kernels
+release the GIL), the median of REPEATS runs (default 3). The ceiling is the
+``divider alone`` figure: no correctly rounded Adam step in this grouping can be
+faster. The last line times the engine's own lockstep kernel the same way, in the
+same process (Adam on Rosenbrock, ``sweep.bench.sweep_table``'s grid of CELLS cells ×
+STEPS steps, by default ``python -m sweep bench``'s 16 384 × 2 000, every metric on,
+the kernel alone: no plan, no assembly), and gives it as a share of that ceiling.
+This is the measurement behind the performance page's "what bounds a rule like Adam
+is the core's divider" and the update rules page's "the fewer a coordinate needs the
+faster the rule".
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import statistics
@@ -44,8 +50,8 @@ from numba import njit
 
 LANES = 64
 DIM = 2
-VARIANTS = {"pinned": 0, "earlier grouping": 1, "no divisions": 2, "divider alone": 3,
-            "divider alone, earlier": 4}
+VARIANTS = {"pinned": 0, "textbook grouping": 1, "no divisions": 2, "divider alone": 3,
+            "divider alone, textbook": 4}
 
 
 def build(kind: str):
@@ -91,7 +97,7 @@ def build(kind: str):
                         vi = b2 * v[i, lane] + (1.0 - b2) * (grad * grad)
                         if code == 0:    # pinned: one root, one division
                             delta = a[lane] * (mi / (math.sqrt(vi) * root + eps[lane]))
-                        elif code == 1:  # earlier grouping: three divisions and a root
+                        elif code == 1:  # textbook grouping: three divisions and a root
                             m_hat = mi / (1.0 - power1)
                             v_hat = vi / (1.0 - power2)
                             delta = alpha[lane] * m_hat / (math.sqrt(v_hat) + eps[lane])
@@ -100,7 +106,7 @@ def build(kind: str):
                         elif code == 3:  # the divider's work alone: the moments are not kept
                             delta = grad / (math.sqrt(grad * grad) + eps[lane])
                             mi, vi = m[i, lane], v[i, lane]
-                        else:            # the earlier grouping's divider work alone
+                        else:            # the textbook grouping's divider work alone
                             m_hat = grad / (1.0 - power1)
                             v_hat = grad / (1.0 - power2)
                             delta = m_hat / (math.sqrt(v_hat) + eps[lane])
@@ -131,8 +137,11 @@ def rate(kernel, cells: int, steps: int, threads: int, repeats: int = 3) -> floa
 
 def threaded_rate(run, cells: int, steps: int, threads: int, repeats: int) -> float:
     """Median M cell-steps/s of ``run(part)`` over ``cells`` split into ``threads`` parts,
-    one thread each (the kernels release the GIL)."""
-    parts = np.array_split(np.arange(cells), threads)
+    one thread each (the kernels release the GIL). The parts are whole blocks of
+    :data:`LANES` cells, the last taking any rest: the kernels of :func:`build` step
+    whole blocks only."""
+    ends = [LANES * (cells // LANES * i // threads) for i in range(1, threads)]
+    parts = np.split(np.arange(cells), ends)
     rates = []
     for _ in range(repeats):
         workers = [threading.Thread(target=run, args=(part,)) for part in parts]
@@ -148,16 +157,17 @@ def threaded_rate(run, cells: int, steps: int, threads: int, repeats: int) -> fl
 def engine_rate(cells: int, steps: int, threads: int, repeats: int = 3) -> float:
     """Median M cell-steps/s of the engine's lockstep kernel, Adam on Rosenbrock, on the
     bench grid of about ``cells`` cells, split over ``threads`` threads."""
-    from sweep.kernels.layout import empty_metrics
     from sweep.api import load_config
     from sweep.bench import sweep_table
-    from sweep.execute import Engine, _call, kernel_for
+    from sweep.execute import kernel_for, settings_for, spec_for
+    from sweep.kernels.layout import empty_metrics
     from sweep.plan import make_plan
 
     plan = make_plan(load_config(sweep_table(cells, steps)), block_cells=10**9)
-    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(
-        plan, plan.blocks[0], Engine())
-    kernel = kernel_for(optimizer, spec, engine)
+    block = plan.blocks[0]  # the whole grid
+    x0, hyper, ids = plan.hyperparameters(block)
+    settings, records = settings_for(plan, block), len(plan.record_steps)
+    kernel = kernel_for(block.optimizer, spec_for(plan, block))
 
     def run(part):
         out = empty_metrics(len(part), x0.shape[1], records)
@@ -168,19 +178,27 @@ def engine_rate(cells: int, steps: int, threads: int, repeats: int = 3) -> float
 
 
 def main() -> None:
-    cells, steps = 16384, 2000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=16384, help=f"a multiple of {LANES}")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    cells, steps, repeats = args.cells, args.steps, args.repeats
+    if cells % LANES:
+        parser.error(f"--cells must be a multiple of {LANES}")
     cores = os.cpu_count() or 1
     print(f"Adam's arithmetic alone, {cells} cells × {steps} steps, float64, "
-          f"{LANES} lanes (M cell-steps/s, median of 3)")
+          f"{LANES} lanes (M cell-steps/s, median of {repeats})")
     ceiling = {}
     for kind in VARIANTS:
         kernel = build(kind)
-        one = rate(kernel, cells, steps, 1)
-        every = rate(kernel, cells, steps, cores)
+        one = rate(kernel, cells, steps, 1, repeats)
+        every = rate(kernel, cells, steps, cores, repeats)
         print(f"  {kind:<24} 1 thread {one:7.1f}   {cores} threads {every:7.1f}")
         if kind == "divider alone":
             ceiling = {1: one, cores: every}
-    one, every = engine_rate(cells, steps, 1), engine_rate(cells, steps, cores)
+    one = engine_rate(cells, steps, 1, repeats)
+    every = engine_rate(cells, steps, cores, repeats)
     print(f"  {'engine lockstep kernel':<24} 1 thread "
           f"{one:7.1f} ({one / ceiling[1]:.0%} of the ceiling)   {cores} threads {every:7.1f} "
           f"({every / ceiling[cores]:.0%})")

@@ -1,14 +1,17 @@
 """The rules' rates in two or more checkouts, alternating: is any rule slower than before?
 
-    python docs/trials/rules_versus.py [--rounds N] [--rules a,b,...] TREE [TREE ...]
+    python benchmarks/rules_versus.py [--rounds N] [--rules a,b,...] [--cells N] [--steps N]
+        TREE [TREE ...]
 
 Each TREE is a checkout of this repository (e.g. this one and a ``git worktree`` of an
 older commit). In each of N rounds (default 3), every tree in turn times every rule in
 a new process (``PYTHONPATH`` set to the tree, its numba cache warmed by a first run):
-``sweep.bench.sweep_table``'s grid on Rosenbrock (16 384 cells × 2 000 steps), lockstep
-kernel, every core, end to end, the median of 3 runs. Alternating is what makes the
-comparison fair on a shared machine. Prints each round, then per rule each tree's median
-over the rounds and its ratio to the first tree's.
+``sweep.bench.sweep_table``'s grid on Rosenbrock (by default 16 384 cells × 2 000 steps,
+as ``python -m sweep bench``), lockstep kernel, every core, end to end, the median of 3
+runs. The rules are by default the eleven that every checkout has. Alternating is what
+makes the comparison fair on a shared machine. Prints each round, then per rule each
+tree's median over the rounds and its ratio to the first tree's: the check that a change
+leaves no rule slower.
 """
 from __future__ import annotations
 
@@ -26,17 +29,19 @@ MEASURE = """
 import json, os, sys
 from sweep import bench
 rates = {}
+cells, steps = int(sys.argv[2]), int(sys.argv[3])
 for name in sys.argv[1].split(","):
-    table = bench.sweep_table(16384, 2000, name, "rosenbrock")
+    table = bench.sweep_table(cells, steps, name, "rosenbrock")
     rates[name] = bench.time_sweep(table, 3, n_jobs=os.cpu_count(), backend="cpu")["median"]
 print(json.dumps(rates))
 """
 
 
-def rates(tree: Path, rules: str) -> dict[str, float]:
+def rates(tree: Path, rules: str, cells: int, steps: int) -> dict[str, float]:
+    """Each rule's median rate (trajectory-steps/s) in ``tree``, measured in a new process."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", MEASURE, rules], cwd=tree, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", MEASURE, rules, str(cells), str(steps)],
+                          cwd=tree, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -45,12 +50,14 @@ def main() -> None:
     parser.add_argument("trees", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rules", default=ORIGINAL)
+    parser.add_argument("--cells", type=int, default=16384)
+    parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args()
     trees = [tree.resolve() for tree in args.trees]
     seen: dict[Path, dict[str, list[float]]] = {tree: {} for tree in trees}
     for round_ in range(1, args.rounds + 1):
         for tree in trees:
-            for name, rate in rates(tree, args.rules).items():
+            for name, rate in rates(tree, args.rules, args.cells, args.steps).items():
                 seen[tree].setdefault(name, []).append(rate)
             print(f"round {round_} {tree}: " + ", ".join(
                 f"{name} {values[-1] / 1e6:.0f}" for name, values in seen[tree].items()),

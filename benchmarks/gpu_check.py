@@ -1,12 +1,12 @@
 """The CUDA backend on a machine with a GPU, in under five minutes: one prepared run.
 
-    python docs/trials/gpu_check.py --out "$OUT"
+    python benchmarks/gpu_check.py --out "$OUT"
 
 Runs, each in a subprocess with its own time limit (the defaults sum to 295 s):
 
 1. the CUDA tests without the simulator (``python -m pytest tests/test_cuda.py
    tests/test_backend.py -p no:cacheprovider``, ``NUMBA_ENABLE_CUDASIM`` unset);
-2. ``python -m sweep bench`` at the issue's size (Adam on 2-D Rosenbrock, 16 384 cells ×
+2. ``python -m sweep bench`` at its default size (Adam on 2-D Rosenbrock, 16 384 cells ×
    2 000 steps, float64), whose backends table then has the CUDA rows (end to end, and
    the kernel alone timed with CUDA events) beside the CPU's, numpy's and JAX's;
 3. every update rule on Rosenbrock with noise, a warm-up, a cosine schedule, a
@@ -37,7 +37,7 @@ import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -258,7 +258,7 @@ def write(report: dict, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = argparse.ArgumentParser(prog="python docs/trials/gpu_check.py",
+    command = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py",
                                       description=__doc__.split("\n")[0])
     command.add_argument("--out", default=os.environ.get("OUT"),
                          help="folder for gpu_check.json and the logs (default: $OUT)")

@@ -1,6 +1,6 @@
 """The measured error of float32 against float64: the table of docs/float32.md.
 
-    python docs/trials/float32_error.py
+    python benchmarks/float32_error.py
 
 Adam on Rosenbrock and Beale, 1000 steps, α = geomspace(1e-4, 1, 17) × β₁ ∈
 {0, …, 0.99}, β₂ = 0.999, ε = 1e-8, two starts each, no noise: the same grid
