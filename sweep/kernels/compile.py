@@ -320,14 +320,12 @@ class LockstepKernel:
     """The lockstep dispatchers, one per dimension and per use of gradient noise and of
     schedules, called with the cells in the order of their (β₁, β₂).
 
-    The order is numpy's ``lexsort``, here: a sort compiled into every kernel
-    cost ~1.7 s of its first compile. A kernel compiles the code of the noise
-    and of the schedules (their random generator, the gather of each lane's
-    scale) only for the cells that use them: that code was ~30 % of a kernel's
-    LLVM module (linked into and optimized again with every kernel) and most of
-    the step functions compiled with the first. The default grid uses neither;
-    its five kernels compiled in 13.7–14.8 s without it against 14.8–19.8 s with
-    it (an AMD Zen 5, three interleaved runs each).
+    The order is numpy's ``lexsort``, here: a sort compiled into every kernel added
+    to each one's first compile. A kernel compiles the code of the noise and of the
+    schedules (their random generator, the gather of each lane's scale) only for
+    the cells that use them: that code was a large part of a kernel's LLVM module
+    (linked into and optimized again with every kernel), and the default grid uses
+    neither.
 
     Attributes:
         dispatcher_for: ``(dim, *, noisy, scheduled) -> `` the numba dispatcher,

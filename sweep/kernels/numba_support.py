@@ -133,8 +133,8 @@ class InlineRegistered(InlineInlinables):
     Registered as overloads (which the CUDA kernels' device functions also are), each
     such function was otherwise typed and compiled on its own at every signature, then
     typed again for inlining, then once more inside its caller: the rules, the step's
-    functions and the lane loops made numba's front end four times LLVM's time in a
-    landscape kernel's compile. Inlined here, a kernel is typed once, whole. The
+    functions and the lane loops made numba's front end most of a kernel's compile.
+    Inlined here, a kernel is typed once, whole. The
     overloads stay for what this pass does not reach (a call through a variable).
 
     Internal: ``InlineInlinables._do_work``'s contract (the call's block, its index,
@@ -184,8 +184,8 @@ def register_jitable(function=None, *, inline: str = "never"):
     (``inline="never"``: a network's passes, the lane step) otherwise gets
     Python's error model, a zero check before every float division, and that
     branch kept ``tanh``'s ``e / (e + 2)`` out of the vectorized lane loops
-    (found in the assembly: scalar ``xmm`` only; the forward pass of an MLP
-    64-32-10 on 32 lanes went from 37 to 24 µs per cell-step with it). The bits
+    (found in the assembly: scalar ``xmm`` only; an MLP's forward pass ran about
+    1.5 times slower for it). The bits
     are the same: a division by zero gives IEEE's inf or NaN instead of raising,
     which the kernels never relied on.
     """
