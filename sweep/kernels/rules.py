@@ -213,13 +213,16 @@ def first_bias_correction(g, t, carry):
 
 def nadam_shared(g, t, carry):
     """NAdam's μ_t = β₁(1 − ½·0.96^{tψ}), μ_{t+1}, Π_t = Π_{t−1}·μ_t (ψ the momentum decay):
-    (1 − μ_t)/(1 − Π_t), μ_{t+1}/(1 − Π_t·μ_{t+1}) and 1/√(1 − β₂ᵗ); ``carry`` = (Π_{t−1}, β₂ᵗ⁻¹)."""
-    mu = g.beta1 * (1.0 - 0.5 * 0.96 ** (t * g.momentum_decay))
+    (1 − μ_t)/(1 − Π_t), μ_{t+1}/(1 − Π_t·μ_{t+1}) and 1/√(1 − β₂ᵗ); ``carry`` = (Π_{t−1},
+    β₂ᵗ⁻¹, μ_t). μ_t is the previous step's μ_{t+1} (the same expression of the same
+    numbers: the same bits), so that each step takes one power, not two; at t = 1 it is
+    computed."""
+    mu = carry[2] if t > 1.0 else g.beta1 * (1.0 - 0.5 * 0.96 ** (t * g.momentum_decay))
     mu_next = g.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1.0) * g.momentum_decay))
     product = carry[0] * mu
     second = carry[1] * g.beta2
     return ((1.0 - mu) / (1.0 - product), mu_next / (1.0 - product * mu_next),
-            1.0 / sqrt(1.0 - second)), (product, second)
+            1.0 / sqrt(1.0 - second)), (product, second, mu_next)
 
 
 def radam_shared(g, t, carry):
@@ -776,7 +779,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
                       reference="momentum_decay", long_name="momentum decay ψ")),
                   state=("m", "v"), update=nadam, coefficients=nadam_coefficients,
                   shared=nadam_shared, shared_by=("beta1", "beta2", "momentum_decay"),
-                  carry=(1.0, 1.0), reference="torch.optim.NAdam(..., momentum_decay=ψ)",
+                  carry=(1.0, 1.0, 0.0), reference="torch.optim.NAdam(..., momentum_decay=ψ)",
                   paper="Dozat (2016)"),
         Optimizer(name="adamax", hyperparameters=ADAM_FAMILY, state=("m", "u"), update=adamax,
                   coefficients=adam_coefficients, shared=first_bias_correction,
