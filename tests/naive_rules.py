@@ -30,8 +30,6 @@ import math
 
 import numpy as np
 
-from sweep.kernels import elementary
-
 INF = math.inf
 
 # --- The specification: plain data --------------------------------------------------
@@ -976,10 +974,7 @@ def _schedule_free(theta, hp, adam):
     def step(t, g):
         # per-cell scalar state: alpha_t enters alpha_max, hence weight and kappa
         scalars["alpha_max"] = max(scalars["alpha_max"], alpha)             # alpha_t
-        # α̂^P as the kernels compute it: exp(P·log α̂) with their arithmetic exp and log
-        top = scalars["alpha_max"]
-        weight = (elementary.exp(power * elementary.log(top)) if top > 0.0
-                  else (1.0 if power == 0.0 else 0.0))
+        weight = scalars["alpha_max"] ** power
         scalars["weight_sum"] = scalars["weight_sum"] + weight
         total = scalars["weight_sum"]
         kappa = weight / total if total > 0.0 else 0.0

@@ -37,7 +37,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
-from .elementary import exp, log
 from .maths import sqrt
 
 
@@ -571,10 +570,7 @@ def schedule_free_weight(alpha_max, alpha_t, weight_sum, power):
     κ = α̂^P/W (0 while W = 0, optax's guard). Per cell (it holds α_t), kept in every
     coordinate's state: each coordinate computes the same values."""
     alpha_max = max(alpha_max, alpha_t)
-    # α̂^P as exp(P·log α̂) with the kernels' arithmetic exp and log (within an ulp or two
-    # of libm's pow): a call of libm's pow in the lane loop kept the whole loop scalar.
-    # 0^P is 0 (1 for P = 0), as pow gives.
-    weight = exp(power * log(alpha_max)) if alpha_max > 0.0 else (1.0 if power == 0.0 else 0.0)
+    weight = alpha_max ** power
     total = weight_sum + weight
     kappa = weight / total if total > 0.0 else 0.0
     return alpha_max, total, kappa
