@@ -550,8 +550,9 @@ def registered_lane_step(rule, lanes: int):
     (:mod:`sweep.kernels.lanes`), registered once per process (every kernel of that rule and
     lane count calls the same functions), and named after both (see
     :func:`_simple_kernel`: closures share a qualified name, and separately compiled
-    ones would share a linker symbol). Called, not inlined: inlined, every array argument
-    was increfed and decrefed at each step."""
+    ones would share a linker symbol). Registered as calls: the training kernel calls
+    them; the lockstep kernel calls ``load_lanes`` and writes the other two out itself
+    (inlined into its float32 twin, their stores to the lanes' record were lost)."""
     registered_coordinate_step(rule)  # what update_lanes calls
     functions = (lane_loader(rule, lanes), *lane_step(rule, lanes))
     for function in functions:
