@@ -37,7 +37,8 @@ def run_both(optimizer: str, objective: str, starts, steps: int, alphas, beta1s,
     settings = Settings(steps=steps, record_every=0, tol=tol, minimum=target.minimum,
                         bound=target.bound, noise=0.0,
                         warmup=0.0, step_every=1.0, step_factor=1.0,
-                        lower=np.full(target.dim, -np.inf), upper=np.full(target.dim, np.inf))
+                        lower=np.full(target.dim, -np.inf), upper=np.full(target.dim, np.inf),
+                        noise_scale=np.ones(target.dim))
     results = []
     for dtype in ("float64", "float32"):
         out = empty_metrics(len(grid), target.dim, 0, dtype)

@@ -230,7 +230,9 @@ PARAMETER_MEANINGS = {
     "activation": "mlp: the activation between layers.",
     "loss": "The training loss (default: the model's first; linear's follows the targets).",
     "bias": "linear: whether the layer has a bias.",
-    "batch_size": "Samples per step (0: the whole training set); also a [grid] axis.",
+    "batch_size": "Samples per step: a model's minibatch (0: the whole training set), or "
+                  "the noisy quadratic model's B (gradient noise of covariance H/B); also a "
+                  "[grid] axis.",
     "test_fraction": "Without a test set in the data: the share of samples held out "
                      "(stratified for classes).",
     "data_seed": "The seed of the split and of the generated sets.",
@@ -479,8 +481,12 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     grid = attempt(check.table, table.get("grid", {}), "grid") or {}
     declared = _swept_hyperparameters(optimizers or ())
     model = spec is not None and spec.kind == "model"
-    settings = tuple(name for name in SETTING_AXES if model or name not in MODEL_AXES)
-    not_axes = _not_axes(check, grid, spec, model)
+    read_at_run_time = OBJECTIVES[spec.name].axes if spec is not None and \
+        spec.kind == "builtin" else ()
+    settings = tuple(name for name in SETTING_AXES
+                     if model or name not in MODEL_AXES or name in read_at_run_time)
+    attempt(_own_noise, check, spec, objective, grid)
+    not_axes = _not_axes(check, grid, spec, model, read_at_run_time)
     check.known_keys({key: value for key, value in grid.items() if key not in not_axes},
                      AXES + tuple(declared) + settings, "grid")
     # The settings first: a block holds one value of each (its chunks are 1 along them).
@@ -1039,10 +1045,12 @@ def _first_invalid(hyperparameter, values) -> int | None:
     return next((i for i, value in enumerate(values) if not hyperparameter.valid(value)), None)
 
 
-def _not_axes(check: "_Checker", grid: dict, spec, model: bool) -> set:
+def _not_axes(check: "_Checker", grid: dict, spec, model: bool, read_at_run_time=()) -> set:
     """Keys of ``grid`` that name a parameter that cannot be an axis, each noted with why:
     a parameter of the objective compiled into its kernel (a quadratic's ``kappa`` and
-    ``dim``: each value would be a kernel of its own), or a model's setting on a landscape."""
+    ``dim``: each value would be a kernel of its own), or a model's setting on a landscape
+    whose objective does not read it at run time (``read_at_run_time``: the nqm's
+    ``batch_size``)."""
     found = set()
     compiled_in = dict(spec.params) if spec is not None and not model else {}
     for name in grid:
@@ -1050,10 +1058,22 @@ def _not_axes(check: "_Checker", grid: dict, spec, model: bool) -> set:
             check.note(f"grid.{name}", None, NOT_AXES["compiled"],
                        f"Set objective.{name} to one value per grid file.")
             found.add(name)
-        elif name in MODEL_AXES and not model:
+        elif name in MODEL_AXES and not model and name not in read_at_run_time:
             check.note(f"grid.{name}", None, NOT_AXES["model"])
             found.add(name)
     return found
+
+
+def _own_noise(check, spec, objective: dict, grid: dict) -> None:
+    """An objective whose gradient noise is its own (the nqm's minibatch: σ = 1/√B) takes
+    no ``noise`` besides."""
+    if spec is None or spec.kind != "builtin" or resolve(spec).noise_scale is None:
+        return
+    for key, where in (("objective.noise", objective), ("grid.noise", grid)):
+        if "noise" in where:
+            check.note(key, where["noise"] if key == "objective.noise" else None,
+                       f"{spec.name}'s gradient noise is its minibatch's: set "
+                       "objective.batch_size (or sweep it as grid.batch_size) instead")
 
 
 def _setting_axis(check, name, value, table, spec):
@@ -1070,14 +1090,17 @@ def _setting_axis(check, name, value, table, spec):
         check.fail(key, value, "takes a list of values (or one value), not a range")
     if not items:
         check.fail(key, value, "must list at least one value")
+    model = spec is not None and spec.kind == "model"
     if name in ("warmup", "batch_size"):
-        values = tuple(float(check.integer(v, k, minimum=0, maximum=MAX_STEPS)) for k, v in items)
+        least = 1 if name == "batch_size" and not model else 0  # 0: a model's whole set
+        values = tuple(float(check.integer(v, k, minimum=least, maximum=MAX_STEPS))
+                       for k, v in items)
     else:
         rule, broken = {"noise": (lambda v: v >= 0, "must be >= 0"),
                         "l2": (lambda v: v >= 0, "must be >= 0"),
                         "factor": (lambda v: v > 0, "must be > 0")}[name]
         values = tuple(check.number(v, k, rule, broken) for k, v in items)
-    if name == "batch_size" and spec is not None:
+    if name == "batch_size" and model:
         samples = resolve(spec).model.dataset.n_train
         for k, v in items:
             if v > samples:

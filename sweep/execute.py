@@ -107,9 +107,13 @@ def settings_for(plan: Plan, block: Block) -> Settings:
     lower, upper = no_box(config.dim)
     if config.bounds is not None:
         lower[:], upper[:] = np.asarray(config.bounds, dtype=np.float64).T
+    noise, noise_scale = values.get("noise", config.noise), np.ones(config.dim)
+    own = resolve(spec_for(plan, block)) if config.spec.kind == "builtin" else None
+    if own is not None and own.noise_scale is not None:  # the nqm's minibatch of the block
+        noise, noise_scale = own.noise, own.noise_scale
     return Settings(steps=config.steps, record_every=config.record_every, tol=config.tol,
-                    minimum=plan.problem.minimum, bound=plan.bound,
-                    noise=values.get("noise", config.noise),
+                    minimum=plan.problem.minimum, bound=plan.bound, noise=noise,
+                    noise_scale=noise_scale,
                     warmup=float(values.get("warmup", config.warmup)),
                     step_every=float(config.step_every),
                     step_factor=values.get("factor", config.step_factor), lower=lower,

@@ -259,8 +259,8 @@ OBJECTIVE = [
     case("objective-key-unknown", {"objective.dimension": 2}, "objective.dimension",
          "unknown key", 'Perhaps you meant "dim"?'),
     case("objective-key-unknown-far", {"objective.zzz": 2}, "objective.zzz",
-         "unknown key", "Allowed: name, model, file, function, expr, start, dim, kappa, data, hidden, "
-         "activation, loss, bias, batch_size, test_fraction, data_seed, standardize, l2, "
+         "unknown key", "Allowed: name, model, file, function, expr, start, dim, kappa, batch_size, data, "
+         "hidden, activation, loss, bias, test_fraction, data_seed, standardize, l2, "
          "eval_every, features, samples, bound, bounds, noise, seeds, minimizers, minimum, "
          "box."),
 ]

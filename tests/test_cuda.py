@@ -79,7 +79,8 @@ def settings(dim, minimum=0.0, noise=0.3, bounded=True, bound=20.0):
         lower[0], upper[0] = -1.5, 1.2
     return Settings(steps=STEPS, record_every=RECORD_EVERY, tol=1e-2, minimum=minimum,
                     bound=bound, noise=noise, warmup=5.0, step_every=10.0,
-                    step_factor=0.5, lower=lower, upper=upper)
+                    step_factor=0.5, lower=lower, upper=upper,
+                    noise_scale=np.linspace(1.0, 0.5, len(lower)))
 
 
 def records(steps=STEPS, record_every=RECORD_EVERY):

@@ -201,7 +201,8 @@ kernel = lockstep_kernel(adam, problem("booth").value_and_grad, 64)
 box = np.full(2, np.inf)
 kernel(np.zeros((1, 2)), np.full((1, 4), 0.1), np.zeros((1, 3), np.int64),
        Settings(steps=3, record_every=0, tol=1e-6, minimum=0.0, bound=1e6,
-                noise=0.0, warmup=0.0, step_every=1.0, step_factor=1.0, lower=-box, upper=box), empty_metrics(1, 2, 0))
+                noise=0.0, warmup=0.0, step_every=1.0, step_factor=1.0, lower=-box, upper=box,
+                noise_scale=np.ones(2)), empty_metrics(1, 2, 0))
 text = backend.ptx(adam, problem("rosenbrock").value_and_grad, (9, 0))
 print(".visible .entry" in text)
 """

@@ -44,7 +44,8 @@ def settings(dim, minimum=0.0, noise=0.3, steps=60, record_every=7):
     lower[0], upper[0] = -1.5, 1.2
     return Settings(steps=steps, record_every=record_every, tol=1e-2, minimum=minimum,
                     bound=20.0, noise=noise, warmup=5.0, step_every=10.0,
-                    step_factor=0.5, lower=lower, upper=upper)
+                    step_factor=0.5, lower=lower, upper=upper,
+                    noise_scale=np.linspace(1.0, 0.5, len(lower)))
 
 
 def records(steps, record_every):

@@ -75,7 +75,8 @@ def test_metadata_is_consistent(the_problem):
 def test_the_registry_holds_every_objective_of_update_rules():
     assert set(OBJECTIVES) == {
         "rosenbrock", "rosenbrock_nd", "beale", "himmelblau", "booth", "saddle", "monkey_saddle",
-        "rastrigin", "ackley", "styblinski_tang", "six_hump_camel", "goldstein_price", "quadratic"}
+        "rastrigin", "ackley", "styblinski_tang", "six_hump_camel", "goldstein_price", "quadratic",
+        "nqm"}
     # (logistic regression is a model objective now: sweep.models, tests/test_models.py)
 
 

@@ -491,7 +491,8 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                         for lane in range(begin, end):
                             noise = noise_key(seed[lane], start[lane], step)
                             for i in range(dim):
-                                grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
+                                grad[i, lane] = perturb(grad[i, lane], settings.noise,
+                                                         settings.noise_scale[i], noise, i)
                     # sweep.kernels.lanes.lane_step's update_lanes, here in the kernel: behind a
                     # call (or inlined by numba, which then stopped writing θ back) LLVM
                     # could not see that the rows are one allocation, and Adam ran at a

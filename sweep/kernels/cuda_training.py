@@ -31,7 +31,7 @@ import numpy as np
 
 from . import cuda as backend
 from .cuda import cuda  # a module global: numba-cuda's simulator swaps it in kernels' globals
-from .layout import INTEGER_FIELDS, REAL_FIELDS, Metrics, Settings
+from .layout import ARRAY_FIELDS, INTEGER_FIELDS, REAL_FIELDS, Metrics, Settings
 from .compile import registered_lane_step, registered_reporter
 from .lanes import (clear_lanes, coordinate_step, group_runs, lane_float_rows, lane_rows,
                     lanes_in, sizes, spread_shared)
@@ -174,7 +174,8 @@ def _example_arguments(rule, network: Network) -> tuple:
                   ids=np.zeros((1, 3), dtype=np.int64)),
             device_settings(Settings(steps=1, record_every=0, tol=0.0, minimum=0.0, bound=1.0,
                                      noise=0.0, warmup=0.0, step_every=1.0, step_factor=1.0,
-                                     lower=np.zeros(dim), upper=np.zeros(dim)), np.asarray),
+                                     lower=np.zeros(dim), upper=np.zeros(dim),
+                                     noise_scale=np.zeros(dim)), np.asarray),
             ModelData(x_train=matrix, y_train=matrix, x_test=matrix, y_test=matrix, l2=0.0,
                       batch_size=1, eval_every=1, signs=False),
             1,
@@ -199,13 +200,13 @@ def kernel_signature(rule, network: Network) -> tuple:
 
 
 def device_settings(settings: Settings, send) -> Settings:
-    """``settings`` with its box sent by ``send`` and its numbers as Python's (one type
+    """``settings`` with its arrays sent by ``send`` and its numbers as Python's (one type
     whatever the host gave: a kernel's signature does not change with them)."""
     return Settings(
         **{name: int(getattr(settings, name)) for name in INTEGER_FIELDS},
         **{name: float(getattr(settings, name)) for name in REAL_FIELDS},
-        lower=send(np.asarray(settings.lower, dtype=np.float64)),
-        upper=send(np.asarray(settings.upper, dtype=np.float64)))
+        **{name: send(np.asarray(getattr(settings, name), dtype=np.float64))
+           for name in ARRAY_FIELDS})
 
 
 def ptx(rule, network: Network, cc: tuple[int, int] = (9, 0)) -> str:

@@ -37,12 +37,15 @@ class Settings(NamedTuple):
         tol: ``steps_to_tol`` is the first step with f(θ_t) − f* ≤ tol.
         minimum: f* (NaN if unknown: ``steps_to_tol`` stays NaN).
         bound: |θ_i| > bound, or a non-finite θ_i or f, marks a cell diverged.
-        noise: σ of the Gaussian noise added to each gradient component (0: none).
+        noise: σ of the Gaussian noise added to the gradient (0: none): coordinate i gets
+            σ·cᵢ·zᵢ, zᵢ standard normal.
         warmup: linear warm-up length in steps (0: none), see :mod:`sweep.kernels.schedules`.
         step_every: the step schedule's period in steps.
         step_factor: the step schedule's factor.
         lower: (dim,) lower corner of the box θ is projected onto after every step (−inf: none).
         upper: (dim,) upper corner (inf: none).
+        noise_scale: (dim,) the cᵢ of ``noise``: ones, but for an objective whose gradient
+            noise has a shape of its own (the noisy quadratic model's √hᵢ).
     """
 
     steps: int
@@ -56,6 +59,7 @@ class Settings(NamedTuple):
     step_factor: float
     lower: np.ndarray
     upper: np.ndarray
+    noise_scale: np.ndarray
 
 
 def no_box(dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,19 +67,22 @@ def no_box(dim: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(dim, -np.inf), np.full(dim, np.inf)
 
 
-# How a Settings travels to a CUDA kernel: its ints, its floats, and the box (2, dim).
+# How a Settings travels to a CUDA kernel: its ints, its floats, and its (dim,) arrays as
+# the rows of one (3, dim) array.
 INTEGER_FIELDS = ("steps", "record_every")
 REAL_FIELDS = ("tol", "minimum", "bound", "noise", "warmup", "step_every", "step_factor")
-assert set(Settings._fields) == {*INTEGER_FIELDS, *REAL_FIELDS, "lower", "upper"}
+ARRAY_FIELDS = ("lower", "upper", "noise_scale")
+assert set(Settings._fields) == {*INTEGER_FIELDS, *REAL_FIELDS, *ARRAY_FIELDS}
 
 
 def pack_settings(settings: Settings, dtype: str = "float64"):
-    """``(integers (2,) int64, reals (7,) dtype, box (2, dim) dtype)``: the arrays a CUDA
+    """``(integers (2,) int64, reals (7,) dtype, box (3, dim) dtype)``: the arrays a CUDA
     kernel receives for ``settings`` (see :func:`unpack_settings`)."""
     real = DTYPES[check_dtype(dtype)]
     integers = np.array([getattr(settings, name) for name in INTEGER_FIELDS], dtype=np.int64)
     reals = np.array([getattr(settings, name) for name in REAL_FIELDS], dtype=real)
-    return integers, reals, np.stack([settings.lower, settings.upper]).astype(real)
+    return integers, reals, np.stack([getattr(settings, name)
+                                      for name in ARRAY_FIELDS]).astype(real)
 
 
 def unpack_settings(integers, reals, box):
@@ -83,7 +90,7 @@ def unpack_settings(integers, reals, box):
     device code too, where the box rows stay views of the device array)."""
     return Settings(steps=integers[0], record_every=integers[1], tol=reals[0], minimum=reals[1],
                     bound=reals[2], noise=reals[3], warmup=reals[4], step_every=reals[5],
-                    step_factor=reals[6], lower=box[0], upper=box[1])
+                    step_factor=reals[6], lower=box[0], upper=box[1], noise_scale=box[2])
 
 
 class Metrics(NamedTuple):

@@ -6,7 +6,9 @@ gradient is written into ``grad`` and the value is returned; ``t`` is the
 1-based step and ``key`` identifies (seed, cell, step) for stochastic
 objectives (the built-ins ignore both). Plain Python, so the same function
 compiles for the CPU and the GPU in :mod:`sweep.kernels.compile` and runs uncompiled
-in tests. Objectives with parameters (``kappa``) are built by a factory.
+in tests. Objectives with parameters (``dim``, ``kappa``) are built by a factory. The noisy
+quadratic model's minibatch noise is drawn by the step, not here: its shape is
+:attr:`Problem.noise_scale`.
 """
 from __future__ import annotations
 
@@ -157,12 +159,22 @@ def quadratic_eigenvalue(i, n, kappa):
 
 
 def make_quadratic(dim, kappa):
-    """½ Σ λ_i x_i², λ_i log-spaced from 1 to ``kappa``: the condition number is κ.
+    """½ Σ λ_i x_i², λ_i log-spaced from 1 to ``kappa``: the condition number is κ."""
+    return diagonal_quadratic(np.array([quadratic_eigenvalue(i, dim, kappa) for i in range(dim)]))
 
-    The λ_i are computed once (a pow per coordinate and step would keep the
-    kernels from vectorizing) and frozen into the compiled code.
+
+def nqm_curvatures(dim):
+    """hᵢ = 1/i for i = 1 … ``dim`` of the noisy quadratic model, (dim,) float64."""
+    return 1.0 / np.arange(1.0, dim + 1.0)
+
+
+def diagonal_quadratic(curvatures):
+    """½ Σ hᵢ xᵢ² for the (dim,) ``curvatures`` hᵢ.
+
+    The hᵢ are computed once (a pow per coordinate and step would keep the kernels
+    from vectorizing) and frozen into the compiled code.
     """
-    eigenvalues = np.array([quadratic_eigenvalue(i, dim, kappa) for i in range(dim)])
+    eigenvalues = np.array(curvatures, dtype=np.float64)
 
     def quadratic(x, grad, t, key):
         value = 0.0
@@ -198,6 +210,10 @@ class Problem:
         params: the objective's parameters (``dim``, ``kappa``) as given.
         model: for a model trained on data, its :class:`sweep.models.Training` (and
             ``value_and_grad`` is None: the training kernel computes the gradient).
+        noise, noise_scale: the objective's own gradient noise, σ and (dim,) cᵢ: each step
+            adds σ·cᵢ·zᵢ to ∂f/∂θᵢ (:func:`sweep.kernels.step.perturb`, zᵢ standard normal
+            from the noise stream). The noisy quadratic model's minibatch: σ = 1/√B,
+            cᵢ = √hᵢ. ``noise_scale`` None: none of its own (``objective.noise`` adds σ·zᵢ).
     """
 
     name: str
@@ -210,6 +226,8 @@ class Problem:
     bound: float
     params: tuple = ()
     model: object = None
+    noise: float = 0.0
+    noise_scale: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,13 +260,16 @@ class Param:
 @dataclass(frozen=True)
 class Objective:
     """A registry entry. ``fixed_dim`` is None for the n-dimensional objectives,
-    which take ``dim`` (at least ``min_dim``); ``schema`` says what a grid file may set."""
+    which take ``dim`` (at least ``min_dim``); ``schema`` says what a grid file may set;
+    ``axes``, which of those the kernels read at run time (so ``[grid]`` may sweep them:
+    a new value never recompiles)."""
 
     name: str
     fixed_dim: int | None
     build: Callable  # (dim, **params) -> Problem
     schema: tuple[Param, ...] = ()
     min_dim: int = 1
+    axes: tuple[str, ...] = ()
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -301,6 +322,17 @@ def _build_quadratic(dim, kappa=10.0):
                    ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("kappa", float(kappa))))
 
 
+def _build_nqm(dim, batch_size=1):
+    # The compiled function depends on dim alone: every batch size runs the same kernel.
+    key = ("nqm", dim)
+    if key not in _QUADRATICS:
+        _QUADRATICS[key] = diagonal_quadratic(nqm_curvatures(dim))
+    curvatures = nqm_curvatures(dim)
+    return Problem("nqm", dim, _QUADRATICS[key], ((0.0,) * dim,), 0.0, ((1.0,) * dim,),
+                   ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("batch_size", batch_size)),
+                   noise=1.0 / math.sqrt(batch_size), noise_scale=np.sqrt(curvatures))
+
+
 # The largest dimension of an n-dimensional objective: past it, a mistake, not a grid.
 MAX_DIM = 100_000
 
@@ -336,12 +368,17 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("quadratic", None, _build_quadratic,
                   (_dim(2), Param(name="kappa", kind="float", default=10.0, lowest=1.0,
                                   rule="must be >= 1 (a condition number)")), 1),
+        Objective("nqm", None, _build_nqm,
+                  (_dim(100), Param(name="batch_size", kind="int", default=1, lowest=1,
+                                    highest=10**9, rule="must be >= 1 (examples per step)")),
+                  1, axes=("batch_size",)),
     )
 }
 
 
 def problem(name: str, **params) -> Problem:
-    """The concrete :class:`Problem` for registry ``name`` with ``params`` (``dim``, ``kappa``)."""
+    """The concrete :class:`Problem` for registry ``name`` with ``params`` (``dim``, ``kappa``,
+    ``batch_size``)."""
     entry = OBJECTIVES[name]
     merged = dict(entry.defaults)
     merged.update(params)

@@ -41,9 +41,11 @@ def noise_key(seed, start, step):
     return counter_key(seed, start, step + 1, NOISE_STREAM)
 
 
-def perturb(grad, noise, key, i):
-    """∂f/∂θ_i plus σ·z, z the i-th standard normal of ``key``."""
-    return grad + noise * normal(key, i)
+def perturb(grad, noise, scale, key, i):
+    """∂f/∂θ_i plus (σ·cᵢ)·z: σ = ``noise``, cᵢ = ``scale`` (1 but for an objective whose
+    noise has a shape, :attr:`sweep.kernels.objectives.Problem.noise_scale`), z the i-th
+    standard normal of ``key``."""
+    return grad + (noise * scale) * normal(key, i)
 
 
 def observe(value, step, alive, best, reached, minimum, tol):
@@ -150,7 +152,7 @@ def cell_runner(rule, value_and_grad, keyed: bool):
             if settings.noise > 0.0:
                 noise = noise_key(seed, start, step)
                 for i in range(dim):
-                    grad[i] = perturb(grad[i], settings.noise, noise, i)
+                    grad[i] = perturb(grad[i], settings.noise, settings.noise_scale[i], noise, i)
             alpha_t = alpha * schedule_scale(schedule, t, float(steps), settings.warmup,
                                              settings.step_every, settings.step_factor)
             factors, carry = shared(group, t, carry)

@@ -316,7 +316,8 @@ def block_trainer(rule, network: Network, lanes: int, target: str = "cpu"):
                 noise = noise_key(seed, start, step)
                 for i in range(dim):
                     for lane in range(lanes):
-                        grad[i, lane] = perturb(grad[i, lane], settings.noise, noise, i)
+                        grad[i, lane] = perturb(grad[i, lane], settings.noise,
+                                                settings.noise_scale[i], noise, i)
             if not constant:
                 scale_lanes(work.hyper[0], work.alpha_t, work.schedule, work.scheduled,
                             work.scales, t, settings)
