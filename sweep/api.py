@@ -265,7 +265,8 @@ def _run_in_memory(compile_time: float, *, plan, n_jobs, scheduler, progress,
 
     config = plan.config
     results = {name: empty_metrics(math.prod(shape), config.dim, len(plan.record_steps),
-                                   engine.dtype, data=config.spec.kind == "model")
+                                   engine.dtype, data=config.spec.kind == "model",
+                                   theta=config.record == "trajectory")
                for name, shape in plan.shapes.items()}
 
     def save(block, metrics):

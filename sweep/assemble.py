@@ -144,6 +144,8 @@ _DATA_LAYOUT = {
 def _layout(plan: Plan) -> dict:
     """The variables of ``plan``'s dataset: name → (dimensions after the grid's, type)."""
     if plan.problem.model is None:
+        if plan.config.record == "loss":
+            return {name: layout for name, layout in _LAYOUT.items() if name != "trajectory"}
         return _LAYOUT
     return {name: layout for name, layout in (_LAYOUT | _DATA_LAYOUT).items()
             if name != "trajectory"}
@@ -183,7 +185,7 @@ def _variables(plan: Plan, metrics: Metrics, computed: tuple[int, ...],
         "diverged": (dims, shaped(metrics.diverged)),
     }
     records = len(plan.record_steps)
-    if records and metrics.test_loss is None:
+    if records and metrics.test_loss is None and metrics.trajectory.shape[1] == records:
         variables["trajectory"] = (dims + (STEP, DIM), shaped(metrics.trajectory, (records, dim)))
     if records:
         variables["loss"] = (dims + (STEP,), shaped(metrics.loss, (records,)))
@@ -299,6 +301,7 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         STEPS: config.steps,
         TOL: config.tol,
         "record_every": config.record_every,
+        "record": config.record,
         DIVERGENCE_BOUND: plan.bound,
         # The values each rule ran at for the hyperparameters it does not read from a
         # dimension: its [options], else its own default.

@@ -273,7 +273,7 @@ def cuda_kernel_rate(table: dict, repeats: int) -> dict:
     from .plan import make_plan
 
     plan = make_plan(load_config(table), block_cells=10**9)
-    optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, plan.blocks[0], Engine())
+    optimizer, spec, x0, hyper, ids, settings, records, _, _ = _call(plan, plan.blocks[0], Engine())
     rule, problem = OPTIMIZERS[optimizer], resolve(spec)
     seconds = [kernel_seconds(rule, problem.value_and_grad, x0, hyper, ids,
                               settings, records) for _ in range(repeats + 1)][1:]

@@ -45,6 +45,8 @@ ALIASES = {"lr": "alpha", "learning_rate": "alpha", "step_size": "alpha", "momen
            "b2": "beta2", "dimension": "dim", "ndim": "dim", "n": "dim", "formula": "expr",
            "bound_box": "bounds", "seed": "seeds"}
 DEFAULT_TOL = 1e-6
+# What record_every records: θ and f, or f alone.
+RECORDS = ("trajectory", "loss")
 # Parameters of the objective, the model or the schedule that [grid] may sweep (each
 # value a block of its own: the kernels take them as settings or data, so a new value
 # never recompiles), with where they are otherwise given.
@@ -75,8 +77,8 @@ LOGISTIC_SCHEMA = (
 )
 MODEL_KEYS = tuple(dict.fromkeys((*models.PARAMS, *(p.name for p in LOGISTIC_SCHEMA))))
 SECTIONS = {
-    "sweep": ("optimizers", "steps", "tol", "record_every", "output", "schedule", "scheduler",
-              "backend", "dtype"),
+    "sweep": ("optimizers", "steps", "tol", "record_every", "record", "output", "schedule",
+              "scheduler", "backend", "dtype"),
     "objective": tuple(dict.fromkeys(("name", "model", "file", "function", "expr", "start",
                                       *BUILTIN_PARAMS, *MODEL_KEYS, "bound", "bounds", "noise",
                                       "seeds", "minimizers", "minimum", "box"))),
@@ -128,6 +130,11 @@ KEYS = {
         Key(name="record_every", kind="integer", default=0, valid="≥ 0",
             meaning="Record θ and f every this many steps, and always the last (the "
                     "`trajectory` and `loss` variables); 0 records nothing."),
+        Key(name="record", kind="string", default="trajectory",
+            valid='"trajectory" or "loss"',
+            meaning="What `record_every` records: θ and f (`trajectory`), or f alone "
+                    "(`loss`: the loss curves of an objective of many coordinates, at a "
+                    "fraction of the memory)."),
         Key(name="output", kind="string", absent="the command line's `-o`, else "
             "GRID.zarr in the current directory; `sweep.run` writes nothing",
             valid="a path ending in `.zarr` or `.nc`",
@@ -309,6 +316,7 @@ class SweepConfig:
         steps: update steps per trajectory.
         tol: tolerance of ``steps_to_tol`` on f(θ_t) − f*.
         record_every: record the trajectory every this many steps (0: never).
+        record: ``"trajectory"`` (θ and f at the recorded steps) or ``"loss"`` (f alone).
         output: where to write the dataset (``.zarr`` or ``.nc``), or None.
         scheduler: address of a Dask scheduler to run the blocks on, or None (this machine).
         backend: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when a GPU is usable, else CPU).
@@ -334,6 +342,7 @@ class SweepConfig:
     steps: int
     tol: float
     record_every: int
+    record: str
     output: str | None
     objective: str
     objective_params: tuple[tuple[str, float], ...]
@@ -451,6 +460,8 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
     record_every = attempt(check.integer,
                            sweep.get("record_every", default_of("sweep", "record_every")),
                            "sweep.record_every", minimum=0, maximum=MAX_STEPS)
+    record = attempt(check.choice, sweep.get("record", default_of("sweep", "record")),
+                     "sweep.record", RECORDS)
     output = attempt(_output, check, sweep.get("output"))
     scheduler = attempt(_scheduler, check, sweep.get("scheduler"))
     backend = attempt(check.choice, sweep.get("backend", default_of("sweep", "backend")),
@@ -512,7 +523,7 @@ def _validate(check, table: dict, source: str, text: str | None) -> SweepConfig:
         text = repr(table)
     config = SweepConfig(
         source=source, text=text, optimizers=optimizers, steps=steps, tol=tol,
-        record_every=record_every, output=output, objective=name, objective_params=params,
+        record_every=record_every, record=record, output=output, objective=name, objective_params=params,
         starts=starts, bound=bound, axes=axes, options=options, spec=spec, noise=noise,
         seeds=seeds, seed_axis=seed_axis, bounds=bounds, schedules=schedules,
         schedule_axis=schedule_axis, warmup=warmup, step_every=step_every,
@@ -1240,7 +1251,8 @@ def result_bytes(config: SweepConfig) -> int:
     records = recorded_count(config.steps, config.record_every)
     if config.spec.kind == "model":  # three more metrics and curves; no θ recorded
         return _cells(config) * (8 * 7 + 1 + 8 * config.dim + 8 * records * 3)
-    per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * (config.dim + 1)
+    recorded = config.dim + 1 if config.record == "trajectory" else 1
+    per_cell = 8 * 4 + 1 + 8 * config.dim + 8 * records * recorded
     return _cells(config) * per_cell
 
 

@@ -159,7 +159,7 @@ def _rates(plan, engine, threads: int) -> dict[str, float]:
     with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL
         for name in plan.shapes:
             first = next(block for block in plan.blocks if block.optimizer == name)
-            optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
+            optimizer, spec, x0, hyper, ids, settings, records, _, _ = _call(plan, first, engine)
             # Enough cells that the kernel's per-call overhead does not count, few
             # enough steps that it takes a fraction of a second.
             cells = min(len(x0), max(tunables.LANES, CALIBRATION_STEPS // steps))

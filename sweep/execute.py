@@ -135,11 +135,12 @@ def spec_for(plan: Plan, block: Block) -> ObjectiveSpec:
 
 def run_block(optimizer: str, spec: ObjectiveSpec, x0: np.ndarray, hyper: np.ndarray,
               ids: np.ndarray, settings: Settings, records: int,
-              engine: Engine = Engine()) -> Metrics:
+              engine: Engine = Engine(), theta: bool = True) -> Metrics:
     """Advance ``x0.shape[0]`` cells (x0 (n, dim) and hyper (n, 4) float64, ids (n, 3)
-    int64); returns their :class:`Metrics`, floats in ``engine.dtype``."""
+    int64); returns their :class:`Metrics`, floats in ``engine.dtype``. ``records``
+    recorded steps of f, and of θ with ``theta``."""
     out = empty_metrics(x0.shape[0], x0.shape[1], records, engine.dtype,
-                        data=spec.kind == "model")
+                        data=spec.kind == "model", theta=theta)
     x0, hyper = x0.astype(engine.dtype, copy=False), hyper.astype(engine.dtype, copy=False)
     call_kernel(kernel_for(optimizer, spec, engine), x0, hyper, ids, settings, out)
     return out
@@ -214,7 +215,8 @@ def _call(plan: Plan, block: Block, engine: Engine) -> tuple:
     x0, hyper, ids = plan.hyperparameters(block)
     users = {spec.name: spec for spec in plan.config.rules}
     return (users.get(block.optimizer, block.optimizer), spec_for(plan, block), x0, hyper, ids,
-            settings_for(plan, block), len(plan.record_steps), engine)
+            settings_for(plan, block), len(plan.record_steps), engine,
+            plan.config.record == "trajectory")
 
 
 def _numbered(number: int, arguments: tuple) -> tuple[int, Metrics | BaseException]:
@@ -272,12 +274,13 @@ def _on_cluster(address: str, calls: Iterator[tuple[int, tuple]]) -> Iterator[tu
 
 def _describe_failure(plan: Plan, block: Block, engine: Engine, error: BaseException) -> str:
     """Which cell of the block fails (each is tried alone, here) and with what error."""
-    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(plan, block, engine)
+    optimizer, spec, x0, hyper, ids, settings, records, engine, theta = _call(plan, block,
+                                                                              engine)
     cell, failure = None, error
     for row in range(block.cells):
         try:
             run_block(optimizer, spec, x0[row:row + 1], hyper[row:row + 1], ids[row:row + 1],
-                      settings, records, engine)
+                      settings, records, engine, theta)
         except Exception as alone:
             cell, failure = row, alone
             break
@@ -306,6 +309,6 @@ def compile_kernels(plan: Plan, engine: Engine = Engine()) -> None:
         if kernel_for(name, plan.config.spec, engine).signatures:
             continue
         first = next(block for block in plan.blocks if block.optimizer == name)
-        optimizer, spec, x0, hyper, ids, settings, records, _ = _call(plan, first, engine)
+        optimizer, spec, x0, hyper, ids, settings, records, _, theta = _call(plan, first, engine)
         run_block(optimizer, spec, x0[:1], hyper[:1], ids[:1], settings._replace(steps=1), records,
-                  engine)
+                  engine, theta)

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sweep.kernels.objectives import nqm_curvatures
+from sweep.kernels.objectives import nqm_curvatures, nqm_start
 
 # The rules with a closed form here.
 CLOSED_FORMS = ("sgd", "momentum")
 
 
 def expected_loss(optimizer: str, *, alpha, batch_size, dim: int, steps: int, beta1=0.9,
-                  start: float = 1.0) -> np.ndarray:
+                  start=None) -> np.ndarray:
     """E[f(θ_t)] for t = 0 … ``steps`` of ``optimizer`` on the noisy quadratic model.
 
     Args:
@@ -41,8 +41,10 @@ def expected_loss(optimizer: str, *, alpha, batch_size, dim: int, steps: int, be
         dim: the model's number of coordinates (hᵢ = 1/i, i = 1 … dim).
         steps: the number of steps.
         beta1: momentum's μ (ignored by ``sgd``), array-like.
-        start: every coordinate of θ₀ (the engine's start is 1; the paper's θ₀ ~ N(0, I)
-            has the same second moments E[θ₀ᵢ²] = 1, so the same curve).
+        start: θ₀, (dim,) or one number for every coordinate; default the objective's
+            customary start (:func:`sweep.kernels.objectives.nqm_start`). For a random θ₀
+            (the paper's N(0, I)) give √E[θ₀ᵢ²] (1): the curve depends on θ₀'s second
+            moments alone.
 
     Returns:
         (*S, steps + 1) float64, S the broadcast shape of the array arguments: the
@@ -58,10 +60,11 @@ def expected_loss(optimizer: str, *, alpha, batch_size, dim: int, steps: int, be
     if np.any(batch_size < 1):
         raise ValueError("batch_size must be >= 1")
     h = nqm_curvatures(dim)
+    start = np.asarray(nqm_start(dim) if start is None else start, dtype=np.float64)
     # Every array (*S, dim): the cells' hyperparameters against the coordinates.
     alpha, mu, noise = alpha[..., None], beta1[..., None], h / batch_size[..., None]
     a = 1.0 - alpha * h
-    s = np.full(np.broadcast_shapes(a.shape, mu.shape), start * start)
+    s = np.broadcast_to(start * start, np.broadcast_shapes(a.shape, mu.shape)).copy()
     c, w = np.zeros_like(s), np.zeros_like(s)
     curve = np.empty(s.shape[:-1] + (steps + 1,))
     curve[..., 0] = 0.5 * (s @ h)

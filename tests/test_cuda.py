@@ -90,13 +90,14 @@ def records(steps=STEPS, record_every=RECORD_EVERY):
     return len(range(0, steps + 1, record_every)) + (steps % record_every != 0)
 
 
-def run_both(optimizer, value_and_grad, x0, hyper, ids, config):
-    """The CPU reference and the CUDA kernel on the same cells; returns both Metrics."""
+def run_both(optimizer, value_and_grad, x0, hyper, ids, config, theta=True):
+    """The CPU reference and the CUDA kernel on the same cells; returns both Metrics
+    (recording f alone without ``theta``)."""
     rule = OPTIMIZERS[optimizer]
     hyper = hyper_for(rule, hyper)
     count, dim = x0.shape
-    expected = empty_metrics(count, dim, records(config.steps, config.record_every))
-    actual = empty_metrics(count, dim, records(config.steps, config.record_every))
+    expected = empty_metrics(count, dim, records(config.steps, config.record_every), theta=theta)
+    actual = empty_metrics(count, dim, records(config.steps, config.record_every), theta=theta)
     cpu_kernel(rule, value_and_grad)(x0, hyper, ids, config, expected)
     # The simulator computes in Python and numpy scalars: overflow in a diverging
     # cell warns there (a GPU, like the CPU kernel, just gives inf or NaN).
@@ -159,6 +160,19 @@ def test_steps_to_tol_and_records_without_noise():
     config = settings(2, noise=0.0, bounded=False)._replace(record_every=1)
     expected, actual = run_both("momentum", target.value_and_grad, x0, hyper, ids, config)
     assert np.isfinite(expected.steps_to_tol).any()
+    assert_matches(expected, actual)
+
+
+def test_records_of_the_loss_alone():
+    """``sweep.record = "loss"``: f at every recorded step, no θ (and none written past the
+    empty trajectory)."""
+    target = problem("nqm", dim=3, batch_size=4)
+    x0, hyper, ids = cells(3, count=9, alpha_max=1.0)
+    config = settings(3)._replace(record_every=3, noise=target.noise,
+                                  noise_scale=target.noise_scale)
+    expected, actual = run_both("momentum", target.value_and_grad, x0, hyper, ids, config,
+                                theta=False)
+    assert actual.trajectory.shape == (9, 0, 3) and np.isfinite(actual.loss).any()
     assert_matches(expected, actual)
 
 

@@ -152,7 +152,7 @@ def test_noise_and_schedule_code_is_compiled_only_into_kernels_that_use_it(noisy
     from sweep.plan import make_plan
 
     plan = make_plan(sweep.api.load_config(grid(["adam"], "rosenbrock")))
-    optimizer, spec, x0, hyper, ids, settings, records, engine = _call(plan, plan.blocks[0],
+    optimizer, spec, x0, hyper, ids, settings, records, engine, _ = _call(plan, plan.blocks[0],
                                                                       Engine())
     cached = kernels_compile.lockstep_kernel(
         OPTIMIZERS["adam"], OBJECTIVES["rosenbrock"].build(2).value_and_grad, 8)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import sweep
-from conftest import grid_table
+from conftest import assert_same_bits, grid_table
 from sweep.errors import ConfigError
-from sweep.kernels.objectives import nqm_curvatures, problem
+from sweep.kernels.objectives import nqm_curvatures, nqm_start, problem
 from sweep.kernels.random import counter_key, normal
 from sweep.kernels.step import NOISE_STREAM
 from sweep.nqm import expected_loss, steps_to_target
@@ -59,19 +59,20 @@ def test_the_comparison_sees_a_wrong_closed_form(runs, wrong):
 
 
 def test_the_minibatch_noise_is_sqrt_h_over_b_times_the_counter_normal():
-    """θ₁ = θ₀ − α (hθ₀ + √(h/B) z): recover z from one SGD step, for two batch sizes."""
+    """θ₁ = θ₀ − α (hθ₀ + √(h/B) z): recover z from one SGD step, for two batch sizes
+    (θ₀ the customary start, one draw of N(0, I))."""
     alpha, seeds = 0.1, [3, 8]
     table = nqm_table(alpha=[alpha], batch_size=[1, 25])
     table["sweep"].update(optimizers=["sgd"], steps=1)
     table["objective"]["seeds"] = seeds
     ds = sweep.run(table)
-    h = nqm_curvatures(DIM)
+    h, start = nqm_curvatures(DIM), np.array(nqm_start(DIM))
     for seed in seeds:
         key = counter_key(seed, 0, 1, NOISE_STREAM)
         z = np.array([normal(key, i) for i in range(DIM)])
         for batch_size in (1, 25):
             theta = ds["final_x"].sel(seed=seed, batch_size=batch_size).squeeze().values
-            drawn = (1.0 - theta - alpha * h) / (alpha * np.sqrt(h / batch_size))
+            drawn = (start - theta - alpha * h * start) / (alpha * np.sqrt(h / batch_size))
             np.testing.assert_allclose(drawn, z, rtol=1e-9, atol=1e-9)
 
 
@@ -88,14 +89,15 @@ def test_nqm_is_the_quadratic_of_curvatures_one_over_i():
 
 def test_sgd_closed_form_is_the_scalar_recursion():
     alpha, batch_size, dim, steps = 0.2, 4.0, 3, 5
-    h = nqm_curvatures(dim)
-    s = np.ones(dim)
+    h, start = nqm_curvatures(dim), np.array([0.5, -2.0, 1.5])
+    s = start**2
     expected = [0.5 * h @ s]
     for _ in range(steps):
         s = (1 - alpha * h) ** 2 * s + alpha**2 * h / batch_size
         expected.append(0.5 * h @ s)
     np.testing.assert_allclose(expected_loss("sgd", alpha=alpha, batch_size=batch_size,
-                                             dim=dim, steps=steps), expected, rtol=1e-14)
+                                             dim=dim, steps=steps, start=start), expected,
+                               rtol=1e-14)
 
 
 def test_closed_form_broadcasts_over_cells():
@@ -129,4 +131,28 @@ def test_batch_size_is_not_an_axis_of_other_landscapes():
     table = grid_table(optimizers=("sgd",), steps=2, objective="quadratic", alpha=[0.1])
     table["grid"]["batch_size"] = [1, 2]
     with pytest.raises(ConfigError, match="grid.batch_size"):
+        sweep.run(table)
+
+
+def test_recording_the_loss_alone_keeps_its_bits(tmp_path):
+    """``sweep.record = "loss"``: the same loss curves as with θ recorded, from either CPU
+    kernel, in memory and in a .zarr store; no trajectory."""
+    table = nqm_table(alpha=[0.05, 0.3], batch_size=[1, 16])
+    table["sweep"].update(steps=20, record_every=3)
+    table["objective"]["seeds"] = 2
+    both = sweep.run(table)
+    table["sweep"]["record"] = "loss"
+    for kernel in ("lockstep", "simple"):
+        alone = sweep.run(table, kernel=kernel)
+        assert "trajectory" not in alone and "trajectory" in both
+        assert_same_bits(alone["loss"].values, both["loss"].values)
+    stored = sweep.run(table, output=tmp_path / "loss.zarr")
+    assert "trajectory" not in stored
+    assert_same_bits(stored["loss"].values, both["loss"].values)
+
+
+def test_record_must_name_what_to_record():
+    table = nqm_table(alpha=[0.1])
+    table["sweep"]["record"] = "theta"
+    with pytest.raises(ConfigError, match='sweep.record.*"trajectory", "loss"'):
         sweep.run(table)

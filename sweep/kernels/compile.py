@@ -431,6 +431,7 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
         group_rows, group_carry, group_shared = work.group_rows, work.group_carry, \
             work.group_shared
         shown = point if reports else theta  # what the records and final_x hold
+        records_theta = out.trajectory.shape[1] == out.loss.shape[1]  # else f alone
         alive, best, reached = work.alive, work.best, work.reached
         seed, start = work.seed, work.start
         # Cells taken in ``order``, by their shared values, so that the lanes of a block
@@ -481,9 +482,10 @@ def _lockstep_dispatcher(rule, value_and_grad, lanes, chunk, fixed_dim, dtype, w
                     if recorded:
                         for lane in range(begin, min(end, count)):
                             cell = order[first + lane]
-                            for i in range(dim):
-                                out.trajectory[cell, record, i] = \
-                                    shown[i, lane] if alive[lane] else math.nan
+                            if records_theta:
+                                for i in range(dim):
+                                    out.trajectory[cell, record, i] = \
+                                        shown[i, lane] if alive[lane] else math.nan
                             out.loss[cell, record] = value[lane] if alive[lane] else math.nan
                     if last:
                         continue

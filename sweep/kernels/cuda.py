@@ -452,11 +452,14 @@ def _to_device(x0, hyper, ids, settings: Settings, out: Metrics, start: int, sto
         return cuda.to_device(np.ascontiguousarray(array, dtype=dtype), stream=stream)
 
     # Recorded entries a cell never reaches keep the value they had in ``out``.
-    # With no records, one unused slot: no zero-size device arrays.
+    # With no records, one unused slot: no zero-size device arrays (f alone recorded: one
+    # slot of θ, never written unless it is the only record).
     trajectory = np.moveaxis(out.trajectory[start:stop], 0, -1)  # (records, dim, n)
     loss = out.loss[start:stop].T  # (records, n)
     if records == 0:
         trajectory, loss = np.full((1, dim, n), np.nan, real), np.full((1, n), np.nan, real)
+    elif trajectory.shape[0] == 0:
+        trajectory = np.full((1, dim, n), np.nan, real)
     outputs = (
         cuda.device_array((dim, n), dtype=real, stream=stream),  # final_x
         cuda.device_array((3, n), dtype=real, stream=stream),  # outcome
@@ -505,7 +508,7 @@ def _collect(outputs, out: Metrics, start: int, stop: int, stream) -> None:
     out.steps_to_tol[start:stop] = outcome[STEPS_TO_TOL]
     out.diverged[start:stop] = diverged
     records = out.loss.shape[1]
-    out.trajectory[start:stop] = np.moveaxis(trajectory[:records], -1, 0)
+    out.trajectory[start:stop] = np.moveaxis(trajectory[:out.trajectory.shape[1]], -1, 0)
     out.loss[start:stop] = loss[:records].T
 
 

@@ -129,14 +129,15 @@ DATA_FIELDS = ("test_loss", "test_error", "train_error", "test_loss_curve", "tes
 
 
 def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64",
-                  data: bool = False) -> Metrics:
+                  data: bool = False, theta: bool = True) -> Metrics:
     """Output arrays for ``cells`` cells; recorded values start as NaN.
 
     The float fields are in ``dtype`` (``"float32"`` for a float32 kernel),
     except ``steps_to_tol`` (a step count: float64 always); ``diverged`` is bool.
     With ``data`` (a model objective) the :data:`DATA_FIELDS` too, and no ``trajectory``
     (records of θ would be (cells, records, dim) for thousands of parameters): its
-    shape is (cells, 0, dim).
+    shape is (cells, 0, dim). Without ``theta`` the kernels record f alone, also with a
+    ``trajectory`` of shape (cells, 0, dim).
     """
     real = DTYPES[check_dtype(dtype)]
     metrics = Metrics(
@@ -145,7 +146,8 @@ def empty_metrics(cells: int, dim: int, records: int, dtype: str = "float64",
         best_loss=np.empty(cells, dtype=real),
         steps_to_tol=np.empty(cells),
         diverged=np.empty(cells, dtype=np.bool_),
-        trajectory=np.full((cells, 0 if data else records, dim), np.nan, dtype=real),
+        trajectory=np.full((cells, records if theta and not data else 0, dim), np.nan,
+                           dtype=real),
         loss=np.full((cells, records), np.nan, dtype=real),
     )
     if not data:

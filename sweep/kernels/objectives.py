@@ -18,6 +18,9 @@ from typing import Callable
 
 import numpy as np
 
+from .random import counter_key, normal
+from .step import NOISE_STREAM
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -166,6 +169,17 @@ def make_quadratic(dim, kappa):
 def nqm_curvatures(dim):
     """hᵢ = 1/i for i = 1 … ``dim`` of the noisy quadratic model, (dim,) float64."""
     return 1.0 / np.arange(1.0, dim + 1.0)
+
+
+def nqm_start(dim):
+    """The noisy quadratic model's customary θ₀, (dim,): one fixed draw of N(0, I), the
+    counter generator's normals of seed 0, start 0, step 0 of the noise stream (a step the
+    gradient noise never uses: it draws at steps 1 …). Zhang et al. draw θ₀ ~ N(0, I) per
+    run; a fixed draw keeps the start out of the seeds' spread (the seeds vary the noise),
+    and an all-equal start would let a sign-based first step (Adam's, Lion's) land on the
+    minimum."""
+    key = counter_key(0, 0, 0, NOISE_STREAM)
+    return tuple(normal(key, i) for i in range(dim))
 
 
 def diagonal_quadratic(curvatures):
@@ -328,7 +342,7 @@ def _build_nqm(dim, batch_size=1):
     if key not in _QUADRATICS:
         _QUADRATICS[key] = diagonal_quadratic(nqm_curvatures(dim))
     curvatures = nqm_curvatures(dim)
-    return Problem("nqm", dim, _QUADRATICS[key], ((0.0,) * dim,), 0.0, ((1.0,) * dim,),
+    return Problem("nqm", dim, _QUADRATICS[key], ((0.0,) * dim,), 0.0, (nqm_start(dim),),
                    ((-1.5, 1.5), (-1.5, 1.5)), 1e6, (("dim", dim), ("batch_size", batch_size)),
                    noise=1.0 / math.sqrt(batch_size), noise_scale=np.sqrt(curvatures))
 

@@ -98,7 +98,8 @@ def cell_runner(rule, value_and_grad, keyed: bool):
     reports (θ, or its ``report``: then the metrics and records are f there, an objective
     evaluation more per step, with ``spare`` (dim,) for its unused gradient);
     ``trajectory`` (records, dim) and ``loss`` (records,) receive the recorded steps (left
-    as they are after a divergence). The result goes through :func:`results`.
+    as they are after a divergence); a ``trajectory`` of fewer rows than ``loss`` records
+    f alone (``sweep.record = "loss"``). The result goes through :func:`results`.
 
     Args:
         rule: a :class:`sweep.kernels.rules.Optimizer`.
@@ -119,6 +120,7 @@ def cell_runner(rule, value_and_grad, keyed: bool):
                  trajectory, loss):
         dim = theta.shape[0]
         steps = settings.steps
+        records_theta = trajectory.shape[0] == loss.shape[0]  # else f alone is recorded
         alpha = hyper[0, 0]
         initial = record_of(hyper, 0, 0, alpha)
         for i in range(dim):
@@ -143,8 +145,9 @@ def cell_runner(rule, value_and_grad, keyed: bool):
             if not alive:
                 break
             if is_recorded(step, steps, settings.record_every):
-                for i in range(dim):
-                    trajectory[record, i] = point[i] if reports else theta[i]
+                if records_theta:
+                    for i in range(dim):
+                        trajectory[record, i] = point[i] if reports else theta[i]
                 loss[record] = value
                 record += 1
             if step == steps:
