@@ -5,6 +5,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from conftest import ROOT
 
@@ -150,3 +151,34 @@ def test_choi_figure_has_a_line_per_optimizer_and_search(choi):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+# --- Zhang et al. 2019 (its sweep runs in notebooks/zhang2019.ipynb) --------------------
+
+def test_zhang_critical_batch_size_is_the_last_within_twice_perfect_scaling():
+    module = _example("zhang2019")
+    sizes = [1.0, 2.0, 4.0, 8.0, 16.0]
+    # Perfect scaling from 800: 400, 200, 100, 50; twice that: 800, 400, 200, 100.
+    steps = xr.DataArray([800.0, 400.0, 210.0, 190.0, 180.0], dims="batch_size",
+                         coords={"batch_size": sizes})
+    assert module.critical_batch_size(steps) == 8.0
+    assert module.critical_batch_size(steps.where(steps.batch_size < 8)) == 4.0
+
+
+def test_zhang_steps_are_read_off_the_mean_over_seeds():
+    """One seed alone reaches the target at step 1, their mean at step 2; a diverged seed
+    keeps its cell from ever reaching it."""
+    module = _example("zhang2019")
+    target = module.TARGET_SHARE * module.initial_loss(3)
+    seeds = np.array([[[9.0, 1.6, 0.5, 0.1], [9.0, 0.6, 1.3, 0.1]],
+                      [[9.0, 0.1, 0.1, 0.1], [9.0, np.nan, np.nan, np.nan]]]) * target
+    loss = xr.DataArray(seeds[None, None].transpose(0, 1, 3, 2, 4),
+                        dims=("optimizer", "start", "seed", "alpha", "step"),
+                        coords={"optimizer": ["sgd"], "start": [0], "seed": [0, 1],
+                                "alpha": [0.1, 0.2], "step": range(4)})
+    ds = xr.Dataset({"loss": loss, "diverged": loss.isnull().any("step")},
+                    coords={"dim": range(3)}, attrs={"steps": 3})
+    derived = module.mean_curve_steps(ds)
+    np.testing.assert_array_equal(derived["steps_to_tol"].sel(optimizer="sgd").values,
+                                  [2.0, np.nan])
+    assert derived["diverged"].sel(optimizer="sgd").values.tolist() == [False, True]
