@@ -24,7 +24,7 @@ The paper's findings, checked as:
    SGD, and B\\* of Adam > B\\* of SGD;
 3. at small B momentum does not help: S_momentum(1)/S_sgd(1) ≥ 0.8.
 
-    python examples/zhang2019.py                # 6 760 runs × 3 500 steps, ~4 min on 2 cores
+    python examples/zhang2019.py                # 7 800 runs × 3 500 steps, 2¾–3½ min on 2 cores
     python examples/zhang2019.py --small        # 20 coordinates, 1 000 steps (the notebook's CI size)
     python examples/zhang2019.py --figure /tmp/zhang2019.png --output /tmp/zhang2019.zarr
     python -m sweep explore /tmp/zhang2019.zarr -o /tmp/zhang2019.html   # every cell's loss curve

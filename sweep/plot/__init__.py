@@ -3,6 +3,8 @@
 * :mod:`sweep.plot.grid`: over the grid — :func:`heatmap`, :func:`pairs`,
   :func:`sensitivity_bars`;
 * :mod:`sweep.plot.lines`: a metric against one axis — :func:`profile`;
+* :mod:`sweep.plot.panels`: tables already reduced to two axes, side by side on one
+  colour scale — :func:`heatmap_panels`;
 * :mod:`sweep.plot.paths`: over the objective's plane — :func:`trajectories`
   and :func:`animate` (a GIF);
 * :mod:`sweep.plot.common`: what both share (colours, axes, selection).
@@ -24,12 +26,13 @@ from .grid import (REDUCTIONS, _axis_mode, _categories, _check_reduce, _edges, _
                    _norm,
                    _reduce, _select, heatmap, pairs, sensitivity_bars)
 from .lines import profile
+from .panels import heatmap_panels
 from .paths import (FRAME_SPACINGS, MAX_FRAMES, _draw_contours, _evaluate, _fitted_limits,
                     _limits, _parse_params, _Path, _paths, _problem, animate, frame_indices,
                     trajectories)
 from .tuning import default_budgets, tuning_curves
 
-__all__ = ["tuning_curves", "heatmap", "profile", "replicate_axes", "pairs", "sensitivity_bars", "trajectories", "animate", "frame_indices",
+__all__ = ["tuning_curves", "heatmap", "heatmap_panels", "profile", "replicate_axes", "pairs", "sensitivity_bars", "trajectories", "animate", "frame_indices",
            "swept_axes", "hyper_axes", "PlotError", "MetricError", "DIVERGED_COLOR",
            "NOT_REACHED_COLOR", "MINIMUM_COLOR", "HYPER_AXES", "SYMBOLS", "OPTIMIZER",
            "REDUCTIONS", "REGISTRY_ORDER", "MATPLOTLIB_MISSING", "MAX_FRAMES", "FRAME_SPACINGS"]
