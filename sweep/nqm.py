@@ -47,7 +47,7 @@ def expected_loss(optimizer: str, *, alpha, batch_size, dim: int, steps: int, be
             moments alone.
 
     Returns:
-        (*S, steps + 1) float64, S the broadcast shape of the array arguments: the
+        ``(*S, steps + 1)`` float64, ``S`` the broadcast shape of the array arguments: the
         expected noise-free loss at θ_t (what the engine's ``loss`` records, in the mean
         over seeds). Infinite or NaN where the run diverges in expectation.
     """
