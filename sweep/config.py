@@ -15,7 +15,7 @@ import math
 import os
 import tomllib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -1095,10 +1095,18 @@ def _setting_axis(check, name, value, table, spec):
         check.fail(f"grid.{name}", None, f"is given in [{section}] too: sweep it in [grid] "
                    f"or fix it in [{section}], not both")
     key = f"grid.{name}"
+    # The float settings take a range {min, max, num, scale} as the hyperparameters do;
+    # the step counts (warmup, batch_size) are integers, listed.
+    float_rules = {"noise": (lambda v: v >= 0, "must be >= 0"),
+                   "l2": (lambda v: v >= 0, "must be >= 0"),
+                   "factor": (lambda v: v > 0, "must be > 0")}
+    if isinstance(value, dict):
+        if name not in float_rules:
+            check.fail(key, value, "takes a list of whole numbers (or one), not a range")
+        axis = _range_axis(check, name, value, float_rules[name])
+        return replace(axis, setting=True)
     items = [(f"{key}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else \
         [(key, value)]
-    if isinstance(value, dict):
-        check.fail(key, value, "takes a list of values (or one value), not a range")
     if not items:
         check.fail(key, value, "must list at least one value")
     model = spec is not None and spec.kind == "model"
@@ -1107,9 +1115,7 @@ def _setting_axis(check, name, value, table, spec):
         values = tuple(float(check.integer(v, k, minimum=least, maximum=MAX_STEPS))
                        for k, v in items)
     else:
-        rule, broken = {"noise": (lambda v: v >= 0, "must be >= 0"),
-                        "l2": (lambda v: v >= 0, "must be >= 0"),
-                        "factor": (lambda v: v > 0, "must be > 0")}[name]
+        rule, broken = float_rules[name]
         values = tuple(check.number(v, k, rule, broken) for k, v in items)
     if name == "batch_size" and model:
         samples = resolve(spec).model.dataset.n_train

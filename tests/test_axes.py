@@ -120,6 +120,18 @@ def test_noise_warmup_and_factor_axes_give_the_fixed_value_bits():
     assert not np.array_equal(varied.sel(noise=0.0), varied.sel(noise=0.3))
 
 
+def test_a_setting_axis_given_as_a_range_is_the_listed_values():
+    ranged = sweep.run(grid(["sgd"], {"noise": {"min": 0.0, "max": 0.2, "num": 3},
+                                      "factor": {"min": 0.1, "max": 10.0, "num": 3,
+                                                 "scale": "log"}}))
+    listed = sweep.run(grid(["sgd"], {"noise": [0.0, 0.1, 0.2], "factor": [0.1, 1.0, 10.0]}))
+    np.testing.assert_allclose(ranged["noise"].values, [0.0, 0.1, 0.2], rtol=1e-15)
+    assert ranged["factor"].attrs["scale"] == "log"
+    assert_same(ranged, listed)
+    final_x = ranged["final_x"]
+    assert not np.array_equal(final_x.sel(noise=0.0).values, final_x.sel(noise=0.2).values)
+
+
 def test_batch_size_and_l2_axes_of_a_model():
     def model_grid(**objective):
         return {"sweep": {"optimizers": ["adam", "sgd"], "steps": 30},
@@ -148,8 +160,11 @@ def test_batch_size_and_l2_axes_of_a_model():
     (lambda t: t["objective"].update(name="quadratic", dim=2) or t["grid"].update(kappa=[10, 100]),
      "grid.kappa: is a parameter of the objective compiled into its kernel, not an axis"),
     (lambda t: t["grid"].update(warmup=[-1]), "grid.warmup[0] = -1: must be >= 0"),
-    (lambda t: t["grid"].update(factor={"min": 0.1, "max": 0.5, "num": 2}),
-     "takes a list of values"),
+    (lambda t: t["grid"].update(warmup={"min": 0, "max": 10, "num": 2}),
+     "grid.warmup = {min = 0, max = 10, num = 2}: takes a list of whole numbers (or one), "
+     "not a range"),
+    (lambda t: t["grid"].update(noise={"min": -0.1, "max": 0.5, "num": 2}),
+     "grid.noise.min = -0.1: must be >= 0"),
 ])
 def test_a_bad_setting_axis_names_the_key(table_change, words):
     table = grid(["adam"], {})
