@@ -288,7 +288,9 @@ def _attrs(plan: Plan, engine: Engine, timing: Timing | None) -> dict:
         "grid_toml": config.text,
         OBJECTIVE: config.objective,
         OBJECTIVE_KIND: config.spec.kind,
-        "noise": config.noise,
+        # The noisy quadratic model's noise is its minibatch's (batch_size), not σ.
+        "noise": config.noise if plan.problem.noise_scale is None else
+        "the minibatch's: √(hᵢ/batch_size)·zᵢ per coordinate",
         "seeds": ", ".join(map(str, config.seeds)),
         "schedule": ", ".join(config.schedules),
         "schedule_params": f"warmup = {config.warmup}, every = {config.step_every}, "

@@ -149,6 +149,8 @@ def test_recording_the_loss_alone_keeps_its_bits(tmp_path):
     stored = sweep.run(table, output=tmp_path / "loss.zarr")
     assert "trajectory" not in stored
     assert_same_bits(stored["loss"].values, both["loss"].values)
+    # σ is not nqm's noise: the attribute says whose it is
+    assert "batch_size" in stored.attrs["noise"]
 
 
 def test_record_must_name_what_to_record():
